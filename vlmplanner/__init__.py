@@ -1,0 +1,75 @@
+"""vlmplanner: pick and run the inference-optimal vision-language model configuration for a budget.
+
+Importing the package is cheap: names are resolved on first use, and nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .errors import (
+        CatalogConnectionError,
+        CatalogError,
+        CatalogOutOfDateError,
+        CatalogWriteError,
+        NotFoundError,
+        ValidationError,
+        VlmPlannerError,
+    )
+    from .schemas import (
+        Benchmark,
+        Budget,
+        Candidate,
+        CompressorSpec,
+        CostMeasurement,
+        Hardware,
+        ModelSpec,
+        QualityResult,
+        ResultIn,
+        Task,
+        Workload,
+    )
+    from .store import Catalog, SeedReport, open_catalog
+
+_LAZY: dict[str, str] = {
+    "Benchmark": "vlmplanner.schemas",
+    "Budget": "vlmplanner.schemas",
+    "Candidate": "vlmplanner.schemas",
+    "Catalog": "vlmplanner.store",
+    "CatalogConnectionError": "vlmplanner.errors",
+    "CatalogError": "vlmplanner.errors",
+    "CatalogOutOfDateError": "vlmplanner.errors",
+    "CatalogWriteError": "vlmplanner.errors",
+    "CompressorSpec": "vlmplanner.schemas",
+    "CostMeasurement": "vlmplanner.schemas",
+    "Hardware": "vlmplanner.schemas",
+    "ModelSpec": "vlmplanner.schemas",
+    "NotFoundError": "vlmplanner.errors",
+    "QualityResult": "vlmplanner.schemas",
+    "ResultIn": "vlmplanner.schemas",
+    "SeedReport": "vlmplanner.store",
+    "Task": "vlmplanner.schemas",
+    "ValidationError": "vlmplanner.errors",
+    "VlmPlannerError": "vlmplanner.errors",
+    "Workload": "vlmplanner.schemas",
+    "open_catalog": "vlmplanner.store",
+}
+
+__all__ = sorted([*_LAZY, "__version__"], key=str.casefold)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vlmplanner' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

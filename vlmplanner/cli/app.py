@@ -1,0 +1,58 @@
+"""The root typer application and the entry point that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .catalog import catalog_app
+
+app = typer.Typer(
+    name="vlmplanner",
+    help="Pick and run the inference-optimal vision-language model configuration for a budget.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(catalog_app, name="catalog")
+
+
+@app.command()
+def version() -> None:
+    """Print the vlmplanner version."""
+    from vlmplanner._version import __version__
+
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a ``VlmPlannerError`` becomes a one-line message and a non-zero exit code."""
+    from vlmplanner.errors import VlmPlannerError
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--debug"]
+    try:
+        app(args=args, prog_name="vlmplanner", standalone_mode=False)
+    except VlmPlannerError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc.message}", err=True)
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+def _entry() -> None:  # pragma: no cover - console script
+    sys.exit(main())

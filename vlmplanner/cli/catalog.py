@@ -1,0 +1,241 @@
+"""``vlmplanner catalog …``: list, show, add to, seed and upgrade the catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from ._render import print_json, print_table
+
+if TYPE_CHECKING:
+    from vlmplanner.store import Catalog
+
+catalog_app = typer.Typer(help="Read and write the catalog of models, compressors, hardware and results.",
+                          no_args_is_help=True)
+
+CatalogUrl = Annotated[
+    Optional[str],
+    typer.Option("--catalog", help="Catalog database URL (default: $VLMPLANNER_CATALOG_URL, then a SQLite"
+                 " file in your data directory)", show_default=False),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _open(url: Optional[str]) -> Catalog:
+    from vlmplanner.store import open_catalog
+
+    return open_catalog(url)
+
+
+@catalog_app.command("models")
+def models(
+    family: Annotated[Optional[str], typer.Option(help="Only this HF model_type, e.g. llava or qwen2_vl.")] = None,
+    catalog: CatalogUrl = None,
+    json: Json = False,
+) -> None:
+    """List the models in the catalog."""
+    with _open(catalog) as store:
+        rows = store.models(family=family)
+    if json:
+        return print_json(rows)
+    print_table("Models", [
+        ("checkpoint", lambda m: m.checkpoint),
+        ("family", lambda m: m.model_type),
+        ("LLM (B)", lambda m: f"{m.llm.params_b:g}"),
+        ("layers", lambda m: m.llm.num_layers),
+        ("hidden", lambda m: m.llm.hidden_size),
+        ("visual tokens", lambda m: m.native_visual_tokens),
+        ("public", lambda m: "yes" if m.public_checkpoint else "no"),
+    ], rows)
+
+
+@catalog_app.command("compressors")
+def compressors(
+    kind: Annotated[Optional[str], typer.Option(help="pre-llm or in-llm.")] = None,
+    training: Annotated[Optional[str], typer.Option(help="training-free or trained.")] = None,
+    catalog: CatalogUrl = None,
+    json: Json = False,
+) -> None:
+    """List the visual-token compressors the catalog knows."""
+    with _open(catalog) as store:
+        rows = store.compressors(kind=kind, training=training)
+    if json:
+        return print_json(rows)
+    print_table("Compressors", [
+        ("name", lambda c: c.name),
+        ("method", lambda c: c.display_name),
+        ("kind", lambda c: c.kind),
+        ("training", lambda c: c.training),
+        ("arXiv", lambda c: c.arxiv),
+    ], rows)
+
+
+@catalog_app.command("hardware")
+def hardware(catalog: CatalogUrl = None, json: Json = False) -> None:
+    """List the hardware profiles (dense peak FLOP/s, bandwidth, memory, price)."""
+    with _open(catalog) as store:
+        rows = store.hardware_profiles()
+    if json:
+        return print_json(rows)
+    print_table("Hardware", [
+        ("name", lambda h: h.name),
+        ("device", lambda h: h.display_name),
+        ("bf16 TFLOP/s", lambda h: h.peak_bf16_tflops),
+        ("GB/s", lambda h: h.memory_bandwidth_gbs),
+        ("memory GB", lambda h: h.memory_gb),
+        ("$/hour", lambda h: h.price_usd_per_hour),
+    ], rows)
+
+
+@catalog_app.command("benchmarks")
+def benchmarks(
+    task_family: Annotated[Optional[str], typer.Option(help="visual-reasoning, ocr-text, captioning or aggregate.")] = None,
+    catalog: CatalogUrl = None,
+    json: Json = False,
+) -> None:
+    """List the benchmarks, their metrics and ranges."""
+    with _open(catalog) as store:
+        rows = store.benchmarks(task_family=task_family)
+    if json:
+        return print_json(rows)
+    print_table("Benchmarks", [
+        ("name", lambda b: b.name),
+        ("family", lambda b: b.task_family),
+        ("metric", lambda b: b.metric),
+        ("range", lambda b: f"{b.min_score:g}–{'' if b.max_score is None else f'{b.max_score:g}'}"),
+    ], rows)
+
+
+@catalog_app.command("results")
+def results(
+    model: Annotated[Optional[str], typer.Option(help="A model checkpoint.")] = None,
+    compressor: Annotated[Optional[str], typer.Option(help="A compressor name or alias.")] = None,
+    benchmark: Annotated[Optional[str], typer.Option(help="A benchmark name.")] = None,
+    task_family: Annotated[Optional[str], typer.Option(help="A task family.")] = None,
+    tokens: Annotated[Optional[int], typer.Option(help="Visual tokens.")] = None,
+    provenance: Annotated[Optional[str], typer.Option(help="published, measured or imported.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many rows.")] = None,
+    catalog: CatalogUrl = None,
+    json: Json = False,
+) -> None:
+    """List quality results with their sources."""
+    with _open(catalog) as store:
+        rows = store.results(model=model, compressor=compressor, benchmark=benchmark, task_family=task_family,
+                             visual_tokens=tokens, provenance=provenance, limit=limit)
+    if json:
+        return print_json(rows)
+    print_table("Results", [
+        ("model", lambda r: r.model or f"({r.model_label})"),
+        ("compressor", lambda r: r.compressor),
+        ("tokens", lambda r: r.visual_tokens if r.visual_tokens is not None else r.visual_tokens_label),
+        ("benchmark", lambda r: r.benchmark),
+        ("score", lambda r: f"{r.score:g}"),
+        ("provenance", lambda r: r.provenance + (" (secondary)" if r.secondary else "")),
+        ("flags", lambda r: ", ".join(r.flags)),
+        ("source", lambda r: r.source if len(r.source) <= 60 else r.source[:59] + "…"),
+    ], rows)
+
+
+@catalog_app.command("show")
+def show(
+    key: Annotated[str, typer.Argument(help="A model checkpoint, compressor, hardware or benchmark name, or a"
+                                       " candidate key <checkpoint>+<compressor>@<tokens>.")],
+    catalog: CatalogUrl = None,
+    json: Json = False,
+) -> None:
+    """Show everything the catalog holds about one name or candidate."""
+    from vlmplanner.store.lookup import describe
+
+    with _open(catalog) as store:
+        found = describe(store, key)
+    if json:
+        return print_json(found)
+    from rich.console import Console
+    from rich.pretty import Pretty
+
+    Console().print(Pretty(found, expand_all=False))
+
+
+@catalog_app.command("add-result")
+def add_result(
+    model: Annotated[Optional[str], typer.Option(help="A model checkpoint in the catalog.")] = None,
+    compressor: Annotated[Optional[str], typer.Option(help="A compressor name.")] = None,
+    tokens: Annotated[Optional[int], typer.Option(help="Visual tokens the LLM received.")] = None,
+    benchmark: Annotated[Optional[str], typer.Option(help="A benchmark name.")] = None,
+    score: Annotated[Optional[float], typer.Option(help="The score, on the benchmark's metric.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Where the number comes from.")] = None,
+    provenance: Annotated[str, typer.Option(help="measured, imported or published.")] = "measured",
+    note: Annotated[str, typer.Option(help="Anything a reader must know.")] = "",
+    csv: Annotated[Optional[Path], typer.Option("--csv", help="Read many results from a CSV file instead (columns:"
+                   " model, compressor, visual_tokens, benchmark, score, source).")] = None,
+    catalog: CatalogUrl = None,
+    json: Json = False,
+) -> None:
+    """Add one result from flags, or many from a CSV file (all or none)."""
+    from vlmplanner.errors import ValidationError
+    from vlmplanner.schemas import ResultIn, build
+
+    if csv is not None:
+        given = [n for n, v in (("--model", model), ("--compressor", compressor), ("--tokens", tokens),
+                                ("--benchmark", benchmark), ("--score", score), ("--source", source)) if v is not None]
+        if given:
+            raise ValidationError(f"--csv reads every field from the file; drop {', '.join(given)}", field="csv")
+        with _open(catalog) as store:
+            stored = store.import_results_csv(csv, provenance=provenance)
+    else:
+        missing = [n for n, v in (("--model", model), ("--compressor", compressor), ("--tokens", tokens),
+                                  ("--benchmark", benchmark), ("--score", score), ("--source", source)) if v is None]
+        if missing:
+            raise ValidationError(f"missing {', '.join(missing)} (or give --csv FILE)", field=missing[0].lstrip("-"))
+        result = build(ResultIn, model=model, compressor=compressor, visual_tokens=tokens, benchmark=benchmark,
+                       score=score, source=source, provenance=provenance, note=note)
+        with _open(catalog) as store:
+            stored = [store.add_result(result)]
+    if json:
+        return print_json(stored)
+    typer.echo(f"stored {len(stored)} result(s)")
+
+
+@catalog_app.command("seed")
+def seed(catalog: CatalogUrl = None, json: Json = False) -> None:
+    """Bring in the data this release ships (idempotent: identical rows are left alone)."""
+    from vlmplanner.store import open_catalog
+
+    with open_catalog(catalog, seed=False) as store:
+        report = store.seed()
+    if json:
+        return print_json({"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged})
+    print_table("Seed", [
+        ("table", lambda t: t),
+        ("inserted", lambda t: report.inserted.get(t, 0)),
+        ("updated", lambda t: report.updated.get(t, 0)),
+        ("unchanged", lambda t: report.unchanged.get(t, 0)),
+    ], list(report.inserted), caption="nothing changed" if not report.changed else "")
+
+
+@catalog_app.command("upgrade")
+def upgrade(catalog: CatalogUrl = None) -> None:
+    """Migrate the catalog's schema to this release's version."""
+    from vlmplanner.settings import resolve_catalog_url
+    from vlmplanner.store.engine import make_engine
+    from vlmplanner.store.migrate import upgrade as run_upgrade
+
+    engine = make_engine(resolve_catalog_url(catalog))
+    try:
+        before, after = run_upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"schema {before or '(empty)'} -> {after}" if before != after else f"schema already at {after}")
+
+
+@catalog_app.command("info")
+def info(catalog: CatalogUrl = None, json: Json = False) -> None:
+    """Where the catalog is, its schema version, and how many rows each table holds."""
+    with _open(catalog) as store:
+        data = {"url": store.url, "schema": store.schema_revision(), "counts": store.counts(), "meta": store.meta()}
+    if json:
+        return print_json(data)
+    for key, value in data.items():
+        typer.echo(f"{key}: {value}")

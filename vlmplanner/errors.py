@@ -1,0 +1,184 @@
+"""Every error vlmplanner raises on purpose, so callers can catch one family of exceptions.
+
+The hierarchy::
+
+    VlmPlannerError
+    ├── ValidationError            bad input: a field and the value that was wrong
+    │   ├── InvalidTokenCountError
+    │   ├── ScoreOutOfRangeError
+    │   ├── InvalidBudgetError
+    │   └── CsvFormatError         a malformed row: the file and line are in the message
+    ├── NotFoundError              an unknown name, with "did you mean" suggestions
+    │   ├── UnknownModelError
+    │   ├── UnknownCompressorError
+    │   ├── UnknownBenchmarkError
+    │   ├── UnknownHardwareError
+    │   └── UnknownTaskError
+    ├── CatalogError               the store itself
+    │   ├── CatalogConnectionError the database URL cannot be reached (password masked)
+    │   ├── CatalogOutOfDateError  the schema needs `vlmplanner catalog upgrade`
+    │   ├── CatalogNewerError      the schema was written by a newer vlmplanner
+    │   └── CatalogWriteError      a write was rejected; nothing was written
+    └── ShippedDataError           the data shipped in catalog/ is missing or inconsistent
+
+Each error carries ``field`` and ``value`` when one input was at fault, so a program can react
+to it without parsing the message.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "CatalogConnectionError",
+    "CatalogError",
+    "CatalogNewerError",
+    "CatalogOutOfDateError",
+    "CatalogWriteError",
+    "CsvFormatError",
+    "InvalidBudgetError",
+    "InvalidTokenCountError",
+    "NotFoundError",
+    "ScoreOutOfRangeError",
+    "ShippedDataError",
+    "UnknownBenchmarkError",
+    "UnknownCompressorError",
+    "UnknownHardwareError",
+    "UnknownModelError",
+    "UnknownTaskError",
+    "ValidationError",
+    "VlmPlannerError",
+    "suggest",
+]
+
+
+class VlmPlannerError(Exception):
+    """Base class of every error vlmplanner raises on purpose."""
+
+    #: Stable, documented identifier of the error kind (see docs/errors.md).
+    code: str = "vlmplanner-error"
+    #: Process exit status the CLI uses for this kind of error.
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, field: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.value = value
+
+
+class ValidationError(VlmPlannerError):
+    """An input value is malformed or out of range."""
+
+    code = "invalid-input"
+    exit_code = 2
+
+
+class InvalidTokenCountError(ValidationError):
+    code = "invalid-token-count"
+
+
+class ScoreOutOfRangeError(ValidationError):
+    code = "score-out-of-range"
+
+
+class InvalidBudgetError(ValidationError):
+    code = "invalid-budget"
+
+
+class CsvFormatError(ValidationError):
+    """A row of a CSV file could not be read; ``path`` and ``line`` say where."""
+
+    code = "csv-format"
+
+    def __init__(
+        self, message: str, *, path: str, line: int, field: str | None = None, value: Any = None
+    ) -> None:
+        super().__init__(f"{path}, line {line}: {message}", field=field, value=value)
+        self.path = path
+        self.line = line
+
+
+def suggest(name: str, known: Iterable[str], *, n: int = 3) -> list[str]:
+    """The known names closest to ``name``, for "did you mean" messages."""
+    known = list(known)
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.5)
+    contained = [k for k in known if name and name.lower() in k.lower() and k.lower() not in close]
+    return [by_lower[c] for c in close] + contained[: max(0, n - len(close))]
+
+
+class NotFoundError(VlmPlannerError):
+    """An unknown name; the message lists the closest known names."""
+
+    code = "not-found"
+    exit_code = 3
+    kind = "name"
+
+    def __init__(self, name: str, known: Iterable[str] = (), *, hint: str = "") -> None:
+        known = sorted(set(known))
+        self.suggestions = suggest(name, known)
+        message = f"unknown {self.kind} {name!r}"
+        if self.suggestions:
+            message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        elif known:
+            shown = ", ".join(known[:12]) + (", …" if len(known) > 12 else "")
+            message += f"; known: {shown}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message, field=self.kind, value=name)
+
+
+class UnknownModelError(NotFoundError):
+    code = "unknown-model"
+    kind = "model"
+
+
+class UnknownCompressorError(NotFoundError):
+    code = "unknown-compressor"
+    kind = "compressor"
+
+
+class UnknownBenchmarkError(NotFoundError):
+    code = "unknown-benchmark"
+    kind = "benchmark"
+
+
+class UnknownHardwareError(NotFoundError):
+    code = "unknown-hardware"
+    kind = "hardware"
+
+
+class UnknownTaskError(NotFoundError):
+    code = "unknown-task"
+    kind = "task"
+
+
+class CatalogError(VlmPlannerError):
+    """The catalog store failed or refused an operation."""
+
+    code = "catalog-error"
+    exit_code = 4
+
+
+class CatalogConnectionError(CatalogError):
+    code = "catalog-unreachable"
+
+
+class CatalogOutOfDateError(CatalogError):
+    code = "catalog-out-of-date"
+
+
+class CatalogNewerError(CatalogError):
+    code = "catalog-newer"
+
+
+class CatalogWriteError(CatalogError):
+    code = "catalog-write-rejected"
+
+
+class ShippedDataError(VlmPlannerError):
+    code = "shipped-data"
+    exit_code = 5

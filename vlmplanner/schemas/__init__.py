@@ -1,0 +1,34 @@
+"""The shared nouns (see DESIGN.md), as immutable pydantic models."""
+
+from .benchmark import TASK_FAMILIES, Benchmark, Task, TaskFamily
+from .budget import Budget
+from .candidate import Candidate
+from .compressor import CompressorKind, CompressorSpec, Training
+from .hardware import Hardware
+from .model import LlmSpec, ModelSpec, VisionSpec
+from .results import CostMeasurement, Provenance, QualityResult, ResultIn
+from .workload import Workload
+from ._base import Schema, build
+
+__all__ = [
+    "TASK_FAMILIES",
+    "Benchmark",
+    "Budget",
+    "Candidate",
+    "CompressorKind",
+    "CompressorSpec",
+    "CostMeasurement",
+    "Hardware",
+    "LlmSpec",
+    "ModelSpec",
+    "Provenance",
+    "QualityResult",
+    "ResultIn",
+    "Schema",
+    "Task",
+    "TaskFamily",
+    "Training",
+    "VisionSpec",
+    "Workload",
+    "build",
+]

@@ -1,0 +1,54 @@
+"""Candidate: (model, compressor, visual tokens), and its canonical key."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveInt
+
+from vlmplanner.errors import InvalidTokenCountError, ValidationError
+
+from ._base import Schema
+
+__all__ = ["Candidate"]
+
+
+class Candidate(Schema):
+    """A configuration to cost, rank and run. Its key is ``<checkpoint>+<compressor>@<tokens>``."""
+
+    model: str = Field(min_length=1)
+    compressor: str = Field(min_length=1)
+    visual_tokens: PositiveInt
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}+{self.compressor}@{self.visual_tokens}"
+
+    def __str__(self) -> str:
+        return self.key
+
+    @classmethod
+    def parse(cls, key: str) -> Candidate:
+        """Read a canonical key; a checkpoint never contains '+', a compressor may (``prumerge+``)."""
+        model, plus, rest = key.strip().partition("+")
+        compressor, at, tokens = rest.rpartition("@")
+        if not (plus and at and model and compressor and tokens):
+            raise ValidationError(
+                f"malformed candidate key {key!r}: expected <checkpoint>+<compressor>@<visual tokens>,"
+                " e.g. llava-hf/llava-1.5-7b-hf+pool@144",
+                field="key",
+                value=key,
+            )
+        try:
+            count = int(tokens)
+        except ValueError:
+            raise InvalidTokenCountError(
+                f"malformed candidate key {key!r}: visual tokens {tokens!r} is not an integer",
+                field="visual_tokens",
+                value=tokens,
+            ) from None
+        if count <= 0:
+            raise InvalidTokenCountError(
+                f"visual tokens must be positive, got {count} in {key!r}",
+                field="visual_tokens",
+                value=count,
+            )
+        return cls(model=model, compressor=compressor, visual_tokens=count)

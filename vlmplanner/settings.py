@@ -1,0 +1,38 @@
+"""Where configuration comes from: explicit argument, then ``VLMPLANNER_*`` variables, then defaults.
+
+Every environment variable vlmplanner reads is declared here, and nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["CATALOG_URL_ENV", "DATA_DIR_ENV", "default_catalog_url", "resolve_catalog_url"]
+
+#: A SQLAlchemy URL of the catalog to use instead of the default SQLite file.
+CATALOG_URL_ENV = "VLMPLANNER_CATALOG_URL"
+#: A folder for the default SQLite catalog instead of the user's data directory.
+DATA_DIR_ENV = "VLMPLANNER_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """The folder that holds the default catalog file (not created here)."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("vlmplanner", appauthor=False))
+
+
+def default_catalog_url() -> str:
+    """A SQLite file in the user's data directory."""
+    return f"sqlite:///{data_dir() / 'catalog.sqlite3'}"
+
+
+def resolve_catalog_url(url: str | None = None) -> str:
+    """An explicit URL wins, then ``VLMPLANNER_CATALOG_URL``, then the default file."""
+    if url:
+        return url
+    return os.environ.get(CATALOG_URL_ENV) or default_catalog_url()

@@ -1,0 +1,544 @@
+"""The catalog: one object that reads and writes models, compressors, hardware and results.
+
+Every write runs in one transaction: either all of it lands or none of it, and natural keys make
+writes idempotent (writing the same result twice stores it once). Rows leave as pydantic schemas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Select, Table, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from vlmplanner.errors import (
+    CatalogConnectionError,
+    CatalogWriteError,
+    CsvFormatError,
+    InvalidTokenCountError,
+    ScoreOutOfRangeError,
+    UnknownBenchmarkError,
+    UnknownCompressorError,
+    UnknownHardwareError,
+    UnknownModelError,
+    ValidationError,
+    VlmPlannerError,
+)
+from vlmplanner.schemas import (
+    Benchmark,
+    CompressorSpec,
+    CostMeasurement,
+    Hardware,
+    ModelSpec,
+    QualityResult,
+    ResultIn,
+)
+from vlmplanner.schemas._base import build
+
+from . import convert
+from .csvio import read_rows
+from .engine import WRITE, check_connection, make_engine, mask_url
+from .migrate import ensure_schema, current_revision
+from .orm import (
+    Base,
+    BenchmarkRow,
+    CompressorRow,
+    CostMeasurementRow,
+    HardwareRow,
+    MetaRow,
+    ModelRow,
+    ResultRow,
+)
+
+__all__ = ["Catalog", "SeedReport", "open_catalog"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RESULT_CSV_COLUMNS = ("model", "compressor", "visual_tokens", "benchmark", "score", "source")
+_UPSERT_CHUNK = 400
+_LOCK_RETRIES = 5
+
+
+@dataclass
+class SeedReport:
+    """What one seeding changed, per table: rows inserted, updated and already identical."""
+
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return any(self.inserted.values()) or any(self.updated.values())
+
+
+def open_catalog(url: str | None = None, *, seed: bool = True) -> Catalog:
+    """Open (and on first use create and seed) the catalog at ``url``.
+
+    ``url`` defaults to ``VLMPLANNER_CATALOG_URL``, then a SQLite file in the user's data directory.
+    """
+    from vlmplanner.settings import resolve_catalog_url
+
+    resolved = resolve_catalog_url(url)
+    engine = make_engine(resolved)
+    check_connection(engine)
+    try:
+        ensure_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    catalog = Catalog(engine)
+    if seed and catalog.is_empty():
+        catalog.seed()
+    return catalog
+
+
+class Catalog:
+    """Reads and writes the catalog database. Create it with :func:`open_catalog`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._write_engine = engine.execution_options(**{WRITE: True})
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The catalog's URL with any password masked."""
+        return mask_url(self._engine.url)
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.url!r})"
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self._engine) as session:
+            try:
+                yield session
+            except OperationalError as exc:
+                raise CatalogConnectionError(
+                    f"reading the catalog at {self.url} failed: {exc.orig}", field="catalog", value=self.url
+                ) from exc
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one write transaction; all of it commits or none of it does."""
+        for attempt in range(_LOCK_RETRIES):
+            try:
+                with Session(self._write_engine) as session, session.begin():
+                    return work(session)
+            except OperationalError as exc:
+                locked = "locked" in str(exc.orig).lower() or "deadlock" in str(exc.orig).lower()
+                if locked and attempt + 1 < _LOCK_RETRIES:
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                raise CatalogWriteError(
+                    f"writing to the catalog at {self.url} failed, nothing was written: {exc.orig}",
+                    field="catalog",
+                    value=self.url,
+                ) from exc
+            except IntegrityError as exc:
+                raise CatalogWriteError(
+                    f"the catalog refused the write, nothing was written: {exc.orig}"
+                ) from exc
+            except SQLAlchemyError as exc:
+                raise CatalogWriteError(f"writing to the catalog failed, nothing was written: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- schema facts -----------------------------------------------------------------------
+    def schema_revision(self) -> str | None:
+        with self._engine.connect() as connection:
+            return current_revision(connection)
+
+    def is_empty(self) -> bool:
+        with self._read() as session:
+            return session.scalar(select(ModelRow.id).limit(1)) is None
+
+    def meta(self) -> dict[str, str]:
+        with self._read() as session:
+            return {row.key: row.value for row in session.scalars(select(MetaRow))}
+
+    def counts(self) -> dict[str, int]:
+        from sqlalchemy import func
+
+        with self._read() as session:
+            return {
+                table.__tablename__: session.scalar(select(func.count()).select_from(table)) or 0
+                for table in (ModelRow, CompressorRow, HardwareRow, BenchmarkRow, ResultRow, CostMeasurementRow)
+            }
+
+    # -- reads: reference tables -------------------------------------------------------------
+    def models(self, *, family: str | None = None, public: bool | None = None) -> list[ModelSpec]:
+        query = select(ModelRow).order_by(ModelRow.model_type, ModelRow.llm_params_b, ModelRow.checkpoint)
+        if family is not None:
+            query = query.where(ModelRow.model_type == family)
+        if public is not None:
+            query = query.where(ModelRow.public_checkpoint == public)
+        with self._read() as session:
+            return [convert.model_from_row(row) for row in session.scalars(query)]
+
+    def model(self, checkpoint: str) -> ModelSpec:
+        with self._read() as session:
+            return convert.model_from_row(self._model_row(session, checkpoint))
+
+    def compressors(self, *, kind: str | None = None, training: str | None = None) -> list[CompressorSpec]:
+        query = select(CompressorRow).order_by(CompressorRow.name)
+        if kind is not None:
+            query = query.where(CompressorRow.kind == kind)
+        if training is not None:
+            query = query.where(CompressorRow.training == training)
+        with self._read() as session:
+            return [convert.compressor_from_row(row) for row in session.scalars(query)]
+
+    def compressor(self, name: str) -> CompressorSpec:
+        with self._read() as session:
+            return convert.compressor_from_row(self._compressor_row(session, name))
+
+    def hardware_profiles(self) -> list[Hardware]:
+        with self._read() as session:
+            rows = session.scalars(select(HardwareRow).order_by(HardwareRow.name))
+            return [convert.hardware_from_row(row) for row in rows]
+
+    def hardware(self, name: str) -> Hardware:
+        with self._read() as session:
+            row = session.scalar(select(HardwareRow).where(HardwareRow.name == name.lower()))
+            if row is None:
+                raise UnknownHardwareError(name, session.scalars(select(HardwareRow.name)))
+            return convert.hardware_from_row(row)
+
+    def benchmarks(self, *, task_family: str | None = None) -> list[Benchmark]:
+        query = select(BenchmarkRow).order_by(BenchmarkRow.task_family, BenchmarkRow.name)
+        if task_family is not None:
+            query = query.where(BenchmarkRow.task_family == task_family)
+        with self._read() as session:
+            return [convert.benchmark_from_row(row) for row in session.scalars(query)]
+
+    def benchmark(self, name: str) -> Benchmark:
+        with self._read() as session:
+            return convert.benchmark_from_row(self._benchmark_row(session, name))
+
+    # -- name resolution (did-you-mean lives here) -------------------------------------------
+    @staticmethod
+    def _model_row(session: Session, checkpoint: str) -> ModelRow:
+        row = session.scalar(select(ModelRow).where(ModelRow.checkpoint == checkpoint))
+        if row is None:
+            known = list(session.scalars(select(ModelRow.checkpoint)))
+            matches = [k for k in known if k.lower() == checkpoint.lower()]
+            if len(matches) == 1:
+                return session.scalars(select(ModelRow).where(ModelRow.checkpoint == matches[0])).one()
+            raise UnknownModelError(checkpoint, known, hint="vlmplanner catalog models lists them")
+        return row
+
+    @staticmethod
+    def _compressor_row(session: Session, name: str) -> CompressorRow:
+        rows = list(session.scalars(select(CompressorRow)))
+        wanted = name.strip().lower()
+        for row in rows:
+            if row.name == wanted or wanted in (alias.lower() for alias in row.aliases or ()):
+                return row
+        raise UnknownCompressorError(name, [r.name for r in rows], hint="vlmplanner catalog compressors lists them")
+
+    @staticmethod
+    def _benchmark_row(session: Session, name: str) -> BenchmarkRow:
+        rows = list(session.scalars(select(BenchmarkRow)))
+        for row in rows:
+            if row.name == name:
+                return row
+        for row in rows:
+            if row.name.lower() == name.lower():
+                return row
+        raise UnknownBenchmarkError(name, [r.name for r in rows], hint="vlmplanner catalog benchmarks lists them")
+
+    # -- reads: results ----------------------------------------------------------------------
+    def results(
+        self,
+        *,
+        model: str | None = None,
+        compressor: str | None = None,
+        benchmark: str | None = None,
+        task_family: str | None = None,
+        visual_tokens: int | None = None,
+        provenance: str | None = None,
+        limit: int | None = None,
+    ) -> list[QualityResult]:
+        """Quality results, filtered; unknown filter names are errors with suggestions."""
+        query: Select[Any] = (
+            select(ResultRow, ModelRow.checkpoint, CompressorRow.name, BenchmarkRow)
+            .join(CompressorRow, ResultRow.compressor_id == CompressorRow.id)
+            .join(BenchmarkRow, ResultRow.benchmark_id == BenchmarkRow.id)
+            .outerjoin(ModelRow, ResultRow.model_id == ModelRow.id)
+            .order_by(ResultRow.id)
+        )
+        with self._read() as session:
+            if model is not None:
+                query = query.where(ResultRow.model_id == self._model_row(session, model).id)
+            if compressor is not None:
+                query = query.where(ResultRow.compressor_id == self._compressor_row(session, compressor).id)
+            if benchmark is not None:
+                query = query.where(ResultRow.benchmark_id == self._benchmark_row(session, benchmark).id)
+            if task_family is not None:
+                from vlmplanner.schemas import TASK_FAMILIES
+                from vlmplanner.errors import UnknownTaskError
+
+                if task_family not in TASK_FAMILIES:
+                    raise UnknownTaskError(task_family, TASK_FAMILIES)
+                query = query.where(BenchmarkRow.task_family == task_family)
+            if visual_tokens is not None:
+                query = query.where(ResultRow.visual_tokens == visual_tokens)
+            if provenance is not None:
+                query = query.where(ResultRow.provenance == provenance)
+            if limit is not None:
+                query = query.limit(limit)
+            return [
+                convert.result_from_row(row, checkpoint, name, bench)
+                for row, checkpoint, name, bench in session.execute(query)
+            ]
+
+    def cost_measurements(self, *, candidate_key: str | None = None) -> list[CostMeasurement]:
+        query = select(CostMeasurementRow).order_by(CostMeasurementRow.id)
+        if candidate_key is not None:
+            query = query.where(CostMeasurementRow.candidate_key == candidate_key)
+        with self._read() as session:
+            return [convert.cost_from_row(row) for row in session.scalars(query)]
+
+    # -- writes: reference tables -------------------------------------------------------------
+    def add_model(self, spec: ModelSpec) -> ModelSpec:
+        """Insert or replace the model with this checkpoint id."""
+        self._write(lambda s: _upsert(s, ModelRow.__table__, [convert.model_values(spec) | {"updated_at": _now()}], ["checkpoint"]))
+        return self.model(spec.checkpoint)
+
+    def add_compressor(self, spec: CompressorSpec) -> CompressorSpec:
+        self._write(lambda s: _upsert(s, CompressorRow.__table__, [convert.compressor_values(spec) | {"updated_at": _now()}], ["name"]))
+        return self.compressor(spec.name)
+
+    def add_hardware(self, spec: Hardware) -> Hardware:
+        self._write(lambda s: _upsert(s, HardwareRow.__table__, [convert.hardware_values(spec) | {"updated_at": _now()}], ["name"]))
+        return self.hardware(spec.name)
+
+    def add_benchmark(self, spec: Benchmark) -> Benchmark:
+        def work(session: Session) -> None:
+            existing = session.scalar(select(BenchmarkRow).where(BenchmarkRow.name == spec.name))
+            if existing is not None:
+                stored = session.scalars(select(ResultRow.score).where(ResultRow.benchmark_id == existing.id))
+                outside = [score for score in stored if not spec.contains(score)]
+                if outside:
+                    raise ScoreOutOfRangeError(
+                        f"benchmark {spec.name!r}: {len(outside)} stored score(s) (e.g. {outside[0]}) would fall"
+                        f" outside the new range [{spec.min_score}, {spec.max_score}]",
+                        field="max_score",
+                        value=spec.max_score,
+                    )
+            _upsert(session, BenchmarkRow.__table__, [convert.benchmark_values(spec)], ["name"])
+
+        self._write(work)
+        return self.benchmark(spec.name)
+
+    # -- writes: results ----------------------------------------------------------------------
+    def add_result(self, result: ResultIn | None = None, **fields: Any) -> QualityResult:
+        """Store one result (or update the score of the same result from the same source)."""
+        return self.add_results([result if result is not None else build(ResultIn, fields)])[0]
+
+    def add_results(self, results: Sequence[ResultIn]) -> list[QualityResult]:
+        """Store results all together: if any one is invalid, none is written."""
+        results = list(results)
+        if not results:
+            return []
+
+        def work(session: Session) -> list[int]:
+            values = [self._result_values(session, r, index=i if len(results) > 1 else None) for i, r in enumerate(results)]
+            return _upsert_results(session, values)
+
+        ids = self._write(work)
+        with self._read() as session:
+            query = (
+                select(ResultRow, ModelRow.checkpoint, CompressorRow.name, BenchmarkRow)
+                .join(CompressorRow, ResultRow.compressor_id == CompressorRow.id)
+                .join(BenchmarkRow, ResultRow.benchmark_id == BenchmarkRow.id)
+                .outerjoin(ModelRow, ResultRow.model_id == ModelRow.id)
+                .where(ResultRow.id.in_(ids))
+            )
+            by_id = {row.id: convert.result_from_row(row, c, n, b) for row, c, n, b in session.execute(query)}
+        return [by_id[i] for i in ids]
+
+    def _result_values(self, session: Session, result: ResultIn, *, index: int | None) -> dict[str, Any]:
+        where = "" if index is None else f" (result #{index + 1})"
+        if result.visual_tokens <= 0:
+            raise InvalidTokenCountError(
+                f"visual_tokens must be a positive integer, got {result.visual_tokens}{where}",
+                field="visual_tokens",
+                value=result.visual_tokens,
+            )
+        model = self._model_row(session, result.model)
+        compressor = self._compressor_row(session, result.compressor)
+        benchmark = self._benchmark_row(session, result.benchmark)
+        if result.visual_tokens > model.native_visual_tokens and compressor.name == "none":
+            log.debug("result above the model's native token count: %s", result)
+        spec = convert.benchmark_from_row(benchmark)
+        if not spec.contains(result.score):
+            upper = "no upper bound" if spec.max_score is None else f"at most {spec.max_score:g}"
+            raise ScoreOutOfRangeError(
+                f"score {result.score:g} is outside the range of {spec.name} ({spec.metric}): at least"
+                f" {spec.min_score:g}, {upper}{where}",
+                field="score",
+                value=result.score,
+            )
+        return {
+            "model_id": model.id,
+            "model_label": model.checkpoint,
+            "compressor_id": compressor.id,
+            "compressor_label": compressor.name,
+            "visual_tokens": result.visual_tokens,
+            "visual_tokens_label": str(result.visual_tokens),
+            "benchmark_id": benchmark.id,
+            "score": result.score,
+            "provenance": result.provenance,
+            "source": result.source,
+            "secondary": False,
+            "flags": [],
+            "note": result.note,
+            "device": result.device,
+            "dtype": result.dtype,
+            "versions": dict(result.versions),
+            "recorded_at": _now(),
+        }
+
+    def import_results_csv(self, path: str | Path, *, provenance: str = "imported") -> list[QualityResult]:
+        """Read results from a CSV file (columns: model, compressor, visual_tokens, benchmark, score,
+        source; optional note, device, dtype) and store them all, or none if any row is bad."""
+        path = Path(path)
+        parsed: list[tuple[int, ResultIn]] = []
+        for line, row in read_rows(path, RESULT_CSV_COLUMNS):
+            data: dict[str, Any] = {k: row[k] for k in RESULT_CSV_COLUMNS}
+            for optional in ("note", "device", "dtype"):
+                if row.get(optional):
+                    data[optional] = row[optional]
+            data["provenance"] = row.get("provenance") or provenance
+            try:
+                data["visual_tokens"] = int(row["visual_tokens"])
+            except ValueError:
+                raise CsvFormatError(
+                    f"visual_tokens must be an integer, got {row['visual_tokens']!r}",
+                    path=str(path), line=line, field="visual_tokens", value=row["visual_tokens"],
+                ) from None
+            try:
+                data["score"] = float(row["score"])
+            except ValueError:
+                raise CsvFormatError(
+                    f"score must be a number, got {row['score']!r}",
+                    path=str(path), line=line, field="score", value=row["score"],
+                ) from None
+            try:
+                parsed.append((line, build(ResultIn, data)))
+            except ValidationError as exc:
+                raise CsvFormatError(exc.message, path=str(path), line=line, field=exc.field, value=exc.value) from exc
+        if not parsed:
+            raise CsvFormatError("the file has no result rows", path=str(path), line=1)
+
+        def work(session: Session) -> list[int]:
+            values = []
+            for line, result in parsed:
+                try:
+                    values.append(self._result_values(session, result, index=None))
+                except VlmPlannerError as exc:
+                    raise CsvFormatError(exc.message, path=str(path), line=line, field=exc.field, value=exc.value) from exc
+            return _upsert_results(session, values)
+
+        ids = set(self._write(work))
+        return [r for r in self.results() if r.id in ids]
+
+    def add_cost_measurement(self, measurement: CostMeasurement) -> CostMeasurement:
+        values = measurement.model_dump()
+        values["recorded_at"] = values.get("recorded_at") or _now()
+        self._write(lambda s: _upsert(s, CostMeasurementRow.__table__, [values], list(_COST_KEY)))
+        return measurement.model_copy(update={"recorded_at": values["recorded_at"]})
+
+    # -- seeding ------------------------------------------------------------------------------
+    def seed(self, directory: Path | None = None) -> SeedReport:
+        """Bring in the data this release ships; rows already identical are left untouched."""
+        from vlmplanner import __version__
+
+        from .seed import apply_seed
+        from .shipped import load_shipped
+
+        shipped = load_shipped(directory)
+
+        def work(session: Session) -> SeedReport:
+            report = apply_seed(session, shipped)
+            meta = {"shipped_version": __version__, "shipped_digest": shipped.digest}
+            current = {row.key: row.value for row in session.scalars(select(MetaRow))}
+            if report.changed or any(current.get(k) != v for k, v in meta.items()):
+                meta["seeded_at"] = _now().isoformat(timespec="seconds")
+                _upsert(session, MetaRow.__table__, [{"key": k, "value": v} for k, v in meta.items()], ["key"])
+            return report
+
+        return self._write(work)
+
+
+_COST_KEY = ("candidate_key", "method", "device", "dtype", "batch_size", "text_tokens", "output_tokens")
+_RESULT_KEY = ("model_label", "compressor_label", "visual_tokens_label", "benchmark_id", "source")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _insert_for(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise CatalogWriteError(f"upserts are not supported on {name}")
+    return insert
+
+
+def _upsert(session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert rows, or update the row with the same natural key."""
+    if not rows:
+        return
+    insert = _insert_for(session)
+    rows = sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys))  # a fixed order avoids deadlocks
+    for start in range(0, len(rows), _UPSERT_CHUNK):
+        chunk = rows[start : start + _UPSERT_CHUNK]
+        statement = insert(table).values(chunk)
+        updates = {c: statement.excluded[c] for c in chunk[0] if c not in keys and c != "id"}
+        session.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+
+
+def _upsert_results(session: Session, values: list[dict[str, Any]]) -> list[int]:
+    _upsert(session, ResultRow.__table__, values, list(_RESULT_KEY))
+    keys = {tuple(v[k] for k in _RESULT_KEY) for v in values}
+    ids_by_key: dict[tuple[Any, ...], int] = {}
+    sources = {v["source"] for v in values}
+    for row in session.execute(
+        select(ResultRow.id, *[getattr(ResultRow, k) for k in _RESULT_KEY]).where(ResultRow.source.in_(sources))
+    ):
+        key = tuple(row[1:])
+        if key in keys:
+            ids_by_key[key] = row[0]
+    return [ids_by_key[tuple(v[k] for k in _RESULT_KEY)] for v in values]
+
+
+def _tables() -> Iterable[Table]:  # pragma: no cover - used by tests and docs
+    return Base.metadata.sorted_tables

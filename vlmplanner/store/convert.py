@@ -1,0 +1,125 @@
+"""ORM rows to schemas and back. Only this module knows both shapes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from vlmplanner.schemas import Benchmark, CompressorSpec, CostMeasurement, Hardware, ModelSpec, QualityResult
+
+from .orm import BenchmarkRow, CompressorRow, CostMeasurementRow, HardwareRow, ModelRow, ResultRow
+
+__all__ = [
+    "benchmark_from_row",
+    "benchmark_values",
+    "compressor_from_row",
+    "compressor_values",
+    "cost_from_row",
+    "hardware_from_row",
+    "hardware_values",
+    "model_from_row",
+    "model_values",
+    "result_from_row",
+]
+
+_LLM = ("name", "params_b", "num_layers", "hidden_size", "num_heads", "num_kv_heads",
+        "intermediate_size", "vocab_size", "tie_word_embeddings")
+_VISION = ("name", "image_size", "patch_size", "num_layers", "hidden_size", "num_heads",
+           "intermediate_size", "spatial_merge_size")
+_MODEL_TOP = ("checkpoint", "model_type", "display_name", "projector", "native_visual_tokens",
+              "public_checkpoint", "source", "note")
+
+
+def model_values(spec: ModelSpec) -> dict[str, Any]:
+    values = {key: getattr(spec, key) for key in _MODEL_TOP}
+    values.update({f"llm_{key}": getattr(spec.llm, key) for key in _LLM})
+    values.update({f"vision_{key}": getattr(spec.vision, key) for key in _VISION})
+    return values
+
+
+def model_from_row(row: ModelRow) -> ModelSpec:
+    data: dict[str, Any] = {key: getattr(row, key) for key in _MODEL_TOP}
+    data["llm"] = {key: getattr(row, f"llm_{key}") for key in _LLM}
+    data["vision"] = {key: getattr(row, f"vision_{key}") for key in _VISION}
+    return ModelSpec.model_validate(data)
+
+
+_COMPRESSOR = ("name", "display_name", "kind", "training", "paper", "arxiv", "prune_layer",
+               "description", "source")
+
+
+def compressor_values(spec: CompressorSpec) -> dict[str, Any]:
+    values = {key: getattr(spec, key) for key in _COMPRESSOR}
+    values["aliases"] = list(spec.aliases)
+    return values
+
+
+def compressor_from_row(row: CompressorRow) -> CompressorSpec:
+    data = {key: getattr(row, key) for key in _COMPRESSOR}
+    data["aliases"] = tuple(row.aliases or ())
+    return CompressorSpec.model_validate(data)
+
+
+_HARDWARE = tuple(Hardware.model_fields)
+
+
+def hardware_values(spec: Hardware) -> dict[str, Any]:
+    return {key: getattr(spec, key) for key in _HARDWARE}
+
+
+def hardware_from_row(row: HardwareRow) -> Hardware:
+    return Hardware.model_validate({key: getattr(row, key) for key in _HARDWARE})
+
+
+_BENCHMARK = tuple(Benchmark.model_fields)
+
+
+def benchmark_values(spec: Benchmark) -> dict[str, Any]:
+    return {key: getattr(spec, key) for key in _BENCHMARK}
+
+
+def benchmark_from_row(row: BenchmarkRow) -> Benchmark:
+    return Benchmark.model_validate({key: getattr(row, key) for key in _BENCHMARK})
+
+
+def result_from_row(
+    row: ResultRow, checkpoint: str | None, compressor: str, benchmark: BenchmarkRow
+) -> QualityResult:
+    return QualityResult(
+        id=row.id,
+        model=checkpoint,
+        model_label=row.model_label,
+        compressor=compressor,
+        compressor_label=row.compressor_label,
+        visual_tokens=row.visual_tokens,
+        visual_tokens_label=row.visual_tokens_label,
+        benchmark=benchmark.name,
+        metric=benchmark.metric,
+        task_family=benchmark.task_family,
+        score=row.score,
+        provenance=row.provenance,  # type: ignore[arg-type]
+        source=row.source,
+        secondary=row.secondary,
+        flags=tuple(row.flags or ()),
+        note=row.note,
+        device=row.device,
+        dtype=row.dtype,
+        versions=dict(row.versions or {}),
+        recorded_at=as_utc(row.recorded_at),
+    )
+
+
+_COST = tuple(k for k in CostMeasurement.model_fields)
+
+
+def cost_from_row(row: CostMeasurementRow) -> CostMeasurement:
+    data = {key: getattr(row, key) for key in _COST}
+    data["recorded_at"] = as_utc(row.recorded_at)
+    return CostMeasurement.model_validate(data)
+
+
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands datetimes back without their zone; every stored time is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.timezone.utc)

@@ -1,0 +1,252 @@
+"""The data shipped in ``catalog/``: found on disk and read into schemas, no database involved.
+
+Installed wheels carry it as ``vlmplanner/_shipped_catalog``; a source checkout reads ``catalog/``
+at the repository's top level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlmplanner.errors import CsvFormatError, ShippedDataError, VlmPlannerError
+from vlmplanner.schemas import Benchmark, CompressorSpec, Hardware, ModelSpec
+from vlmplanner.schemas._base import Schema, build
+
+from .csvio import read_rows
+
+__all__ = ["PublishedResult", "ShippedCatalog", "load_shipped", "shipped_catalog_dir"]
+
+RESULT_COLUMNS = (
+    "model",
+    "model_label",
+    "compressor",
+    "compressor_label",
+    "visual_tokens",
+    "visual_tokens_label",
+    "benchmark",
+    "metric",
+    "score",
+    "task_family",
+    "secondary",
+    "flags",
+    "note",
+    "source",
+)
+
+
+def shipped_catalog_dir() -> Path:
+    """Where the shipped catalog data lives for this installation."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "_shipped_catalog", package.parent / "catalog"):
+        if (candidate / "models.csv").is_file():
+            return candidate
+    raise ShippedDataError(
+        "the shipped catalog data (catalog/models.csv) is missing from this installation;"
+        " reinstall vlmplanner"
+    )
+
+
+@dataclass(frozen=True)
+class PublishedResult:
+    """One published row, with the names exactly as its source printed them."""
+
+    model: str | None
+    model_label: str
+    compressor: str
+    compressor_label: str
+    visual_tokens: int | None
+    visual_tokens_label: str
+    benchmark: str
+    metric: str
+    score: float
+    task_family: str
+    secondary: bool
+    flags: tuple[str, ...]
+    note: str
+    source: str
+
+    @property
+    def natural_key(self) -> tuple[str, str, str, str, str]:
+        return (self.model_label, self.compressor_label, self.visual_tokens_label, self.benchmark, self.source)
+
+
+@dataclass
+class ShippedCatalog:
+    models: list[ModelSpec] = field(default_factory=list)
+    compressors: list[CompressorSpec] = field(default_factory=list)
+    hardware: list[Hardware] = field(default_factory=list)
+    benchmarks: list[Benchmark] = field(default_factory=list)
+    results: list[PublishedResult] = field(default_factory=list)
+    digest: str = ""
+
+
+def _blank_to_none(row: dict[str, str]) -> dict[str, Any]:
+    return {key: (None if value == "" else value) for key, value in row.items()}
+
+
+def _bool(value: str, *, path: Path, line: int, column: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0", ""):
+        return False
+    raise CsvFormatError(f"{column} must be true or false, got {value!r}", path=str(path), line=line, field=column)
+
+
+def _validated(cls: type[Schema], data: dict[str, Any], *, path: Path, line: int) -> Any:
+    try:
+        return build(cls, data)
+    except VlmPlannerError as exc:
+        raise CsvFormatError(exc.message, path=str(path), line=line, field=exc.field, value=exc.value) from exc
+
+
+def read_models(path: Path) -> list[ModelSpec]:
+    llm = ("name", "params_b", "num_layers", "hidden_size", "num_heads", "num_kv_heads",
+           "intermediate_size", "vocab_size", "tie_word_embeddings")
+    vision = ("name", "image_size", "patch_size", "num_layers", "hidden_size", "num_heads",
+              "intermediate_size", "spatial_merge_size")
+    top = ("checkpoint", "model_type", "display_name", "projector", "native_visual_tokens",
+           "public_checkpoint", "source", "note")
+    required = top + tuple(f"llm_{c}" for c in llm) + tuple(f"vision_{c}" for c in vision)
+    specs = []
+    for line, row in read_rows(path, required):
+        data: dict[str, Any] = {key: row[key] for key in top}
+        data["public_checkpoint"] = _bool(row["public_checkpoint"], path=path, line=line, column="public_checkpoint")
+        data["llm"] = {c: row[f"llm_{c}"] for c in llm}
+        data["llm"]["tie_word_embeddings"] = _bool(
+            row["llm_tie_word_embeddings"], path=path, line=line, column="llm_tie_word_embeddings"
+        )
+        data["vision"] = {c: row[f"vision_{c}"] for c in vision}
+        specs.append(_validated(ModelSpec, data, path=path, line=line))
+    return specs
+
+
+def read_compressors(path: Path) -> list[CompressorSpec]:
+    columns = ("name", "display_name", "kind", "training", "paper", "arxiv", "prune_layer",
+               "aliases", "description", "source")
+    specs = []
+    for line, row in read_rows(path, columns):
+        data = {key: row[key] for key in columns}
+        data["prune_layer"] = row["prune_layer"] or None
+        data["aliases"] = tuple(a.strip() for a in row["aliases"].split("|") if a.strip())
+        specs.append(_validated(CompressorSpec, data, path=path, line=line))
+    return specs
+
+
+def read_hardware(path: Path) -> list[Hardware]:
+    columns = ("name", "display_name", "kind", "peak_bf16_tflops", "peak_fp16_tflops",
+               "peak_fp32_tflops", "memory_gb", "memory_bandwidth_gbs", "price_usd_per_hour",
+               "spec_source", "price_source", "note")
+    profiles = []
+    for line, row in read_rows(path, columns):
+        data = _blank_to_none({key: row[key] for key in columns})
+        for text_column in ("display_name", "spec_source", "price_source", "note"):
+            data[text_column] = row[text_column]
+        profiles.append(_validated(Hardware, data, path=path, line=line))
+    return profiles
+
+
+def read_benchmarks(path: Path) -> list[Benchmark]:
+    columns = ("name", "metric", "min_score", "max_score", "higher_is_better", "task_family", "description")
+    benchmarks = []
+    for line, row in read_rows(path, columns):
+        data: dict[str, Any] = {key: row[key] for key in columns}
+        data["max_score"] = row["max_score"] or None
+        data["higher_is_better"] = _bool(row["higher_is_better"], path=path, line=line, column="higher_is_better")
+        benchmarks.append(_validated(Benchmark, data, path=path, line=line))
+    return benchmarks
+
+
+def read_published_results(path: Path) -> list[PublishedResult]:
+    results = []
+    for line, row in read_rows(path, RESULT_COLUMNS):
+        try:
+            score = float(row["score"])
+            tokens = int(row["visual_tokens"]) if row["visual_tokens"] else None
+        except ValueError as exc:
+            raise CsvFormatError(str(exc), path=str(path), line=line) from exc
+        if tokens is not None and tokens <= 0:
+            raise CsvFormatError(f"visual_tokens must be positive, got {tokens}", path=str(path), line=line,
+                                 field="visual_tokens", value=tokens)
+        for column in ("model_label", "compressor", "compressor_label", "visual_tokens_label", "benchmark", "source"):
+            if not row[column]:
+                raise CsvFormatError(f"{column} is empty", path=str(path), line=line, field=column)
+        results.append(
+            PublishedResult(
+                model=row["model"] or None,
+                model_label=row["model_label"],
+                compressor=row["compressor"],
+                compressor_label=row["compressor_label"],
+                visual_tokens=tokens,
+                visual_tokens_label=row["visual_tokens_label"],
+                benchmark=row["benchmark"],
+                metric=row["metric"],
+                score=score,
+                task_family=row["task_family"],
+                secondary=_bool(row["secondary"], path=path, line=line, column="secondary"),
+                flags=tuple(f for f in row["flags"].split("|") if f),
+                note=row["note"],
+                source=row["source"],
+            )
+        )
+    return results
+
+
+def load_shipped(directory: Path | None = None) -> ShippedCatalog:
+    """Read every shipped file and check that they agree with each other."""
+    directory = directory or shipped_catalog_dir()
+    digest = hashlib.sha256()
+    files = sorted(p for p in directory.rglob("*.csv") if "hf_configs" not in p.parts)
+    for path in files:
+        digest.update(path.relative_to(directory).as_posix().encode())
+        digest.update(path.read_bytes())
+    shipped = ShippedCatalog(
+        models=read_models(directory / "models.csv"),
+        compressors=read_compressors(directory / "compressors.csv"),
+        hardware=read_hardware(directory / "hardware.csv"),
+        benchmarks=read_benchmarks(directory / "benchmarks.csv"),
+        digest=digest.hexdigest(),
+    )
+    for path in sorted((directory / "results").glob("*.csv")):
+        shipped.results.extend(read_published_results(path))
+    check_consistency(shipped)
+    return shipped
+
+
+def check_consistency(shipped: ShippedCatalog) -> None:
+    """Every name a result uses exists, every score lies in its metric's range, keys are unique."""
+    models = {m.checkpoint for m in shipped.models}
+    compressors = {c.name for c in shipped.compressors}
+    benchmarks = {b.name: b for b in shipped.benchmarks}
+    problems: list[str] = []
+    for kind, names in (("model", [m.checkpoint for m in shipped.models]),
+                        ("compressor", [c.name for c in shipped.compressors]),
+                        ("hardware", [h.name for h in shipped.hardware]),
+                        ("benchmark", [b.name for b in shipped.benchmarks])):
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            problems.append(f"duplicate {kind} name(s): {duplicates}")
+    seen: set[tuple[str, ...]] = set()
+    for result in shipped.results:
+        where = f"{result.model_label} / {result.compressor_label} / {result.benchmark} ({result.source[:60]})"
+        if result.model is not None and result.model not in models:
+            problems.append(f"unknown model {result.model!r} in {where}")
+        if result.compressor not in compressors:
+            problems.append(f"unknown compressor {result.compressor!r} in {where}")
+        benchmark = benchmarks.get(result.benchmark)
+        if benchmark is None:
+            problems.append(f"unknown benchmark {result.benchmark!r} in {where}")
+        else:
+            if not benchmark.contains(result.score):
+                problems.append(f"score {result.score} outside {benchmark.name}'s range in {where}")
+            if result.metric != benchmark.metric or result.task_family != benchmark.task_family:
+                problems.append(f"metric/task family disagree with benchmarks.csv in {where}")
+        if result.natural_key in seen:
+            problems.append(f"duplicate result {result.natural_key}")
+        seen.add(result.natural_key)
+    if problems:
+        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise ShippedDataError(f"the shipped catalog is inconsistent: {shown}")
