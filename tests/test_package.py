@@ -53,3 +53,16 @@ def test_errors_share_one_base() -> None:
         value = getattr(errors, name)
         if isinstance(value, type):
             assert issubclass(value, errors.VlmPlannerError)
+
+
+def test_every_error_code_is_documented() -> None:
+    from pathlib import Path
+
+    from vlmplanner import errors
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text()
+    for name in errors.__all__:
+        value = getattr(errors, name)
+        if isinstance(value, type) and issubclass(value, errors.VlmPlannerError) and value is not errors.VlmPlannerError:
+            assert f"`{name}`" in page, f"{name} is missing from docs/errors.md"
+            assert value.code.split("-")[0] in page

@@ -166,7 +166,8 @@ def add_result(
     benchmark: Annotated[Optional[str], typer.Option(help="A benchmark name.")] = None,
     score: Annotated[Optional[float], typer.Option(help="The score, on the benchmark's metric.")] = None,
     source: Annotated[Optional[str], typer.Option(help="Where the number comes from.")] = None,
-    provenance: Annotated[str, typer.Option(help="measured, imported or published.")] = "measured",
+    provenance: Annotated[Optional[str], typer.Option(
+        help="measured, imported or published (default: measured from flags, imported from --csv).")] = None,
     note: Annotated[str, typer.Option(help="Anything a reader must know.")] = "",
     csv: Annotated[Optional[Path], typer.Option("--csv", help="Read many results from a CSV file instead (columns:"
                    " model, compressor, visual_tokens, benchmark, score, source).")] = None,
@@ -183,14 +184,14 @@ def add_result(
         if given:
             raise ValidationError(f"--csv reads every field from the file; drop {', '.join(given)}", field="csv")
         with _open(catalog) as store:
-            stored = store.import_results_csv(csv, provenance=provenance)
+            stored = store.import_results_csv(csv, provenance=provenance or "imported")
     else:
         missing = [n for n, v in (("--model", model), ("--compressor", compressor), ("--tokens", tokens),
                                   ("--benchmark", benchmark), ("--score", score), ("--source", source)) if v is None]
         if missing:
             raise ValidationError(f"missing {', '.join(missing)} (or give --csv FILE)", field=missing[0].lstrip("-"))
         result = build(ResultIn, model=model, compressor=compressor, visual_tokens=tokens, benchmark=benchmark,
-                       score=score, source=source, provenance=provenance, note=note)
+                       score=score, source=source, provenance=provenance or "measured", note=note)
         with _open(catalog) as store:
             stored = [store.add_result(result)]
     if json:
