@@ -65,4 +65,4 @@ def test_every_error_code_is_documented() -> None:
         value = getattr(errors, name)
         if isinstance(value, type) and issubclass(value, errors.VlmPlannerError) and value is not errors.VlmPlannerError:
             assert f"`{name}`" in page, f"{name} is missing from docs/errors.md"
-            assert value.code.split("-")[0] in page
+            assert f"`{value.code}`" in page, f"{value.code} is missing from docs/errors.md"
