@@ -52,7 +52,7 @@ def test_errors_share_one_base() -> None:
     for name in errors.__all__:
         value = getattr(errors, name)
         if isinstance(value, type):
-            assert issubclass(value, errors.VlmPlannerError)
+            assert issubclass(value, (errors.VlmPlannerError, errors.VlmPlannerWarning))
 
 
 def test_every_error_code_is_documented() -> None:

@@ -7,6 +7,7 @@ The hierarchy::
     │   ├── InvalidTokenCountError
     │   ├── ScoreOutOfRangeError
     │   ├── InvalidBudgetError
+    │   ├── InvalidHardwareError   a hardware profile the cost model cannot use
     │   └── CsvFormatError         a malformed row: the file and line are in the message
     ├── NotFoundError              an unknown name, with "did you mean" suggestions
     │   ├── UnknownModelError
@@ -19,7 +20,13 @@ The hierarchy::
     │   ├── CatalogOutOfDateError  the schema needs `vlmplanner catalog upgrade`
     │   ├── CatalogNewerError      the schema was written by a newer vlmplanner
     │   └── CatalogWriteError      a write was rejected; nothing was written
+    ├── FitError                   a scaling law cannot be fitted
+    │   └── InsufficientDataError  too few points (or too few distinct sizes / token counts)
+    ├── NoFeasibleCandidateError   nothing fits the budget; names the cheapest candidate
     └── ShippedDataError           the data shipped in catalog/ is missing or inconsistent
+
+Warnings: VlmPlannerWarning
+    └── ExtrapolationWarning       a prediction outside the fitted range of N or V
 
 Each error carries ``field`` and ``value`` when one input was at fault, so a program can react
 to it without parsing the message.
@@ -38,6 +45,11 @@ __all__ = [
     "CatalogOutOfDateError",
     "CatalogWriteError",
     "CsvFormatError",
+    "ExtrapolationWarning",
+    "FitError",
+    "InsufficientDataError",
+    "InvalidHardwareError",
+    "NoFeasibleCandidateError",
     "InvalidBudgetError",
     "InvalidTokenCountError",
     "NotFoundError",
@@ -50,6 +62,7 @@ __all__ = [
     "UnknownTaskError",
     "ValidationError",
     "VlmPlannerError",
+    "VlmPlannerWarning",
     "suggest",
 ]
 
@@ -86,6 +99,10 @@ class ScoreOutOfRangeError(ValidationError):
 
 class InvalidBudgetError(ValidationError):
     code = "invalid-budget"
+
+
+class InvalidHardwareError(ValidationError):
+    code = "invalid-hardware"
 
 
 class CsvFormatError(ValidationError):
@@ -177,6 +194,36 @@ class CatalogNewerError(CatalogError):
 
 class CatalogWriteError(CatalogError):
     code = "catalog-write-rejected"
+
+
+class FitError(VlmPlannerError):
+    """A scaling law could not be fitted to the points given."""
+
+    code = "fit-error"
+    exit_code = 6
+
+
+class InsufficientDataError(FitError):
+    code = "insufficient-data"
+
+
+class NoFeasibleCandidateError(VlmPlannerError):
+    """No candidate fits the budget; ``cheapest`` is the candidate closest to fitting, and its cost."""
+
+    code = "no-feasible-candidate"
+    exit_code = 7
+
+    def __init__(self, message: str, *, cheapest: Any = None, field: str | None = None, value: Any = None) -> None:
+        super().__init__(message, field=field, value=value)
+        self.cheapest = cheapest
+
+
+class VlmPlannerWarning(UserWarning):
+    """Base class of vlmplanner's warnings."""
+
+
+class ExtrapolationWarning(VlmPlannerWarning):
+    """A scaling-law prediction outside the range of LLM sizes or token counts it was fitted on."""
 
 
 class ShippedDataError(VlmPlannerError):
