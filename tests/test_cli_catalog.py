@@ -133,9 +133,11 @@ def test_seed_twice_reports_nothing_changed(capsys: pytest.CaptureFixture[str], 
 
 def test_upgrade_and_info(capsys: pytest.CaptureFixture[str], url: str) -> None:
     code, out, _ = run(capsys, "catalog", "upgrade", "--catalog", url)
-    assert code == 0 and "0001_initial" in out
+    from vlmplanner.store.migrate import HEAD_REVISION
+
+    assert code == 0 and HEAD_REVISION in out
     info = run_json(capsys, "catalog", "info", "--catalog", url)
-    assert info["schema"] == "0001_initial"  # type: ignore[index]
+    assert info["schema"] == HEAD_REVISION  # type: ignore[index]
 
 
 def test_debug_flag_shows_the_traceback(url: str) -> None:

@@ -197,3 +197,30 @@ def test_cost_measurement_round_trip(catalog: Catalog) -> None:
     stored = catalog.cost_measurements(candidate_key=measurement.candidate_key)
     assert len(stored) == 1 and stored[0].prefill_ms == 11.0
     assert stored[0].peak_memory_bytes == 150_000_000_000
+
+
+def test_scaling_fit_round_trip(catalog: Catalog) -> None:
+    fit = {"alpha": 0.077, "beta": 0.015, "n_points": 28, "loo_mae_points": 0.4, "A": 0.55, "D": 0.03}
+    stored = catalog.save_scaling_fit(family="llava_next:Qwen1.5", compressor="TokenPacker",
+                                      benchmark="avg_visual_reasoning", data_digest="abc", fit=fit)
+    assert stored.compressor == "tokenpacker" and stored.alpha == 0.077 and stored.fit == fit
+    again = catalog.save_scaling_fit(family="llava_next:Qwen1.5", compressor="tokenpacker",
+                                     benchmark="avg_visual_reasoning", data_digest="def", fit={**fit, "alpha": 0.08})
+    assert [f.data_digest for f in catalog.scaling_fits()] == ["def"] and again.alpha == 0.08
+
+
+def test_upgrading_the_previous_schema_keeps_every_row(catalog_url: str) -> None:
+    """Create the catalog at the first revision, fill it, upgrade to head: nothing is lost."""
+    from vlmplanner.store import migrate
+    from vlmplanner.store.engine import make_engine
+
+    engine = make_engine(catalog_url)
+    with engine.connect().execution_options(vlmplanner_write=True) as connection, connection.begin():
+        migrate._migrate(connection, migrate.known_revisions()[0])
+    with pytest.raises(Exception, match="catalog upgrade"):
+        open_catalog(catalog_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    with open_catalog(catalog_url) as upgraded:
+        assert upgraded.schema_revision() == migrate.HEAD_REVISION
+        assert upgraded.counts()["results"] == len(SHIPPED.results)

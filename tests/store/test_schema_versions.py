@@ -36,8 +36,9 @@ def test_orm_matches_migrated_schema(catalog_url: str) -> None:
 
 def test_out_of_date_catalog_names_the_upgrade_command(catalog_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     open_catalog(catalog_url, seed=False).close()
-    monkeypatch.setattr(migrate, "HEAD_REVISION", "0002_future")
-    monkeypatch.setattr(migrate, "known_revisions", lambda: ["0001_initial", "0002_future"])
+    known = migrate.known_revisions()
+    monkeypatch.setattr(migrate, "HEAD_REVISION", "9000_future")
+    monkeypatch.setattr(migrate, "known_revisions", lambda: [*known, "9000_future"])
     with pytest.raises(CatalogOutOfDateError, match="vlmplanner catalog upgrade"):
         open_catalog(catalog_url)
 

@@ -4,6 +4,7 @@ from .benchmark import TASK_FAMILIES, Benchmark, Task, TaskFamily
 from .budget import Budget
 from .candidate import Candidate
 from .compressor import CompressorKind, CompressorSpec, Training
+from .fits import StoredFit
 from .hardware import Hardware
 from .model import LlmSpec, ModelSpec, VisionSpec
 from .results import CostMeasurement, Provenance, QualityResult, ResultIn
@@ -25,6 +26,7 @@ __all__ = [
     "QualityResult",
     "ResultIn",
     "Schema",
+    "StoredFit",
     "Task",
     "TaskFamily",
     "Training",

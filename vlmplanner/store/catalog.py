@@ -40,6 +40,7 @@ from vlmplanner.schemas import (
     ModelSpec,
     QualityResult,
     ResultIn,
+    StoredFit,
 )
 from vlmplanner.schemas._base import build
 
@@ -56,6 +57,7 @@ from .orm import (
     MetaRow,
     ModelRow,
     ResultRow,
+    ScalingFitRow,
 )
 
 __all__ = ["Catalog", "SeedReport", "open_catalog"]
@@ -184,7 +186,8 @@ class Catalog:
         with self._read() as session:
             return {
                 table.__tablename__: session.scalar(select(func.count()).select_from(table)) or 0
-                for table in (ModelRow, CompressorRow, HardwareRow, BenchmarkRow, ResultRow, CostMeasurementRow)
+                for table in (ModelRow, CompressorRow, HardwareRow, BenchmarkRow, ResultRow, CostMeasurementRow,
+                              ScalingFitRow)
             }
 
     # -- reads: reference tables -------------------------------------------------------------
@@ -472,6 +475,50 @@ class Catalog:
         self._write(lambda s: _upsert(s, CostMeasurementRow.__table__, [values], list(_COST_KEY)))
         return measurement.model_copy(update={"recorded_at": values["recorded_at"]})
 
+    # -- scaling-law fits ---------------------------------------------------------------------
+    def scaling_fits(
+        self, *, family: str | None = None, compressor: str | None = None, benchmark: str | None = None
+    ) -> list[StoredFit]:
+        query = (
+            select(ScalingFitRow, CompressorRow.name, BenchmarkRow.name)
+            .join(CompressorRow, ScalingFitRow.compressor_id == CompressorRow.id)
+            .join(BenchmarkRow, ScalingFitRow.benchmark_id == BenchmarkRow.id)
+            .order_by(ScalingFitRow.family, CompressorRow.name, BenchmarkRow.name)
+        )
+        with self._read() as session:
+            if family is not None:
+                query = query.where(ScalingFitRow.family == family)
+            if compressor is not None:
+                query = query.where(ScalingFitRow.compressor_id == self._compressor_row(session, compressor).id)
+            if benchmark is not None:
+                query = query.where(ScalingFitRow.benchmark_id == self._benchmark_row(session, benchmark).id)
+            return [_stored_fit(row, c, b) for row, c, b in session.execute(query)]
+
+    def save_scaling_fit(
+        self, *, family: str, compressor: str, benchmark: str, data_digest: str, fit: dict[str, Any]
+    ) -> StoredFit:
+        """Store (or replace) the fit for one (family, compressor, benchmark)."""
+        from vlmplanner import __version__
+
+        def work(session: Session) -> None:
+            values = {
+                "family": family,
+                "compressor_id": self._compressor_row(session, compressor).id,
+                "benchmark_id": self._benchmark_row(session, benchmark).id,
+                "data_digest": data_digest,
+                "alpha": float(fit["alpha"]),
+                "beta": float(fit["beta"]),
+                "loo_mae_points": fit.get("loo_mae_points"),
+                "n_points": int(fit["n_points"]),
+                "fit": fit,
+                "vlmplanner_version": __version__,
+                "fitted_at": _now(),
+            }
+            _upsert(session, ScalingFitRow.__table__, [values], ["family", "compressor_id", "benchmark_id"])
+
+        self._write(work)
+        return self.scaling_fits(family=family, compressor=compressor, benchmark=benchmark)[0]
+
     # -- seeding ------------------------------------------------------------------------------
     def seed(self, directory: Path | None = None) -> SeedReport:
         """Bring in the data this release ships; rows already identical are left untouched."""
@@ -496,6 +543,14 @@ class Catalog:
 
 _COST_KEY = ("candidate_key", "method", "device", "dtype", "batch_size", "text_tokens", "output_tokens")
 _RESULT_KEY = ("model_label", "compressor_label", "visual_tokens_label", "benchmark_id", "source")
+
+
+def _stored_fit(row: ScalingFitRow, compressor: str, benchmark: str) -> StoredFit:
+    return StoredFit(
+        family=row.family, compressor=compressor, benchmark=benchmark, data_digest=row.data_digest,
+        alpha=row.alpha, beta=row.beta, loo_mae_points=row.loo_mae_points, n_points=row.n_points,
+        fit=dict(row.fit), vlmplanner_version=row.vlmplanner_version, fitted_at=convert.as_utc(row.fitted_at),
+    )
 
 
 def _now() -> dt.datetime:

@@ -33,6 +33,7 @@ __all__ = [
     "MetaRow",
     "ModelRow",
     "ResultRow",
+    "ScalingFitRow",
 ]
 
 NAMING_CONVENTION = {
@@ -218,3 +219,28 @@ class CostMeasurementRow(Base):
     versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ScalingFitRow(Base):
+    """A fitted scaling law for one (law family, compressor, benchmark), and a digest of its points.
+
+    When the results a fit rests on change, their digest changes and the planner refits.
+    """
+
+    __tablename__ = "scaling_fits"
+    __table_args__ = (
+        UniqueConstraint("family", "compressor_id", "benchmark_id", name="uq_scaling_fits_natural_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    family: Mapped[str] = mapped_column(String(200))
+    compressor_id: Mapped[int] = mapped_column(ForeignKey("compressors.id", ondelete="CASCADE"), index=True)
+    benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id", ondelete="CASCADE"), index=True)
+    data_digest: Mapped[str] = mapped_column(String(64))
+    alpha: Mapped[float] = mapped_column(Float)
+    beta: Mapped[float] = mapped_column(Float)
+    loo_mae_points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n_points: Mapped[int] = mapped_column(Integer)
+    fit: Mapped[dict[str, Any]] = mapped_column(JSON)
+    vlmplanner_version: Mapped[str] = mapped_column(String(32))
+    fitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
