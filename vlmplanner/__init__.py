@@ -33,6 +33,8 @@ if TYPE_CHECKING:
         Task,
         Workload,
     )
+    from .errors import NoFeasibleCandidateError
+    from .planner import Planner, Recommendation
     from .store import Catalog, SeedReport, open_catalog
 
 _LAZY: dict[str, str] = {
@@ -48,8 +50,11 @@ _LAZY: dict[str, str] = {
     "CostMeasurement": "vlmplanner.schemas",
     "Hardware": "vlmplanner.schemas",
     "ModelSpec": "vlmplanner.schemas",
+    "NoFeasibleCandidateError": "vlmplanner.errors",
     "NotFoundError": "vlmplanner.errors",
+    "Planner": "vlmplanner.planner",
     "QualityResult": "vlmplanner.schemas",
+    "Recommendation": "vlmplanner.planner",
     "ResultIn": "vlmplanner.schemas",
     "SeedReport": "vlmplanner.store",
     "Task": "vlmplanner.schemas",

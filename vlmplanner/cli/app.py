@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from . import plan
 from .catalog import catalog_app
 
 app = typer.Typer(
@@ -16,6 +17,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(catalog_app, name="catalog")
+app.command("recommend")(plan.recommend)
+app.command("frontier")(plan.frontier)
+app.command("fit")(plan.fit)
 
 
 @app.command()

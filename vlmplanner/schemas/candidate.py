@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, computed_field
 
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
 
@@ -18,6 +18,7 @@ class Candidate(Schema):
     compressor: str = Field(min_length=1)
     visual_tokens: PositiveInt
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def key(self) -> str:
         return f"{self.model}+{self.compressor}@{self.visual_tokens}"

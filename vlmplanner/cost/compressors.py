@@ -1,0 +1,166 @@
+"""What each compressor's own work costs: one table, one entry per compressor.
+
+An entry is a formula written as coefficients of a few named terms (below). Every term is either
+fixed for a model and workload or proportional to V, the visual tokens kept, so the cost of one
+(model, compressor) pair is ``A + B·V``: the planner's sweep evaluates it with two matrix products
+over the small model and compressor tables, never per candidate in Python.
+
+Symbols, per image: Vn native visual tokens, V tokens kept, hv the vision width, d the LLM width,
+Lv vision layers; per request: Q text tokens and N the LLM's matmul parameters (blocks + lm_head).
+Adding a compressor is adding one entry to ``FORMULAS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from vlmplanner.schemas import CompressorSpec
+
+__all__ = ["FORMULAS", "PACKER", "CompressorFormula", "compressor_coefficients", "pair_costs"]
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclass(frozen=True)
+class Term:
+    """A monomial: ``per_token`` terms are the coefficient of V; ``per_image`` ones scale with images."""
+
+    value: Callable[[Mapping[str, Array]], Array]
+    per_token: bool = False
+    per_image: bool = True
+
+
+TERMS: Mapping[str, Term] = MappingProxyType({
+    "Vn*d": Term(lambda m: m["vn"] * m["d"]),
+    "Vn*hv": Term(lambda m: m["vn"] * m["hv"]),
+    "Vn*hv^2": Term(lambda m: m["vn"] * m["hv"] ** 2),
+    "Vn^2*d": Term(lambda m: m["vn"] ** 2 * m["d"]),
+    "Vn^2*hv*Lv": Term(lambda m: m["vn"] ** 2 * m["hv"] * m["lv"]),
+    "V*Vn*hv": Term(lambda m: m["vn"] * m["hv"], per_token=True),
+    "V*Vn*d": Term(lambda m: m["vn"] * m["d"], per_token=True),
+    "N*Q": Term(lambda m: m["n_llm"] * m["q"], per_image=False),
+})
+
+
+@dataclass(frozen=True)
+class CompressorFormula:
+    terms: Mapping[str, float] = field(default_factory=dict)
+    note: str = ""
+
+
+_SELECT_MERGE = CompressorFormula(
+    {"V*Vn*hv": 2.0},
+    "scores reuse attention the vision tower already computed; merging/selecting is ~2·Vn·V·hv",
+)
+_CROSS_ATTENTION = {"Vn*hv^2": 4.0, "V*Vn*hv": 4.0}
+_IN_LLM_SCORING = CompressorFormula(
+    {"Vn*d": 2.0}, "scoring the visual tokens at the pruning layer: 2·Vn·d"
+)
+_NOTHING = CompressorFormula({}, "no work of its own")
+
+FORMULAS: Mapping[str, CompressorFormula] = MappingProxyType({
+    "none": CompressorFormula({}, "no compression"),
+    "pool": CompressorFormula({"Vn*d": 1.0}, "average pooling: one add per input element, Vn·d"),
+    "cls-topk": _SELECT_MERGE,
+    "visionzip": _SELECT_MERGE,
+    "visionzip-ft": _SELECT_MERGE,
+    "prumerge": _SELECT_MERGE,
+    "prumerge+": _SELECT_MERGE,
+    "divprune": CompressorFormula({"V*Vn*d": 2.0}, "greedy max-min distances: 2·V·Vn·d"),
+    "cdpruner": CompressorFormula(
+        {"Vn^2*d": 2.0}, "DPP kernel over the Vn tokens: 2·Vn²·d (greedy MAP inference ignored)"
+    ),
+    "mmtok": CompressorFormula(
+        {"Vn^2*d": 2.0}, "vision-vision similarities: 2·Vn²·d (text similarities, greedy cover ignored)"
+    ),
+    "trim": CompressorFormula({"Vn*hv": 2.0}, "text-image similarity of every patch: 2·Vn·hv"),
+    "tome": CompressorFormula(
+        {"Vn^2*hv*Lv": 0.5},
+        "bipartite matching in every ViT layer: ~0.5·Vn²·hv·Lv; the encoder FLOPs it saves are not"
+        " modelled (the vision tower is charged in full)",
+    ),
+    "tokenpacker": CompressorFormula(
+        _CROSS_ATTENTION,
+        "cross-attention of V queries over Vn keys, width E = hv: K/V projections 2·(2·Vn·E²) plus"
+        " attention 4·V·Vn·E (an upper bound: TokenPacker attends to local regions)",
+    ),
+    "qformer-trained": CompressorFormula(
+        _CROSS_ATTENTION, "learned-query cross-attention: 2·(2·Vn·hv²) + 4·V·Vn·hv"
+    ),
+    "mqt": CompressorFormula(_CROSS_ATTENTION, "query-transformer cross-attention: 2·(2·Vn·hv²) + 4·V·Vn·hv"),
+    "quecc": CompressorFormula(
+        {**_CROSS_ATTENTION, "N*Q": 2.0},
+        "cross-attention 2·(2·Vn·hv²) + 4·V·Vn·hv, plus the extra LLM pass over the query text it"
+        " needs for its query embedding: 2·N·Q",
+    ),
+    "fastv": _IN_LLM_SCORING,
+    "pdrop": _IN_LLM_SCORING,
+    "sparsevlm": _IN_LLM_SCORING,
+    "dart": _IN_LLM_SCORING,
+    "voco-llama": CompressorFormula(
+        {}, "no separate work: its compression pass is the LLM itself, charged in llm_blocks"
+    ),
+    "avgpool-trained": CompressorFormula({"Vn*hv": 1.0}, "average pooling before the projector: Vn·hv"),
+    "avgpool-linear-trained": CompressorFormula({"Vn*hv": 1.0}, "average pooling: Vn·hv"),
+    "m3": CompressorFormula({"Vn*hv": 1.0}, "nested average pooling: Vn·hv"),
+    "pixel-shuffle-trained": _NOTHING,
+    "sequential-sampling": _NOTHING,
+    "spatial-sampling": _NOTHING,
+    "downsample": CompressorFormula(
+        {}, "no work of its own; a smaller image's cheaper vision tower is modelled only through"
+        " workload.image_size"
+    ),
+})
+
+#: The formula charged for a TokenPacker projector (the paper's grid models), and the compressors
+#: that are that projector, so it is never charged twice.
+PACKER = FORMULAS["tokenpacker"]
+REPLACES_PACKER = frozenset({"tokenpacker", "quecc"})
+
+
+def compressor_note(spec: CompressorSpec) -> str:
+    formula = FORMULAS.get(spec.name)
+    if formula is None:
+        return f"compressor {spec.name!r} has no cost formula: its own work is counted as 0"
+    return f"compressor {spec.name}: {formula.note}"
+
+
+def _coefficients(formulas: Sequence[CompressorFormula]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    out = np.zeros((len(TERMS), len(formulas)))
+    names = list(TERMS)
+    for column, formula in enumerate(formulas):
+        for term, coefficient in formula.terms.items():
+            out[names.index(term), column] = coefficient
+    return out
+
+
+def compressor_coefficients(compressors: Sequence[CompressorSpec]) -> Array:
+    """Terms x compressors: each compressor's formula as coefficients (unknown names: all zero)."""
+    return _coefficients([FORMULAS.get(c.name, CompressorFormula()) for c in compressors])
+
+
+def pair_costs(model_values: Mapping[str, Array], images: int, packer: Array,
+               compressors: Sequence[CompressorSpec]) -> tuple[Array, Array]:
+    """(A, B), each models x compressors: a pair's compressor FLOPs per request are A + B·V.
+
+    ``model_values`` holds the symbols per model (vn, d, hv, lv, n_llm, q); ``packer`` is 1 for
+    models whose projector is TokenPacker, which is charged unless the compressor replaces it.
+    """
+    n_models = len(packer)
+    fixed = np.zeros((n_models, len(TERMS)))
+    per_token = np.zeros((n_models, len(TERMS)))
+    for column, term in enumerate(TERMS.values()):
+        target = per_token if term.per_token else fixed
+        target[:, column] = term.value(model_values) * (images if term.per_image else 1)
+    coefficients = compressor_coefficients(compressors)
+    charged_packer = np.array([0.0 if c.name in REPLACES_PACKER else 1.0 for c in compressors])
+    packer_coefficients = _coefficients([PACKER])[:, 0]
+    extra = np.outer(packer, charged_packer)
+    a = fixed @ coefficients + extra * (fixed @ packer_coefficients)[:, None]
+    b = per_token @ coefficients + extra * (per_token @ packer_coefficients)[:, None]
+    return a, b

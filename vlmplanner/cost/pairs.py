@@ -1,0 +1,129 @@
+"""Every cost of a (model, compressor) pair as a polynomial in V, for one workload.
+
+This is where the formulas of docs/cost-model.md are assembled: the component FLOPs, the first
+decode step, the memory terms and the roofline's per-pair terms. Arrays are shaped
+(models, compressors) while building and raveled at the end (pair = model * n_compressors +
+compressor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vlmplanner.schemas import CompressorSpec, Workload
+
+from . import llm
+from .compressors import pair_costs
+from .poly import Poly
+from .roofline import Rates
+from .tables import ModelTable, prune_layers
+
+__all__ = ["PairCosts", "pair_costs_for"]
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """Per-pair roofline terms; decode step j costs max(f0 + f1·j, g0 + g1·j) seconds.
+
+    Stored as the sum of g over all steps (``base``) and the excess of f over g, ``d0 + d1·j``.
+    """
+
+    prefill_stream_s: Array
+    base: Poly
+    d0: Poly
+    d1: Array
+
+
+@dataclass(frozen=True)
+class PairCosts:
+    flops: dict[str, Poly]
+    prefill: Poly
+    decode: Poly
+    decode_step: Poly
+    memory: dict[str, Poly]
+    layers_full: Array
+    roofline: Roofline | None
+
+
+def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], workload: Workload,
+                   accounting: str, rates: Rates | None) -> PairCosts:
+    col = {name: value[:, None] for name, value in table.columns.items()}  # (models, 1)
+    shape = (len(table.models), len(compressors))
+    q, images = float(workload.text_tokens), float(workload.images_per_request)
+    batch, steps = float(workload.batch_size), workload.output_tokens
+
+    layers = col["layers"]
+    layers_full = np.minimum(prune_layers(compressors)[None, :], layers)  # (models, compressors)
+    layers_kept = layers - layers_full
+    t_kept = Poly(q, images)  # Q + V·images
+    t_full = q + images * col["native"]  # Q + native·images
+    held = layers_full * t_full + layers_kept * t_kept  # Σ over layers of the tokens each keeps
+
+    if accounting == "full":
+        symbols = {name: table.columns[name] for name in ("d", "hv", "lv", "n_llm")}
+        symbols["vn"] = table.columns["native"]
+        symbols["q"] = np.full_like(symbols["d"], q)
+        fixed, per_token = pair_costs(symbols, workload.images_per_request, table.columns["packer"], compressors)
+        flops = {
+            "vision_tower": Poly(col["vision"]),
+            "projector": Poly(col["projector_fixed"], col["projector_per_token"]),
+            "compressor": Poly(fixed, per_token),
+            "llm_blocks": llm.block_flops(layers_full, layers_kept, t_full, t_kept, col["per_token"],
+                                          col["attention"]),
+            "lm_head": Poly(col["lm_head"]),
+        }
+        prefill = sum(flops.values(), Poly())
+        step = layers * col["per_token"] + col["attention"] * held + col["lm_head"]
+        slope = col["attention"] * layers  # each step attends over one more position
+        flops["decode"] = llm.decode_flops(step, slope, steps)
+        decode = flops["decode"]
+    else:
+        prefill = 2.0 * col["nominal_params"] * t_kept
+        flops = {"llm_paper": prefill}
+        step, slope, decode = Poly(), 0.0 * layers, Poly()
+
+    kv_request = col["kv_token_bytes"] * (held + layers * steps)
+    in_llm = layers_full > 0
+    activation_tokens = Poly(np.where(in_llm, t_full, q), np.where(in_llm, 0.0, images))
+    memory = {
+        "weights": Poly(col["weight_bytes"]),
+        "kv_cache_per_request": kv_request,
+        "kv_cache_batch": batch * kv_request,
+        "activations": batch * (activation_tokens * col["activation_token_bytes"] + col["logit_bytes"]),
+    }
+    memory["total"] = memory["weights"] + memory["kv_cache_batch"] + memory["activations"]
+
+    roofline = None
+    if rates is not None:
+        kv_bytes = batch * col["kv_token_bytes"]
+        f0 = (batch * rates.per_flop) * step
+        f1 = (batch * rates.per_flop) * slope
+        g0 = rates.per_byte * (col["decode_stream_bytes"] + kv_bytes * held)
+        g1 = rates.per_byte * kv_bytes * layers
+        if accounting != "full":  # the paper counts no decode
+            f0, f1, g0, g1 = Poly(), 0.0 * layers, Poly(), 0.0 * layers
+        roofline = Roofline(
+            prefill_stream_s=_flat(col["prefill_stream_bytes"] * rates.per_byte, shape),
+            base=(steps * g0 + g1 * (steps * (steps - 1) / 2)).flat(shape),
+            d0=(f0 - g0).flat(shape),
+            d1=_flat(f1 - g1, shape),
+        )
+    return PairCosts(
+        flops={name: p.flat(shape) for name, p in flops.items()},
+        prefill=prefill.flat(shape),
+        decode=decode.flat(shape),
+        decode_step=Poly.of(step).flat(shape),
+        memory={name: p.flat(shape) for name, p in memory.items()},
+        layers_full=_flat(layers_full, shape),
+        roofline=roofline,
+    )
+
+
+def _flat(value: Array, shape: tuple[int, int]) -> Array:
+    return np.broadcast_to(value, shape).ravel()

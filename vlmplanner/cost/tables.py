@@ -1,0 +1,127 @@
+"""Per-model columns for one workload and dtype, built once per sweep from the (small) model list.
+
+All Python-level work on specs happens here; everything downstream is array arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vlmplanner.schemas import CompressorSpec, ModelSpec, Workload
+
+from . import llm
+from .dtypes import DType
+from .projector import ProjectorCost, projector_cost
+from .vision import VisionProfile, vision_profile
+
+__all__ = ["LOGIT_BYTES", "ModelTable", "model_table", "prune_layers"]
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+#: Bytes of one logit: generate() upcasts the last position's logits to fp32.
+LOGIT_BYTES = 4
+
+_RAW = ("layers", "d", "kv", "inter", "vocab", "tied", "qkv_bias", "params_b", "hv", "lv", "native",
+        "vision_flops", "vision_params", "proj_flops", "proj_per_token", "proj_params", "packer")
+
+
+@dataclass(frozen=True)
+class ModelTable:
+    """One entry per model in every column; ``profiles`` and ``projectors`` keep the notes."""
+
+    models: Sequence[ModelSpec]
+    profiles: list[VisionProfile]
+    projectors: list[ProjectorCost]
+    columns: dict[str, Array]
+
+
+def _has_qkv_bias(model: ModelSpec) -> bool:
+    """Qwen decoders (Qwen1.5, Qwen2, the Qwen2-VL LLMs) have q/k/v biases; Llama/Mistral do not."""
+    return model.model_type in ("qwen2_vl", "qwen2_5_vl") or "qwen" in model.llm.name.lower()
+
+
+def _raw_row(model: ModelSpec, image_size: tuple[int, int] | None) -> tuple[tuple[float, ...], VisionProfile,
+                                                                           ProjectorCost]:
+    lm, vision = model.llm, model.vision
+    profile = vision_profile(model, image_size)
+    projector = projector_cost(model.projector, model.model_type, profile, vision.hidden_size, lm.hidden_size)
+    row = (lm.num_layers, lm.hidden_size, lm.num_kv_heads * (lm.hidden_size // lm.num_heads),
+           lm.intermediate_size, lm.vocab_size, lm.tie_word_embeddings, _has_qkv_bias(model), lm.params_b,
+           vision.hidden_size, vision.num_layers, profile.native, profile.flops, profile.params,
+           projector.flops, projector.flops_per_token, projector.params, projector.packer)
+    return row, profile, projector
+
+
+_Row = tuple[tuple[float, ...], VisionProfile, ProjectorCost]
+_ROWS: OrderedDict[tuple[int, tuple[int, int] | None], tuple[ModelSpec, _Row]] = OrderedDict()
+_ROWS_MAX = 8192
+
+
+def _cached_row(model: ModelSpec, image_size: tuple[int, int] | None) -> _Row:
+    """``_raw_row``, remembered per model object: a planner costs the same specs sweep after sweep.
+
+    Specs are frozen, and the cache holds a reference to each one it keys by ``id``, so an id can
+    never be reused by another object while its entry exists.
+    """
+    key = (id(model), image_size)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    row = _raw_row(model, image_size)
+    _ROWS[key] = (model, row)
+    if len(_ROWS) > _ROWS_MAX:
+        _ROWS.popitem(last=False)
+    return row
+
+
+def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -> ModelTable:
+    images = workload.images_per_request
+    rows = [_cached_row(m, workload.image_size) for m in models]
+    raw = np.array([r[0] for r in rows], dtype=np.float64).reshape(len(models), len(_RAW)).T
+    c = dict(zip(_RAW, raw))
+    d, kv, inter, vocab, tied = c["d"], c["kv"], c["inter"], c["vocab"], c["tied"]
+    llm_params = llm.llm_params(c["layers"], d, kv, inter, vocab, tied, c["qkv_bias"])
+    total_params = llm_params + c["vision_params"] + c["proj_params"]
+    # Streamed once per forward pass: every weight except an untied input-embedding table, of
+    # which only the rows of the tokens in the batch are read.
+    untied_embedding = (1 - tied) * vocab * d
+    columns: dict[str, Array] = {
+        "layers": c["layers"],
+        "d": d,
+        "hv": c["hv"],
+        "lv": c["lv"],
+        "per_token": llm.token_flops(d, kv, inter),
+        "attention": llm.attention_coefficient(d),
+        "native": c["native"],
+        "vision": c["vision_flops"] * images,
+        "projector_fixed": c["proj_flops"] * images,
+        "projector_per_token": c["proj_per_token"] * images,
+        "lm_head": 2 * d * vocab,
+        "params_llm": llm_params,
+        "params_vision": c["vision_params"],
+        "params_projector": c["proj_params"],
+        "weight_bytes": total_params * dtype.weight_bytes,
+        "prefill_stream_bytes": (total_params - untied_embedding) * dtype.weight_bytes,
+        "decode_stream_bytes": (llm_params - untied_embedding) * dtype.weight_bytes,
+        "kv_token_bytes": 2 * kv * dtype.cache_bytes,
+        "activation_token_bytes": (2 * d + inter) * dtype.cache_bytes,
+        "logit_bytes": vocab * LOGIT_BYTES,
+        "n_llm": llm.llm_matmul_params(c["layers"], d, kv, inter, vocab),
+        "nominal_params": c["params_b"] * 1e9,
+        "packer": c["packer"],
+    }
+    return ModelTable(models, [r[1] for r in rows], [r[2] for r in rows], columns)
+
+
+def prune_layers(compressors: Sequence[CompressorSpec]) -> Array:
+    """Layers that see every native token: 0 pre-LLM, K in-LLM, all of them for in-LLM without K."""
+    return np.array(
+        [0.0 if c.kind != "in-llm" else (np.inf if c.prune_layer is None else float(c.prune_layer))
+         for c in compressors],
+        dtype=np.float64,
+    )

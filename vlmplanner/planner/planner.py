@@ -1,0 +1,368 @@
+"""The planner: the best (model, compressor, visual tokens) for a task under a budget.
+
+Selection is pure and cheap: it reads a snapshot of the catalog and the fitted laws, costs every
+candidate with the vectorized analytic model, drops those over any budget, and picks the best
+quality. Loading the chosen model is Recommendation.instantiate()'s job, not this one's.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from vlmplanner.errors import (
+    ExtrapolationWarning,
+    InvalidBudgetError,
+    NoFeasibleCandidateError,
+    UnknownCompressorError,
+    UnknownHardwareError,
+    UnknownModelError,
+    ValidationError,
+)
+from vlmplanner.schemas import Budget, Candidate, Hardware, Workload
+from vlmplanner.schemas._base import build
+
+from .laws import law_family
+from .reasons import explain
+from .recommendation import CandidateCost, FrontierPoint, QualityEstimate, RankedCandidate, Recommendation
+from .snapshot import Snapshot
+from .table import CandidateTable, build_table
+from .tasks import ResolvedTask, resolve_task
+
+if TYPE_CHECKING:
+    from vlmplanner.cost import CostArrays
+    from vlmplanner.store import Catalog
+
+__all__ = ["Planner"]
+
+Accounting = Literal["full", "paper"]
+RUNNERS_UP = 5
+_AXES = {"flops": "GFLOPs", "latency_s": "ms", "usd": "USD per 1k requests", "memory": "GB"}
+
+
+class Planner:
+    """Recommend configurations from a catalog.
+
+    ``catalog`` is a :class:`~vlmplanner.store.Catalog`, a URL, or None for the default catalog;
+    ``hardware`` a profile name (``h100-sxm``, or a unique prefix such as ``h100``), a
+    :class:`Hardware`, or None to cost FLOPs and memory only.
+    """
+
+    def __init__(self, catalog: Catalog | str | None = None, *, hardware: str | Hardware | None = "h100-sxm",
+                 dtype: str = "bf16", accounting: Accounting = "full") -> None:
+        from vlmplanner.store import Catalog, open_catalog
+
+        self._owns_catalog = not isinstance(catalog, Catalog)
+        self.catalog: Catalog = catalog if isinstance(catalog, Catalog) else open_catalog(catalog)
+        self.dtype = dtype
+        self.accounting: Accounting = _accounting(accounting)
+        self._snapshot: Snapshot | None = None
+        self._tables: dict[tuple[Any, ...], tuple[ResolvedTask, CandidateTable]] = {}
+        self.hardware = self._resolve_hardware(hardware)
+
+    # -- catalog snapshot ---------------------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            self._snapshot = Snapshot.load(self.catalog)
+        return self._snapshot
+
+    def refresh(self) -> None:
+        """Re-read the catalog (and refit laws whose results changed)."""
+        self._snapshot = None
+        self._tables.clear()
+
+    def close(self) -> None:
+        if self._owns_catalog:
+            self.catalog.close()
+
+    def __enter__(self) -> Planner:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _resolve_hardware(self, hardware: str | Hardware | None) -> Hardware | None:
+        if hardware is None or isinstance(hardware, Hardware):
+            return hardware
+        profiles = {h.name: h for h in self.catalog.hardware_profiles()}
+        name = hardware.strip().lower()
+        if name in profiles:
+            return profiles[name]
+        prefixed = [h for n, h in profiles.items() if n.startswith(name)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        raise UnknownHardwareError(hardware, profiles)
+
+    # -- the table for a task -----------------------------------------------------------------
+    def _table(self, task: str, family: str | None, model: str | None, compressor: str | None,
+               image_size: tuple[int, int] | None = None) -> tuple[ResolvedTask, CandidateTable]:
+        key = (task, family, model, compressor, image_size)
+        if key not in self._tables:
+            snapshot = self.snapshot
+            resolved = resolve_task(task, list(snapshot.benchmarks.values()))
+            models = list(snapshot.models.values())
+            if family is not None:
+                families = {m.model_type for m in models} | {law_family(m) for m in models}
+                if family not in families:
+                    from vlmplanner.errors import NotFoundError
+
+                    raise NotFoundError(family, families, hint="a family is an HF model_type such as llava_next")
+                models = [m for m in models if family in (m.model_type, law_family(m))]
+            if model is not None:
+                if model not in snapshot.models:
+                    raise UnknownModelError(model, snapshot.models)
+                models = [snapshot.models[model]]
+            names = sorted(snapshot.compressors)
+            if compressor is not None:
+                names = [self.catalog.compressor(compressor).name] if compressor not in snapshot.compressors else [compressor]
+            self._tables[key] = (resolved, build_table(snapshot, resolved, models=models, compressors=names,
+                                                      image_size=image_size))
+        return self._tables[key]
+
+    # -- recommend ----------------------------------------------------------------------------
+    def recommend(
+        self,
+        *,
+        task: str,
+        budget: Budget | dict[str, Any],
+        workload: Workload | dict[str, Any] | None = None,
+        objective: Literal["quality"] = "quality",
+        accounting: Accounting | None = None,
+        family: str | None = None,
+        model: str | None = None,
+        compressor: str | None = None,
+    ) -> Recommendation:
+        """The best-quality candidate within every limit of ``budget``."""
+        if objective != "quality":
+            raise ValidationError(f"unknown objective {objective!r}; supported: 'quality'", field="objective",
+                                  value=objective)
+        budget = budget if isinstance(budget, Budget) else build(Budget, budget)
+        workload = workload if isinstance(workload, Workload) else build(Workload, workload or {})
+        accounting = _accounting(accounting or self.accounting)
+        if (budget.latency_ms is not None or budget.usd_per_1k_requests is not None) and self.hardware is None:
+            raise InvalidBudgetError("a latency or money budget needs a hardware profile (hardware=...)",
+                                     field="hardware", value=None)
+        if budget.usd_per_1k_requests is not None and self.hardware and self.hardware.price_usd_per_hour is None:
+            raise InvalidBudgetError(f"hardware {self.hardware.name!r} has no price, so a money budget cannot be"
+                                     " checked", field="hardware", value=self.hardware.name)
+        resolved, table = self._table(task, family, model, compressor, workload.image_size)
+        if len(table) == 0:
+            from vlmplanner.errors import NotFoundError
+
+            raise NotFoundError(task, [], hint="no candidate has a measured, published or predicted quality for"
+                                " this task with these filters; widen the filters or add results")
+        costs = self._costs(table, workload, accounting)
+        axis, axis_values = _axis(budget, costs)
+        within = _within(budget, costs, self.hardware)
+        if not within.any():
+            raise self._nothing_fits(table, budget, costs, axis, axis_values)
+        chosen = _best(table.score, axis_values, within)
+        return self._recommendation(resolved, table, costs, budget, workload, accounting, axis, axis_values,
+                                    within, chosen)
+
+    def frontier(self, *, task: str, workload: Workload | dict[str, Any] | None = None,
+                 accounting: Accounting | None = None, cost_axis: str = "flops", family: str | None = None,
+                 model: str | None = None, compressor: str | None = None) -> list[FrontierPoint]:
+        """The Pareto frontier of quality against one cost for a task, cheapest first."""
+        workload = workload if isinstance(workload, Workload) else build(Workload, workload or {})
+        _, table = self._table(task, family, model, compressor, workload.image_size)
+        costs = self._costs(table, workload, _accounting(accounting or self.accounting))
+        values = _axis_values(cost_axis, costs)
+        order = _pareto(table.score, values)
+        return [FrontierPoint(key=table.key(i), score=float(table.score[i]),
+                              provenance="predicted" if table.predicted[i] else "observed",
+                              cost=float(values[i]), within_budget=True) for i in order]
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _costs(self, table: CandidateTable, workload: Workload, accounting: Accounting) -> CostArrays:
+        from vlmplanner.cost import evaluate
+
+        compressors = [self.snapshot.compressors[name] for name in table.compressors]
+        return evaluate(table.models, table.model_index, compressors, table.compressor_index, table.visual_tokens,
+                        workload, hardware=self.hardware, dtype=self.dtype, accounting=accounting)
+
+    def estimate(self, table: CandidateTable, i: int, *, warn: bool = False) -> QualityEstimate:
+        """The quality estimate of row ``i``: observed as stored, or predicted with its interval."""
+        if i in table._estimates:
+            return table._estimates[i]
+        task = table.task
+        model = table.models[table.model_index[i]]
+        compressor = table.compressors[table.compressor_index[i]]
+        tokens = int(table.visual_tokens[i])
+        if task.is_mix or not table.predicted[i]:
+            return QualityEstimate(score=float(table.score[i]), metric=task.metric,
+                                   provenance="predicted" if table.predicted[i] else "mixed",
+                                   extrapolated=bool(table.extrapolated[i]))
+        benchmark = task.benchmarks[0]
+        law = self.snapshot.laws.laws[(law_family(model), compressor, benchmark)]
+        with warnings.catch_warnings():
+            if not warn:
+                warnings.simplefilter("ignore", ExtrapolationWarning)
+            prediction = law.predict([model.llm.params_b], [tokens])
+        return QualityEstimate(
+            score=float(np.asarray(prediction.score)[0]), low=float(np.asarray(prediction.low)[0]),
+            high=float(np.asarray(prediction.high)[0]), metric=task.metric, provenance="predicted",
+            extrapolated=bool(np.asarray(prediction.extrapolated)[0]), law=law.label,
+            sources=(f"scaling law {law.label}, fitted on {law.n_points} points",),
+        )
+
+    def _recommendation(self, task: ResolvedTask, table: CandidateTable, costs: CostArrays, budget: Budget,
+                        workload: Workload, accounting: Accounting, axis: str, axis_values: np.ndarray,
+                        within: np.ndarray, chosen: int) -> Recommendation:
+        from vlmplanner.cost import breakdown
+
+        snapshot = self.snapshot
+        model = table.models[table.model_index[chosen]]
+        compressor = snapshot.compressors[table.compressors[table.compressor_index[chosen]]]
+        candidate = Candidate(model=model.checkpoint, compressor=compressor.name,
+                              visual_tokens=int(table.visual_tokens[chosen]))
+        quality = self.estimate(table, chosen, warn=True)
+        detail = breakdown(model, compressor, candidate.visual_tokens, workload, hardware=self.hardware,
+                           dtype=self.dtype, accounting=accounting)
+        measured = [m for m in self.catalog.cost_measurements(candidate_key=candidate.key) if m.status == "ok"]
+        cost = CandidateCost(
+            accounting=accounting, flops=float(costs.flops[chosen]), prefill_flops=float(costs.prefill_flops[chosen]),
+            decode_flops=float(costs.decode_flops[chosen]), flops_by_component=dict(detail.flops),
+            memory_bytes=float(costs.memory_bytes[chosen]), memory_by_component=dict(detail.memory_bytes),
+            prefill_s=_finite(costs.prefill_s[chosen]), latency_s=_finite(costs.latency_s[chosen]),
+            usd_per_1k_requests=_finite(costs.usd_per_1k[chosen]),
+            hardware=self.hardware.name if self.hardware else None, dtype=self.dtype,
+            measured=measured[-1].model_dump(mode="json") if measured else None, notes=tuple(detail.notes),
+        )
+        order = [i for i in np.argsort(-table.score, kind="stable") if within[i] and i != chosen][:RUNNERS_UP]
+        runners = tuple(
+            RankedCandidate(key=table.key(i), quality=self.estimate(table, i), flops=float(costs.flops[i]),
+                            latency_s=_finite(costs.latency_s[i]), memory_bytes=float(costs.memory_bytes[i]),
+                            usd_per_1k_requests=_finite(costs.usd_per_1k[i]))
+            for i in order
+        )
+        frontier_rows = _pareto(table.score, axis_values)
+        frontier = tuple(
+            FrontierPoint(key=table.key(i), score=float(table.score[i]),
+                          provenance="predicted" if table.predicted[i] else "observed",
+                          cost=float(axis_values[i]), within_budget=bool(within[i]))
+            for i in frontier_rows
+        )
+        law = snapshot.laws.laws.get((law_family(model), compressor.name, task.benchmarks[0])) if not task.is_mix else None
+        law_summary = None
+        if law is not None:
+            law_summary = {"label": law.label, "alpha": law.alpha, "beta": law.beta, "A": law.A, "D": law.D,
+                           "loo_mae_points": law.loo_mae_points,
+                           "optimal_visual_tokens": _finite(law.optimal_visual_tokens(workload.text_tokens))}
+        reason = explain(table=table, chosen=chosen, within=within, costs=costs, axis=axis, budget=budget,
+                         quality=quality, workload=workload, law=law_summary, accounting=accounting)
+        return Recommendation(
+            candidate=candidate, model=model, compressor=compressor, task=task.name, quality=quality, cost=cost,
+            budget=budget, workload=workload, cost_axis=axis, frontier=tuple(p.key for p in frontier),
+            frontier_points=frontier, runners_up=runners, reason=reason, considered=len(table),
+            feasible=int(within.sum()), without_estimate=table.without_estimate, law=law_summary,
+        )
+
+    def _nothing_fits(self, table: CandidateTable, budget: Budget, costs: CostArrays, axis: str,
+                      axis_values: np.ndarray) -> NoFeasibleCandidateError:
+        cheapest = int(np.nanargmin(np.where(np.isnan(axis_values), np.inf, axis_values)))
+        needs = _describe_cost(costs, cheapest)
+        limits = _describe_budget(budget)
+        device = f" on {self.hardware.name}" if self.hardware else ""
+        return NoFeasibleCandidateError(
+            f"no candidate fits {limits}{device}; the cheapest, {table.key(cheapest)}, needs {needs}",
+            cheapest={"key": table.key(cheapest), "flops": float(costs.flops[cheapest]),
+                      "latency_s": _finite(costs.latency_s[cheapest]), "memory_bytes": float(costs.memory_bytes[cheapest]),
+                      "usd_per_1k_requests": _finite(costs.usd_per_1k[cheapest])},
+            field="budget", value=budget.model_dump(exclude_none=True),
+        )
+
+
+def _accounting(value: str) -> Accounting:
+    if value not in ("full", "paper"):
+        raise ValidationError(f"accounting must be 'full' or 'paper', got {value!r}", field="accounting", value=value)
+    return value  # type: ignore[return-value]
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _axis_values(axis: str, costs: CostArrays, latency_kind: str = "end-to-end") -> np.ndarray:
+    if axis == "flops":
+        return costs.flops
+    if axis == "latency_s":
+        return costs.prefill_s if latency_kind == "prefill" else costs.latency_s
+    if axis == "usd":
+        return costs.usd_per_1k
+    if axis == "memory":
+        return costs.memory_bytes
+    raise ValidationError(f"unknown cost axis {axis!r}; use one of {', '.join(_AXES)}", field="cost_axis", value=axis)
+
+
+def _axis(budget: Budget, costs: CostArrays) -> tuple[str, np.ndarray]:
+    """The cost the frontier is drawn against: the first limit the budget sets."""
+    for axis, limit in (("flops", budget.gflops), ("latency_s", budget.latency_ms),
+                        ("usd", budget.usd_per_1k_requests), ("memory", budget.memory_gb)):
+        if limit is not None:
+            return axis, _axis_values(axis, costs, budget.latency_kind)
+    return "flops", costs.flops
+
+
+def _within(budget: Budget, costs: CostArrays, hardware: Hardware | None) -> np.ndarray:
+    ok = np.ones(costs.flops.shape, dtype=bool)
+    if budget.gflops is not None:
+        ok &= costs.flops <= budget.gflops * 1e9
+    if budget.latency_ms is not None:
+        latency = costs.prefill_s if budget.latency_kind == "prefill" else costs.latency_s
+        ok &= latency * 1e3 <= budget.latency_ms
+    if budget.memory_gb is not None:
+        ok &= costs.memory_bytes <= budget.memory_gb * 1e9
+    if budget.usd_per_1k_requests is not None:
+        ok &= costs.usd_per_1k <= budget.usd_per_1k_requests
+    if hardware is not None and hardware.memory_gb is not None:
+        ok &= costs.memory_bytes <= hardware.memory_gb * 1e9
+    return ok
+
+
+def _best(score: np.ndarray, cost: np.ndarray, within: np.ndarray) -> int:
+    """Highest score within budget; among equal scores, the cheapest."""
+    candidates = np.flatnonzero(within)
+    order = np.lexsort((cost[candidates], -score[candidates]))
+    return int(candidates[order[0]])
+
+
+def _pareto(score: np.ndarray, cost: np.ndarray) -> list[int]:
+    """Rows no other row beats on both cost (lower) and score (higher), cheapest first."""
+    valid = np.flatnonzero(np.isfinite(cost))
+    order = valid[np.lexsort((-score[valid], cost[valid]))]
+    frontier: list[int] = []
+    best = -math.inf
+    for i in order:
+        if score[i] > best:
+            frontier.append(int(i))
+            best = float(score[i])
+    return frontier
+
+
+def _describe_budget(budget: Budget) -> str:
+    parts = []
+    if budget.gflops is not None:
+        parts.append(f"{budget.gflops:,.6g} GFLOPs")
+    if budget.latency_ms is not None:
+        parts.append(f"{budget.latency_ms:,.6g} ms ({budget.latency_kind})")
+    if budget.memory_gb is not None:
+        parts.append(f"{budget.memory_gb:,.6g} GB")
+    if budget.usd_per_1k_requests is not None:
+        parts.append(f"${budget.usd_per_1k_requests:,.6g} per 1k requests")
+    return "a budget of " + " and ".join(parts)
+
+
+def _describe_cost(costs: CostArrays, i: int) -> str:
+    parts = [f"{costs.flops[i] / 1e9:,.4g} GFLOPs", f"{costs.memory_bytes[i] / 1e9:,.3g} GB"]
+    if math.isfinite(costs.latency_s[i]):
+        parts.append(f"{costs.latency_s[i] * 1e3:,.4g} ms")
+    if math.isfinite(costs.usd_per_1k[i]):
+        parts.append(f"${costs.usd_per_1k[i]:,.4g} per 1k requests")
+    return ", ".join(parts)

@@ -1,0 +1,81 @@
+"""The plain-language reason for a recommendation, built only from numbers the planner computed."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vlmplanner.schemas import Budget, Workload
+
+from .recommendation import QualityEstimate
+
+if TYPE_CHECKING:
+    from vlmplanner.cost import CostArrays
+
+    from .table import CandidateTable
+
+__all__ = ["explain"]
+
+
+def _gflops(value: float) -> str:
+    return f"{value / 1e9:,.4g} GFLOPs"
+
+
+def explain(*, table: CandidateTable, chosen: int, within: np.ndarray, costs: CostArrays, axis: str,
+            budget: Budget, quality: QualityEstimate, workload: Workload, law: dict[str, Any] | None,
+            accounting: str) -> str:
+    model = table.models[table.model_index[chosen]]
+    tokens = int(table.visual_tokens[chosen])
+    where = {"published": "published", "measured": "measured", "imported": "imported",
+             "predicted": "predicted by the fitted law", "mixed": "combined"}[quality.provenance]
+    interval = ""
+    if quality.low is not None and quality.high is not None:
+        interval = f", interval {quality.low:.4g}–{quality.high:.4g}"
+    sentences = [
+        f"Best {table.task.name} quality within the budget: {table.key(chosen)} scores {quality.score:.4g}"
+        f" ({where}{interval}) at {_gflops(costs.flops[chosen])} per request ({accounting} accounting,"
+        f" Q={workload.text_tokens}, {workload.output_tokens} output tokens)."
+    ]
+    # Is a larger LLM affordable at all? Say what the cheapest configuration of the next size costs.
+    sizes = np.array([m.llm.params_b for m in table.models])[table.model_index]
+    larger = np.flatnonzero(sizes > model.llm.params_b)
+    if larger.size:
+        cheapest_larger = larger[np.argmin(costs.flops[larger])]
+        if not within[cheapest_larger]:
+            sentences.append(
+                f"No larger LLM fits: the cheapest, {table.key(int(cheapest_larger))}, needs"
+                f" {_gflops(costs.flops[cheapest_larger])}."
+            )
+        else:
+            best_larger = larger[within[larger]]
+            top = best_larger[np.argmax(table.score[best_larger])]
+            sentences.append(
+                f"Larger LLMs fit but score lower here: the best, {table.key(int(top))}, scores"
+                f" {table.score[top]:.4g}."
+            )
+    same_model = np.flatnonzero((table.model_index == table.model_index[chosen])
+                                & (table.compressor_index == table.compressor_index[chosen])
+                                & (table.visual_tokens > tokens))
+    if same_model.size:
+        more = same_model[np.argmin(table.visual_tokens[same_model])]
+        if not within[more]:
+            sentences.append(f"More visual tokens ({int(table.visual_tokens[more])}) would cost"
+                             f" {_gflops(costs.flops[more])}, over the budget.")
+    if law is not None and law.get("alpha") is not None:
+        alpha, beta = law["alpha"], law["beta"]
+        v_star = law.get("optimal_visual_tokens")
+        if beta > 0 and alpha > beta:
+            sentences.append(
+                f"The fitted law (alpha={alpha:.3f}, beta={beta:.3f}) says error falls {alpha / beta:.1f}x faster"
+                f" with LLM size than with visual tokens; its continuous optimum at Q={workload.text_tokens} is"
+                f" V*≈{v_star:.3g} tokens." if v_star is not None and math.isfinite(v_star) else
+                f"The fitted law (alpha={alpha:.3f}, beta={beta:.3f}) favours LLM size over visual tokens."
+            )
+        elif beta >= alpha:
+            sentences.append(
+                f"The fitted law (alpha={alpha:.3f}, beta={beta:.3f}) says visual tokens matter more than LLM size"
+                " for this task: keep the tokens, shrink the model."
+            )
+    return " ".join(sentences)

@@ -1,0 +1,90 @@
+"""What recommend() returns: the choice, its quality and where that came from, its cost, the
+frontier, the runners-up and the reason, all plain data (``model_dump_json()`` is the CLI's JSON)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from vlmplanner.schemas import Budget, Candidate, CompressorSpec, ModelSpec, Workload
+from vlmplanner.schemas._base import Schema
+
+__all__ = ["CandidateCost", "FrontierPoint", "QualityEstimate", "RankedCandidate", "Recommendation"]
+
+
+class QualityEstimate(Schema):
+    """A candidate's quality on the task, always labelled with where it came from."""
+
+    score: float
+    low: float | None = Field(None, description="lower end of the interval (predictions only)")
+    high: float | None = None
+    metric: str
+    provenance: Literal["measured", "imported", "published", "predicted", "mixed"]
+    sources: tuple[str, ...] = ()
+    n_results: int = 0
+    extrapolated: bool = False
+    law: str | None = Field(None, description="the fitted law a prediction came from")
+
+
+class CandidateCost(Schema):
+    """Per-request cost. ``flops`` is the total; ``flops_by_component`` says where it goes."""
+
+    accounting: Literal["full", "paper"]
+    flops: float
+    prefill_flops: float
+    decode_flops: float
+    flops_by_component: dict[str, float]
+    memory_bytes: float
+    memory_by_component: dict[str, float]
+    prefill_s: float | None
+    latency_s: float | None
+    usd_per_1k_requests: float | None
+    hardware: str | None
+    dtype: str
+    measured: dict[str, Any] | None = Field(None, description="measured cost from the catalog, when profiled")
+    notes: tuple[str, ...] = ()
+
+
+class RankedCandidate(Schema):
+    key: str
+    quality: QualityEstimate
+    flops: float
+    latency_s: float | None
+    memory_bytes: float
+    usd_per_1k_requests: float | None
+
+
+class FrontierPoint(Schema):
+    key: str
+    score: float
+    provenance: str
+    cost: float
+    within_budget: bool
+
+
+class Recommendation(Schema):
+    """The best configuration for a task under a budget, with the evidence for it."""
+
+    candidate: Candidate
+    model: ModelSpec
+    compressor: CompressorSpec
+    task: str
+    quality: QualityEstimate
+    cost: CandidateCost
+    budget: Budget
+    workload: Workload
+    objective: Literal["quality"] = "quality"
+    cost_axis: str = Field(description="the cost the frontier is drawn against: flops, latency_s, usd or memory")
+    frontier: tuple[str, ...] = Field(description="candidate keys on the quality/cost Pareto frontier, cheapest first")
+    frontier_points: tuple[FrontierPoint, ...] = ()
+    runners_up: tuple[RankedCandidate, ...] = ()
+    reason: str
+    considered: int = Field(description="candidates with a quality estimate")
+    feasible: int = Field(description="candidates within every budget")
+    without_estimate: int = Field(0, description="(model, compressor) pairs skipped for want of any estimate")
+    law: dict[str, Any] | None = Field(None, description="the law behind predictions for the chosen family, if any")
+
+    @property
+    def key(self) -> str:
+        return self.candidate.key
