@@ -55,13 +55,13 @@ def synthetic_catalog(url: str, n_models: int = 500, n_compressors: int = 20) ->
     return n_models * n_compressors * len(TOKENS)
 
 
-def time_calls(planner: Planner, calls: int, **kwargs: object) -> tuple[float, float, int]:
+def time_calls(planner: Planner, calls: int, base: float = 500, **kwargs: object) -> tuple[float, float, int]:
     start = time.perf_counter()
-    rec = planner.recommend(budget=Budget(gflops=1000), **kwargs)  # type: ignore[arg-type]
+    rec = planner.recommend(budget=Budget(gflops=base * 2), **kwargs)  # type: ignore[arg-type]
     cold = time.perf_counter() - start
     warm = []
     for i in range(calls):
-        budget = Budget(gflops=200 + 150 * i)
+        budget = Budget(gflops=base + 0.3 * base * i)
         start = time.perf_counter()
         rec = planner.recommend(budget=budget, **kwargs)  # type: ignore[arg-type]
         warm.append(time.perf_counter() - start)
@@ -85,10 +85,10 @@ def main() -> None:
     with Planner(shipped_url, hardware="h100-sxm") as planner:
         cold, warm, n = time_calls(planner, args.calls, task="visual-reasoning", workload=workload)
         print(f"{'shipped (visual-reasoning)':<28} {n:>10,} {cold:>8.2f} {warm * 1e3:>15.2f} {20:>10}")
-        cold, warm, n = time_calls(planner, args.calls, task="GQA", workload=workload)
+        cold, warm, n = time_calls(planner, args.calls, base=5000, task="GQA", workload=workload)
         print(f"{'shipped (GQA)':<28} {n:>10,} {cold:>8.2f} {warm * 1e3:>15.2f} {20:>10}")
     with Planner(synthetic_url, hardware="h100-sxm") as planner:
-        cold, warm, n = time_calls(planner, args.calls, task="visual-reasoning", workload=workload,
+        cold, warm, n = time_calls(planner, args.calls, base=1500, task="visual-reasoning", workload=workload,
                                    family="llava_next:SynthLM")
         print(f"{'synthetic (visual-reasoning)':<28} {n:>10,} {cold:>8.2f} {warm * 1e3:>15.2f} {100:>10}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -32,12 +33,18 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a ``VlmPlannerError`` becomes a one-line message and a non-zero exit code."""
-    from vlmplanner.errors import VlmPlannerError
+    from vlmplanner.errors import VlmPlannerError, VlmPlannerWarning
+
+    def one_line(message: Warning | str, category: type[Warning], *_args: object, **_kwargs: object) -> None:
+        typer.echo(f"warning: {message}", err=True)
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--debug"]
     try:
-        app(args=args, prog_name="vlmplanner", standalone_mode=False)
+        with warnings.catch_warnings():  # restores the caller's warning display afterwards
+            warnings.showwarning = one_line  # type: ignore[assignment]
+            warnings.simplefilter("default", VlmPlannerWarning)
+            app(args=args, prog_name="vlmplanner", standalone_mode=False)
     except VlmPlannerError as exc:
         if debug:
             raise

@@ -234,7 +234,7 @@ class Planner:
             hardware=self.hardware.name if self.hardware else None, dtype=self.dtype,
             measured=measured[-1].model_dump(mode="json") if measured else None, notes=tuple(detail.notes),
         )
-        order = [i for i in np.argsort(-table.score, kind="stable") if within[i] and i != chosen][:RUNNERS_UP]
+        order = _top(table.score, within, chosen, RUNNERS_UP)
         runners = tuple(
             RankedCandidate(key=table.key(i), quality=self.estimate(table, i), flops=float(costs.flops[i]),
                             latency_s=_finite(costs.latency_s[i]), memory_bytes=float(costs.memory_bytes[i]),
@@ -327,23 +327,34 @@ def _within(budget: Budget, costs: CostArrays, hardware: Hardware | None) -> np.
 
 
 def _best(score: np.ndarray, cost: np.ndarray, within: np.ndarray) -> int:
-    """Highest score within budget; among equal scores, the cheapest."""
-    candidates = np.flatnonzero(within)
-    order = np.lexsort((cost[candidates], -score[candidates]))
-    return int(candidates[order[0]])
+    """Highest score within budget; among equal scores, the cheapest. O(n), no sort."""
+    masked = np.where(within, score, -np.inf)
+    top = masked.max()
+    ties = np.flatnonzero(masked == top)
+    return int(ties[np.argmin(cost[ties])])
+
+
+def _top(score: np.ndarray, within: np.ndarray, exclude: int, k: int) -> list[int]:
+    """The ``k`` best-scoring rows within budget other than ``exclude``, best first."""
+    masked = np.where(within, score, -np.inf)
+    masked[exclude] = -np.inf
+    available = int(np.isfinite(masked).sum())
+    k = min(k, available)
+    if k == 0:
+        return []
+    part = np.argpartition(-masked, k - 1)[:k]
+    return [int(i) for i in part[np.argsort(-masked[part], kind="stable")]]
 
 
 def _pareto(score: np.ndarray, cost: np.ndarray) -> list[int]:
     """Rows no other row beats on both cost (lower) and score (higher), cheapest first."""
     valid = np.flatnonzero(np.isfinite(cost))
+    if valid.size == 0:
+        return []
     order = valid[np.lexsort((-score[valid], cost[valid]))]
-    frontier: list[int] = []
-    best = -math.inf
-    for i in order:
-        if score[i] > best:
-            frontier.append(int(i))
-            best = float(score[i])
-    return frontier
+    ranked = score[order]
+    best_before = np.concatenate(([-np.inf], np.maximum.accumulate(ranked)[:-1]))
+    return [int(i) for i in order[ranked > best_before]]
 
 
 def _describe_budget(budget: Budget) -> str:

@@ -33,6 +33,8 @@ def explain(*, table: CandidateTable, chosen: int, within: np.ndarray, costs: Co
     interval = ""
     if quality.low is not None and quality.high is not None:
         interval = f", interval {quality.low:.4g}–{quality.high:.4g}"
+    if quality.extrapolated:
+        interval += ", extrapolated beyond the LLM sizes or token counts the law was fitted on"
     sentences = [
         f"Best {table.task.name} quality within the budget: {table.key(chosen)} scores {quality.score:.4g}"
         f" ({where}{interval}) at {_gflops(costs.flops[chosen])} per request ({accounting} accounting,"
