@@ -174,8 +174,7 @@ def fit(
     print_table("Scaling laws  Y = A·N^-α·V^-β + D  (error = 1 − score/max)", [
         ("family", lambda r: r["family"]), ("compressor", lambda r: r["compressor"]),
         ("benchmark", lambda r: r["benchmark"]), ("α", lambda r: f"{r['alpha']:.4f}"),
-        ("β", lambda r: f"{r['beta']:.4f}"), ("A", lambda r: f"{r['A']:.4g}"), ("D", lambda r: f"{r['D']:.4g}"),
-        ("R²", lambda r: f"{r['r2']:.4f}"),
+        ("β", lambda r: f"{r['beta']:.4f}"), ("R²", lambda r: f"{r['r2']:.3f}"),
         ("LOO MAE (points)", lambda r: "–" if r["loo_mae_points"] is None else f"{r['loo_mae_points']:.3f}"),
         (f"V* (Q={text_tokens})", lambda r: "∞ (all tokens)" if r["optimal_visual_tokens"] is None
          else f"{r['optimal_visual_tokens']:.3g}"),
