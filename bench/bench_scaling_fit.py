@@ -8,37 +8,17 @@ machine and date. The fit is deterministic, so only the seconds change between r
 from __future__ import annotations
 
 import argparse
-import csv
-import re
 import time
-from pathlib import Path
 
 from vlmplanner.scaling import ScalingFit, fit_scaling_law
+from vlmplanner.testing.paper_grid import paper_grid
 
-CATALOG = Path(__file__).resolve().parents[1] / "catalog"
 TASKS = {"reasoning": "visual reasoning", "ocr": "OCR / text"}
 PAPER = {"reasoning": (0.077, 0.015), "ocr": (0.029, 0.048)}  # OCR values: secondary sources only
 
 
 def load_grid(task: str) -> tuple[list[float], list[float], list[float]]:
-    """(n, v, score) of catalog/results/paper_scaling_grid_<task>.csv; N from catalog/models.csv."""
-    with (CATALOG / "models.csv").open(newline="") as handle:
-        sizes = {row["checkpoint"]: float(row["llm_params_b"]) for row in csv.DictReader(handle)}
-    n: list[float] = []
-    v: list[float] = []
-    score: list[float] = []
-    with (CATALOG / "results" / f"paper_scaling_grid_{task}.csv").open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            size = sizes.get(row["model"])
-            if size is None:
-                match = re.search(r"-([\d.]+)B$", row["model_label"])
-                if match is None:
-                    raise SystemExit(f"cannot tell the LLM size of {row['model_label']!r}")
-                size = float(match.group(1))
-            n.append(size)
-            v.append(float(row["visual_tokens"]))
-            score.append(float(row["score"]))
-    return n, v, score
+    return paper_grid(task)  # type: ignore[arg-type]
 
 
 def row(task: str, fit: ScalingFit, seconds: float) -> str:

@@ -64,7 +64,33 @@ _LAZY: dict[str, str] = {
     "open_catalog": "vlmplanner.store",
 }
 
-__all__ = sorted([*_LAZY, "__version__"], key=str.casefold)
+__all__ = [
+    "__version__",
+    "Benchmark",
+    "Budget",
+    "Candidate",
+    "Catalog",
+    "CatalogConnectionError",
+    "CatalogError",
+    "CatalogOutOfDateError",
+    "CatalogWriteError",
+    "CompressorSpec",
+    "CostMeasurement",
+    "Hardware",
+    "ModelSpec",
+    "NoFeasibleCandidateError",
+    "NotFoundError",
+    "open_catalog",
+    "Planner",
+    "QualityResult",
+    "Recommendation",
+    "ResultIn",
+    "SeedReport",
+    "Task",
+    "ValidationError",
+    "VlmPlannerError",
+    "Workload",
+]
 
 
 def __getattr__(name: str) -> Any:

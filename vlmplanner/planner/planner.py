@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -18,7 +17,6 @@ from vlmplanner.errors import (
     ExtrapolationWarning,
     InvalidBudgetError,
     NoFeasibleCandidateError,
-    UnknownCompressorError,
     UnknownHardwareError,
     UnknownModelError,
     ValidationError,
