@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--debug"]
     try:
         with warnings.catch_warnings():  # restores the caller's warning display afterwards
-            warnings.showwarning = one_line  # type: ignore[assignment]
+            warnings.showwarning = one_line
             warnings.simplefilter("default", VlmPlannerWarning)
             app(args=args, prog_name="vlmplanner", standalone_mode=False)
     except VlmPlannerError as exc:

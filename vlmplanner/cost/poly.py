@@ -79,7 +79,7 @@ class Poly:
 
         def coefficient(k: int) -> Any:
             x = self.c[k]
-            return x if np.ndim(x) == 0 else x.take(index)
+            return x if np.ndim(x) == 0 else np.take(x, index)
 
         top = len(self.c) - 1
         if top == 0:
@@ -90,4 +90,4 @@ class Poly:
                 out += coefficient(k)
             if k:
                 out *= v
-        return out
+        return np.asarray(out, dtype=np.float64)

@@ -50,7 +50,7 @@ def hardware_rates(hardware: Hardware | None, dtype: DType, efficiency: Efficien
 def _arithmetic_sum(first: Array, slope: Array, lo: Array, hi: Array) -> Array:
     """Σ_{j=lo}^{hi-1} (first + slope·j), for hi >= lo."""
     count = hi - lo
-    return count * (first + slope * ((lo + hi - 1.0) * 0.5))  # type: ignore[no-any-return]
+    return np.asarray(count * (first + slope * ((lo + hi - 1.0) * 0.5)), dtype=np.float64)
 
 
 def positive_part_sum(d0: Array, d1: Array, steps: int) -> Array:
@@ -80,4 +80,5 @@ def sum_max_linear(f0: Array, f1: Array, g0: Array, g1: Array, steps: int) -> Ar
     """Σ_{j=0}^{steps-1} max(f0 + f1·j, g0 + g1·j): the sum of g plus the excess of f over g."""
     f0, f1, g0, g1 = (np.asarray(x, dtype=np.float64) for x in (f0, f1, g0, g1))
     n = float(steps)
-    return g0 * n + g1 * (n * (n - 1.0) * 0.5) + positive_part_sum(f0 - g0, f1 - g1, steps)  # type: ignore[no-any-return]
+    return np.asarray(g0 * n + g1 * (n * (n - 1.0) * 0.5) + positive_part_sum(f0 - g0, f1 - g1, steps),
+                      dtype=np.float64)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vlmplanner.schemas import ModelSpec
+from vlmplanner.schemas import ModelSpec, QualityResult
 
 from .laws import law_family
 from .recommendation import QualityEstimate
@@ -52,7 +52,7 @@ def _native_tokens(model: ModelSpec, image_size: tuple[int, int] | None) -> int:
     return visual_tokens_per_image(model, image_size)
 
 
-def _observed_estimate(rows: list, metric: str) -> QualityEstimate:
+def _observed_estimate(rows: list[QualityResult], metric: str) -> QualityEstimate:
     scores = [r.score for r in rows]
     return QualityEstimate(
         score=statistics.median(scores), metric=metric, provenance=rows[0].provenance,
@@ -89,9 +89,9 @@ def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpe
                         v = np.asarray(missing, dtype=float)
                         n = np.full_like(v, model.llm.params_b)
                         error = law.A * n ** (-law.alpha) * v ** (-law.beta) + law.D
-                        score = law.scale * (1.0 - error)
+                        predicted = law.scale * (1.0 - error)
                         outside = (n < law.n_range[0]) | (n > law.n_range[1]) | (v < law.v_range[0]) | (v > law.v_range[1])
-                        for tokens, s, out in zip(missing, score, outside):
+                        for tokens, s, out in zip(missing, predicted, outside):
                             values[tokens] = (float(s) / (scale if task.is_mix else 1.0), True, bool(out), None)
                 per_benchmark.append(values)
             common = set(per_benchmark[0]).intersection(*per_benchmark[1:]) if per_benchmark else set()
@@ -102,7 +102,7 @@ def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpe
             for tokens in sorted(common):
                 parts = [values[tokens] for values in per_benchmark]
                 weights = list(task.weights.values())
-                score = sum(w * p[0] for w, p in zip(weights, parts)) / total_weight
+                score = float(sum(w * p[0] for w, p in zip(weights, parts))) / total_weight
                 index = len(rows)
                 rows.append((mi, ci, tokens, score, any(p[1] for p in parts), any(p[2] for p in parts)))
                 if len(parts) == 1 and parts[0][3] is not None:

@@ -285,7 +285,7 @@ class Catalog:
         limit: int | None = None,
     ) -> list[QualityResult]:
         """Quality results, filtered; unknown filter names are errors with suggestions."""
-        query: Select[Any] = (
+        query = (
             select(ResultRow, ModelRow.checkpoint, CompressorRow.name, BenchmarkRow)
             .join(CompressorRow, ResultRow.compressor_id == CompressorRow.id)
             .join(BenchmarkRow, ResultRow.benchmark_id == BenchmarkRow.id)
@@ -558,14 +558,14 @@ def _now() -> dt.datetime:
 
 
 def _insert_for(session: Session) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
     name = session.get_bind().dialect.name
     if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise CatalogWriteError(f"upserts are not supported on {name}")
-    return insert
+        return sqlite.insert
+    if name == "postgresql":
+        return postgresql.insert
+    raise CatalogWriteError(f"upserts are not supported on {name}")  # pragma: no cover
 
 
 def _upsert(session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:

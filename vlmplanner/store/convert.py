@@ -97,7 +97,7 @@ def result_from_row(
         metric=benchmark.metric,
         task_family=benchmark.task_family,
         score=row.score,
-        provenance=row.provenance,  # type: ignore[arg-type]
+        provenance=row.provenance,
         source=row.source,
         secondary=row.secondary,
         flags=tuple(row.flags or ()),

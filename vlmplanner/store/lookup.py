@@ -45,8 +45,10 @@ def describe(catalog: Catalog, key: str) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": kind, kind: found.model_dump(mode="json")}
         if kind == "model":
             data["result_count"] = len(catalog.results(model=key))
-        elif kind in ("compressor", "benchmark"):
-            data["result_count"] = len(catalog.results(**{kind: key}))
+        elif kind == "compressor":
+            data["result_count"] = len(catalog.results(compressor=key))
+        elif kind == "benchmark":
+            data["result_count"] = len(catalog.results(benchmark=key))
         return data
     known = [m.checkpoint for m in catalog.models()] + [c.name for c in catalog.compressors()]
     known += [h.name for h in catalog.hardware_profiles()] + [b.name for b in catalog.benchmarks()]

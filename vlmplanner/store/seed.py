@@ -7,7 +7,7 @@ is new or its values changed, so seeding twice changes nothing. Rows the user ad
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 from . import convert
 from .orm import BenchmarkRow, CompressorRow, HardwareRow, ModelRow, ResultRow, _now
 from .shipped import PublishedResult, ShippedCatalog
+
+if TYPE_CHECKING:
+    from .catalog import SeedReport
 
 __all__ = ["apply_seed"]
 
@@ -71,7 +74,7 @@ def _result_values(
     }
 
 
-def apply_seed(session: Session, shipped: ShippedCatalog) -> Any:
+def apply_seed(session: Session, shipped: ShippedCatalog) -> SeedReport:
     from .catalog import SeedReport
 
     report = SeedReport()

@@ -129,7 +129,7 @@ def read_compressors(path: Path) -> list[CompressorSpec]:
                "aliases", "description", "source")
     specs = []
     for line, row in read_rows(path, columns):
-        data = {key: row[key] for key in columns}
+        data: dict[str, Any] = {key: row[key] for key in columns}
         data["prune_layer"] = row["prune_layer"] or None
         data["aliases"] = tuple(a.strip() for a in row["aliases"].split("|") if a.strip())
         specs.append(_validated(CompressorSpec, data, path=path, line=line))
