@@ -101,3 +101,12 @@ def test_warnings_are_one_line(capsys: pytest.CaptureFixture[str], url: str) -> 
                          "--model", "paper-2411.03312/llava-next-qwen1.5-14b", "--catalog", url)
     assert code == 0
     assert "warning: " in err and "outside the fitted range" in err and "Traceback" not in err
+
+
+def test_training_free_filter(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, err = run(capsys, "recommend", "--task", "GQA", "--budget-latency-ms", "150", "--output-tokens", "16",
+                         "--training-free", "--catalog", url, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["compressor"]["training"] == "training-free"
+    assert all("-trained" not in key and "tokenpacker" not in key for key in data["frontier"])

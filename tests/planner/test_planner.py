@@ -124,3 +124,12 @@ def test_extrapolated_choice_warns(planner: Planner) -> None:
         planner.recommend(task="visual-reasoning", budget=Budget(gflops=5000), accounting="paper",
                           model="paper-2411.03312/llava-next-qwen1.5-14b", compressor="tokenpacker")
     assert any("Extrapolation" in type(w.message).__name__ for w in caught)
+
+
+def test_reason_flags_trained_compressors_and_upper_bounds(planner: Planner) -> None:
+    rec = planner.recommend(task="GQA", budget=Budget(latency_ms=150), workload=Workload(text_tokens=50, output_tokens=16))
+    if rec.compressor.training == "trained":
+        assert "trained compressor" in rec.reason
+    if "tokens-upper-bound" in rec.quality.flags:
+        assert "upper bound" in rec.reason
+    assert rec.quality.provenance in ("published", "measured", "imported")

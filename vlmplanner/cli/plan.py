@@ -76,6 +76,8 @@ def recommend(
     family: Family = None,
     model: Model = None,
     compressor: Compressor = None,
+    training_free: Annotated[bool, typer.Option(
+        "--training-free", help="Only compressors that need no trained weights.")] = False,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
@@ -85,7 +87,7 @@ def recommend(
     workload = _workload(text_tokens, output_tokens, batch, images)
     with _planner(catalog, hardware, dtype, accounting) as planner:
         rec = planner.recommend(task=task, budget=budget_value, workload=workload, family=family, model=model,
-                                compressor=compressor)
+                                compressor=compressor, training="training-free" if training_free else None)
     if json:
         return print_json(rec)
     from rich.console import Console

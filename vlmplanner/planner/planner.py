@@ -98,8 +98,9 @@ class Planner:
 
     # -- the table for a task -----------------------------------------------------------------
     def _table(self, task: str, family: str | None, model: str | None, compressor: str | None,
-               image_size: tuple[int, int] | None = None) -> tuple[ResolvedTask, CandidateTable]:
-        key = (task, family, model, compressor, image_size)
+               image_size: tuple[int, int] | None = None, training: str | None = None,
+               ) -> tuple[ResolvedTask, CandidateTable]:
+        key = (task, family, model, compressor, image_size, training)
         if key not in self._tables:
             snapshot = self.snapshot
             resolved = resolve_task(task, list(snapshot.benchmarks.values()))
@@ -118,6 +119,11 @@ class Planner:
             names = sorted(snapshot.compressors)
             if compressor is not None:
                 names = [self.catalog.compressor(compressor).name] if compressor not in snapshot.compressors else [compressor]
+            if training is not None:
+                if training not in ("training-free", "trained"):
+                    raise ValidationError(f"training must be 'training-free' or 'trained', got {training!r}",
+                                          field="training", value=training)
+                names = [n for n in names if snapshot.compressors[n].training == training]
             self._tables[key] = (resolved, build_table(snapshot, resolved, models=models, compressors=names,
                                                       image_size=image_size))
         return self._tables[key]
@@ -134,8 +140,12 @@ class Planner:
         family: str | None = None,
         model: str | None = None,
         compressor: str | None = None,
+        training: str | None = None,
     ) -> Recommendation:
-        """The best-quality candidate within every limit of ``budget``."""
+        """The best-quality candidate within every limit of ``budget``.
+
+        ``training="training-free"`` keeps only compressors that need no trained weights.
+        """
         if objective != "quality":
             raise ValidationError(f"unknown objective {objective!r}; supported: 'quality'", field="objective",
                                   value=objective)
@@ -148,7 +158,7 @@ class Planner:
         if budget.usd_per_1k_requests is not None and self.hardware and self.hardware.price_usd_per_hour is None:
             raise InvalidBudgetError(f"hardware {self.hardware.name!r} has no price, so a money budget cannot be"
                                      " checked", field="hardware", value=self.hardware.name)
-        resolved, table = self._table(task, family, model, compressor, workload.image_size)
+        resolved, table = self._table(task, family, model, compressor, workload.image_size, training)
         if len(table) == 0:
             from vlmplanner.errors import NotFoundError
 
@@ -253,7 +263,8 @@ class Planner:
                            "loo_mae_points": law.loo_mae_points,
                            "optimal_visual_tokens": _finite(law.optimal_visual_tokens(workload.text_tokens))}
         reason = explain(table=table, chosen=chosen, within=within, costs=costs, axis=axis, budget=budget,
-                         quality=quality, workload=workload, law=law_summary, accounting=accounting)
+                         quality=quality, workload=workload, law=law_summary, accounting=accounting,
+                         compressor_training={name: snapshot.compressors[name].training for name in table.compressors})
         return Recommendation(
             candidate=candidate, model=model, compressor=compressor, task=task.name, quality=quality, cost=cost,
             budget=budget, workload=workload, cost_axis=axis, frontier=tuple(p.key for p in frontier),

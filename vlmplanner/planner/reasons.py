@@ -25,7 +25,7 @@ def _gflops(value: float) -> str:
 
 def explain(*, table: CandidateTable, chosen: int, within: np.ndarray, costs: CostArrays, axis: str,
             budget: Budget, quality: QualityEstimate, workload: Workload, law: dict[str, Any] | None,
-            accounting: str) -> str:
+            accounting: str, compressor_training: dict[str, str]) -> str:
     model = table.models[table.model_index[chosen]]
     tokens = int(table.visual_tokens[chosen])
     where = {"published": "published", "measured": "measured", "imported": "imported",
@@ -65,6 +65,13 @@ def explain(*, table: CandidateTable, chosen: int, within: np.ndarray, costs: Co
         if not within[more]:
             sentences.append(f"More visual tokens ({int(table.visual_tokens[more])}) would cost"
                              f" {_gflops(costs.flops[more])}, over the budget.")
+    compressor = table.compressors[table.compressor_index[chosen]]
+    if compressor_training.get(compressor) == "trained":
+        sentences.append(f"Note: {compressor} is a trained compressor: running it needs weights trained for"
+                         f" {tokens} tokens on this model, which may not be published.")
+    if "tokens-upper-bound" in quality.flags:
+        sentences.append(f"The source states {tokens} visual tokens as an upper bound; the actual count varies"
+                         " with the image.")
     if law is not None and law.get("alpha") is not None:
         alpha, beta = law["alpha"], law["beta"]
         v_star = law.get("optimal_visual_tokens")

@@ -23,6 +23,7 @@ class QualityEstimate(Schema):
     provenance: Literal["measured", "imported", "published", "predicted", "mixed"]
     sources: tuple[str, ...] = ()
     n_results: int = 0
+    flags: tuple[str, ...] = Field((), description="caveats of the results behind it (see catalog/README.md)")
     extrapolated: bool = False
     law: str | None = Field(None, description="the fitted law a prediction came from")
 

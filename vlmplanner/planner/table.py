@@ -57,6 +57,7 @@ def _observed_estimate(rows: list[QualityResult], metric: str) -> QualityEstimat
     return QualityEstimate(
         score=statistics.median(scores), metric=metric, provenance=rows[0].provenance,
         sources=tuple(dict.fromkeys(r.source for r in rows)), n_results=len(rows),
+        flags=tuple(dict.fromkeys(flag for r in rows for flag in r.flags)),
     )
 
 
