@@ -40,9 +40,10 @@ def test_llava_next_default_is_five_crops(models: dict[str, ModelSpec],
     [
         ((672, 672), 5, 2928),
         ((480, 640), 5, 576 + 36 * 48 + 36),  # 2340: rows unpadded to 36, as HF does
-        ((336, 336), 2, 576 + 24 * 24 + 24),
+        ((336, 336), 3, 576 + 24 * 24 + 24),  # HF picks the 1x2 pinpoint, then unpads to 24x24
         ((336, 672), 3, 576 + 24 * 48 + 24),
-        ((2000, 3000), 5, None),  # tiles capped at 2 per side
+        ((336, 1008), 4, None),  # a 1x3 pinpoint for a wide image
+        ((2000, 3000), 5, None),
     ],
 )
 def test_llava_next_crops_for_an_image_size(models: dict[str, ModelSpec], image: tuple[int, int],

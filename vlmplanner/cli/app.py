@@ -7,7 +7,7 @@ import warnings
 
 import typer
 
-from . import plan
+from . import plan, register
 from .catalog import catalog_app
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(catalog_app, name="catalog")
 app.command("recommend")(plan.recommend)
 app.command("frontier")(plan.frontier)
 app.command("fit")(plan.fit)
+app.command("register")(register.register)
 
 
 @app.command()

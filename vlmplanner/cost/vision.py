@@ -25,7 +25,10 @@ QWEN25_FULL_ATTENTION_LAYERS = (7, 15, 23, 31)
 #: Qwen2-VL's patch embedding is a 3-D convolution over 2 frames (a still image is repeated).
 QWEN_TEMPORAL_PATCH = 2
 #: LLaVA-NeXT anyres: tiles per side are capped at 2 (the 2x2 pinpoint, 672x672 for a 336 tower).
-LLAVA_NEXT_MAX_TILES_PER_SIDE = 2
+#: Pixel bounds the released Qwen2-VL / Qwen2.5-VL checkpoints' preprocessor_config.json set
+#: (min_pixels 3136 = 56x56, max_pixels 12845056 = 28x28x16384); the processor class defaults are tighter.
+QWEN_MIN_PIXELS = 3136
+QWEN_MAX_PIXELS = 12845056
 
 
 @dataclass(frozen=True)
@@ -132,34 +135,22 @@ def _llava_single(family: str, side: int, patch: int, layers: int, hidden: int, 
     )
 
 
-def _unpadded_grid(height: int, width: int, rows: int, cols: int) -> tuple[int, int]:
-    """The feature grid left after anyres removes the padding the aspect ratio added."""
-    if width * rows > cols * height:  # wider than the tile grid: rows were padded
-        kept = int(round(height * cols / width, 7))
-        pad = (rows - kept) // 2
-        return rows - 2 * pad, cols
-    kept = int(round(width * rows / height, 7))
-    pad = (cols - kept) // 2
-    return rows, cols - 2 * pad
-
-
 def _llava_next(side: int, patch: int, layers: int, hidden: int, inter: int, native: int,
                 image_size: tuple[int, int] | None) -> VisionProfile:
+    from vlmplanner.families.llava_next import DEFAULT_PINPOINTS, anyres_layout
+
     grid = side // patch
     height, width = image_size or (2 * side, 2 * side)
-    tiles_h = min(math.ceil(height / side), LLAVA_NEXT_MAX_TILES_PER_SIDE)
-    tiles_w = min(math.ceil(width / side), LLAVA_NEXT_MAX_TILES_PER_SIDE)
-    crops = 1 + tiles_h * tiles_w
-    rows, cols = _unpadded_grid(height, width, tiles_h * grid, tiles_w * grid)
-    computed = grid * grid + rows * cols + rows
+    # LLaVA-1.6's pinpoints are multiples of its 336 px tiles; a tower of another side scales them.
+    pinpoints = [(h * side // 336, w * side // 336) for h, w in DEFAULT_PINPOINTS]
+    computed, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=pinpoints)
     tokens = native if image_size is None else computed
     notes = (
-        f"llava_next: {crops} crops (1 base + {tiles_h}x{tiles_w} tiles of {side}px) for a"
-        f" {height}x{width} image; tiles per side = ceil(side/{side}) capped at"
-        f" {LLAVA_NEXT_MAX_TILES_PER_SIDE} (a simplification of anyres' grid pinpoints)",
-        f"llava_next: {tokens} visual tokens per image = {grid * grid} base + {rows}x{cols} unpadded"
-        f" tile grid + {rows} image-newline tokens; the projector maps the {crops * grid * grid} crop"
-        " tokens (newline tokens are a learned vector, not projected)",
+        f"llava_next: {crops} crops (1 base + {crops - 1} tiles of {side}px) for a {height}x{width} image,"
+        " chosen from LLaVA-1.6's image_grid_pinpoints as LlavaNextProcessor does",
+        f"llava_next: {tokens} visual tokens per image = {grid * grid} base + the unpadded tile grid + one"
+        f" image-newline token per row; the projector maps the {crops * grid * grid} crop tokens (newline"
+        " tokens are a learned vector, not projected)",
         f"llava_next: all {layers} CLIP layers counted for each of the {crops} crops",
     )
     return VisionProfile(
@@ -193,10 +184,11 @@ def window_attention_pairs(rows: int, cols: int, window: int, merge: int) -> int
 
 def _qwen(family: str, side: int, patch: int, layers: int, hidden: int, inter: int, merge: int,
           native: int, image_size: tuple[int, int] | None) -> VisionProfile:
+    from vlmplanner.families.qwen2_vl import smart_resize
+
     height, width = image_size or (side, side)
     factor = patch * merge
-    h = max(factor, int(round(height / factor)) * factor)
-    w = max(factor, int(round(width / factor)) * factor)
+    h, w = smart_resize(height, width, factor=factor, min_pixels=QWEN_MIN_PIXELS, max_pixels=QWEN_MAX_PIXELS)
     patches = (h // patch) * (w // patch)
     merged = patches // (merge * merge)
     gated = family == "qwen2_5_vl"

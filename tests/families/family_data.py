@@ -1,0 +1,30 @@
+"""Data the family-adapter tests share: the shipped config.json files and their catalog rows."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HF_CONFIGS = ROOT / "catalog" / "hf_configs"
+FAMILIES = ("llava", "llava_next", "qwen2_vl", "qwen2_5_vl")
+
+
+def shipped_vlm_configs() -> list[tuple[str, dict[str, Any]]]:
+    """(checkpoint, config.json) of every shipped config whose model_type has a built-in adapter."""
+    found = []
+    for path in sorted(HF_CONFIGS.glob("*/*/config.json")):
+        config = json.loads(path.read_text())
+        if config.get("model_type") in FAMILIES:
+            found.append((f"{path.parent.parent.name}/{path.parent.name}", config))
+    return found
+
+
+def catalog_rows() -> dict[str, dict[str, str]]:
+    with (ROOT / "catalog" / "models.csv").open(newline="") as handle:
+        return {row["checkpoint"]: row for row in csv.DictReader(handle)}
+
+
+SHIPPED = shipped_vlm_configs()

@@ -1,0 +1,103 @@
+"""Visual-token compressors: the interface, the registry and the built-in methods.
+
+Importing this package, looking up cards (``compressor_card``), listing (``list_compressors``) and
+checking token counts or families import no torch. ``get_compressor`` imports the implementation.
+
+Built-ins (catalog slugs): ``none``, ``pool``, ``cls-topk`` (FasterVLM), ``visionzip``,
+``prumerge+``, ``divprune``, ``fastv`` (in-LLM) and ``quecc`` (trained). Third parties add theirs
+with :func:`register_compressor` or the entry-point group ``vlmplanner.compressors``. See
+docs/compressors.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._cards import BUILTIN_CARDS
+from .base import (
+    CONTEXT_INPUTS,
+    FAMILIES,
+    CompressionContext,
+    CompressionOutput,
+    Compressor,
+    CompressorCard,
+    InLLMCompressor,
+)
+from .registry import (
+    BUILTIN_COMPRESSORS,
+    ENTRY_POINT_GROUP,
+    compressor_card,
+    get_compressor,
+    list_compressors,
+    register_compressor,
+    reset_registry,
+    resolve_name,
+    unregister_compressor,
+)
+
+if TYPE_CHECKING:
+    from .attention import ClsTopK, PruMergePlus, VisionZip
+    from .diversity import DivPrune
+    from .fastv import FastV
+    from .quecc import QueCC, QueCCData, TrainingResult, train_quecc
+    from .simple import NoCompression, PoolCompressor
+
+__all__ = [
+    "BUILTIN_CARDS",
+    "BUILTIN_COMPRESSORS",
+    "CONTEXT_INPUTS",
+    "ENTRY_POINT_GROUP",
+    "FAMILIES",
+    "ClsTopK",
+    "CompressionContext",
+    "CompressionOutput",
+    "Compressor",
+    "CompressorCard",
+    "DivPrune",
+    "FastV",
+    "InLLMCompressor",
+    "NoCompression",
+    "PoolCompressor",
+    "PruMergePlus",
+    "QueCC",
+    "QueCCData",
+    "TrainingResult",
+    "VisionZip",
+    "compressor_card",
+    "get_compressor",
+    "list_compressors",
+    "register_compressor",
+    "reset_registry",
+    "resolve_name",
+    "train_quecc",
+    "unregister_compressor",
+]
+
+# Implementations (they import torch), resolved on first attribute access.
+_LAZY: dict[str, str] = {
+    "ClsTopK": "vlmplanner.compressors.attention",
+    "VisionZip": "vlmplanner.compressors.attention",
+    "PruMergePlus": "vlmplanner.compressors.attention",
+    "DivPrune": "vlmplanner.compressors.diversity",
+    "FastV": "vlmplanner.compressors.fastv",
+    "NoCompression": "vlmplanner.compressors.simple",
+    "PoolCompressor": "vlmplanner.compressors.simple",
+    "QueCC": "vlmplanner.compressors.quecc",
+    "QueCCData": "vlmplanner.compressors.quecc",
+    "TrainingResult": "vlmplanner.compressors.quecc",
+    "train_quecc": "vlmplanner.compressors.quecc",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vlmplanner.compressors' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,69 @@
+"""``fastv``: in-LLM pruning by the last prompt token's attention (FastV, ECCV'24), from the paper's
+description.
+
+All tokens pass LLM layers 0..K-1. At layer K-1 the seam obtains the attention of the last prompt
+token to the image tokens (eager attention at that one layer, or a single-row recompute
+``softmax(q_last·Kᵀ/√d_h)`` from that layer's q/k projections -- flash/SDPA safe) and calls
+:meth:`FastV.select`; the returned image tokens (with every text token) go on to layer K, keeping
+their original position ids. Pruning happens once, at prefill; decoding sees the same subset.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from vlmplanner.errors import InvalidTokenCountError, ValidationError
+
+from ._cards import BUILTIN_CARDS
+from ._tensor import score_dtype
+from .base import CompressorCard, InLLMCompressor, _as_slice
+
+__all__ = ["FastV"]
+
+
+class FastV(InLLMCompressor):
+    """Keep the k image tokens with the highest head-mean attention from the last prompt token at
+    layer ``prune_layer - 1`` (K = 2 by default, as in the paper's title)."""
+
+    card: ClassVar[CompressorCard] = BUILTIN_CARDS["fastv"]
+
+    def select(self, hidden: Tensor, attention_to_image: Tensor,
+               image_slice: slice | tuple[int, int]) -> Tensor:
+        if not isinstance(hidden, torch.Tensor) or hidden.dim() != 3:
+            raise ValidationError(f"fastv: hidden must be [batch, tokens, dim], got "
+                                  f"{getattr(hidden, 'shape', type(hidden).__name__)}",
+                                  field="hidden", value=getattr(hidden, "shape", None))
+        batch, length, _ = hidden.shape
+        start, stop = _as_slice(image_slice, length)
+        n_img = stop - start
+        if self.visual_tokens > n_img:
+            raise InvalidTokenCountError(
+                f"fastv cannot keep {self.visual_tokens} visual tokens: the image has only {n_img}",
+                field="visual_tokens", value=self.visual_tokens,
+            )
+        if self.native_tokens is not None and n_img != self.native_tokens:
+            raise ValidationError(f"fastv was built for {self.native_tokens} image tokens, got {n_img}",
+                                  field="image_slice", value=(start, stop))
+        att = attention_to_image
+        if not isinstance(att, torch.Tensor) or att.dim() not in (2, 3) or att.shape[0] != batch:
+            raise ValidationError(
+                f"fastv: attention_to_image must be [B, heads, Timg] or [B, Timg] with B={batch}, got "
+                f"{getattr(att, 'shape', type(att).__name__)}",
+                field="attention_to_image", value=getattr(att, "shape", None),
+            )
+        if att.shape[-1] == length and length != n_img:
+            att = att[..., start:stop]                                    # a full row: slice it
+        if att.shape[-1] != n_img:
+            raise ValidationError(
+                f"fastv: attention_to_image covers {att.shape[-1]} tokens; expected the {n_img} image "
+                f"tokens (or the full row of {length})",
+                field="attention_to_image", value=tuple(att.shape),
+            )
+        scores = att.to(score_dtype(att))
+        if scores.dim() == 3:
+            scores = scores.mean(dim=1)                                   # head mean
+        keep = torch.topk(scores, self.visual_tokens, dim=-1, sorted=False).indices.sort(dim=-1).values
+        return keep.to(hidden.device) + start

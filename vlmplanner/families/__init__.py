@@ -1,0 +1,161 @@
+"""Model families: one adapter per Hugging Face ``model_type``.
+
+An adapter (a :class:`ModelFamily` subclass) knows its family's config.json, how many visual tokens an
+image becomes, how to build a tiny offline model and the full-size model on fake tensors, the inputs
+of a forward pass, which submodules are which cost component, and how to load a real checkpoint.
+
+Built-ins are listed by name here and imported only when asked for; third-party adapters come from
+the entry-point group ``vlmplanner.model_families`` (name = model_type, value = ``"module:Class"``),
+read on the first lookup, never at import. Importing this package imports neither torch nor
+transformers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from vlmplanner.errors import ValidationError, VlmPlannerWarning, suggest
+from vlmplanner.schemas import ModelSpec
+
+from ._hf import HFFamily, fake_mode_of
+from .base import ModelFamily, TinyVLM
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "HFFamily",
+    "ModelFamily",
+    "TinyVLM",
+    "fake_mode_of",
+    "get_family",
+    "list_families",
+    "register_family",
+    "spec_from_config",
+]
+
+#: The entry-point group third-party packages declare their adapters in.
+ENTRY_POINT_GROUP = "vlmplanner.model_families"
+
+#: The built-in adapters, imported on first use.
+BUILTIN_FAMILIES: dict[str, str] = {
+    "llava": "vlmplanner.families.llava:LlavaFamily",
+    "llava_next": "vlmplanner.families.llava_next:LlavaNextFamily",
+    "qwen2_vl": "vlmplanner.families.qwen2_vl:Qwen2VLFamily",
+    "qwen2_5_vl": "vlmplanner.families.qwen2_5_vl:Qwen2_5_VLFamily",
+}
+
+_registry: dict[str, type[ModelFamily] | str] = dict(BUILTIN_FAMILIES)
+_origin: dict[str, str] = {name: "built-in" for name in BUILTIN_FAMILIES}
+_instances: dict[str, ModelFamily] = {}
+_entry_points_read = False
+
+
+def _read_entry_points() -> None:
+    """Add the adapters other packages declare (once). A name already registered wins."""
+    global _entry_points_read
+    if _entry_points_read:
+        return
+    _entry_points_read = True
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name in _registry:
+            warnings.warn(
+                f"entry point {point.name!r} = {point.value!r} in group {ENTRY_POINT_GROUP!r} is ignored:"
+                f" model_type {point.name!r} is already provided ({_origin.get(point.name, 'registered')})",
+                VlmPlannerWarning, stacklevel=3,
+            )
+            continue
+        _registry[point.name] = point.value
+        _origin[point.name] = f"entry point of {point.dist.name if point.dist else 'an installed package'}"
+
+
+def list_families() -> list[str]:
+    """Every model_type with an adapter: the built-ins, registered ones and installed plug-ins."""
+    _read_entry_points()
+    return sorted(_registry)
+
+
+def _unsupported(model_type: object) -> ValidationError:
+    known = sorted(_registry)
+    message = f"unsupported model_type {model_type!r}; supported: {', '.join(known)}"
+    close = suggest(model_type, known) if isinstance(model_type, str) else []
+    if close:
+        message += f" (did you mean {', '.join(repr(c) for c in close)}?)"
+    message += f". Other families plug in through the {ENTRY_POINT_GROUP!r} entry-point group (docs/families.md)"
+    return ValidationError(message, field="model_type", value=model_type)
+
+
+def _resolve(model_type: str, target: type[ModelFamily] | str) -> type[ModelFamily]:
+    cls: Any = target
+    if isinstance(target, str):
+        module_name, _, attribute = target.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), attribute) if attribute else None
+        except (ImportError, AttributeError) as exc:
+            raise ValidationError(f"the adapter for model_type {model_type!r} ({target}) cannot be loaded: {exc}",
+                                  field="model_type", value=model_type) from exc
+    if not (isinstance(cls, type) and issubclass(cls, ModelFamily)):
+        raise ValidationError(f"the adapter for model_type {model_type!r} ({target!r}) is not a ModelFamily subclass",
+                              field="model_type", value=model_type)
+    if getattr(cls, "model_type", None) != model_type:
+        raise ValidationError(
+            f"the adapter {cls.__name__} declares model_type {getattr(cls, 'model_type', None)!r}, but is"
+            f" registered as {model_type!r}", field="model_type", value=model_type,
+        )
+    return cls
+
+
+def get_family(model_type: str) -> ModelFamily:
+    """The adapter of ``model_type`` (an HF config.json's ``model_type``), created once and reused."""
+    instance = _instances.get(model_type) if isinstance(model_type, str) else None
+    if instance is not None:
+        return instance
+    _read_entry_points()
+    if not isinstance(model_type, str) or model_type not in _registry:
+        raise _unsupported(model_type)
+    instance = _resolve(model_type, _registry[model_type])()
+    _instances[model_type] = instance
+    return instance
+
+
+def register_family(model_type: str, family: type[ModelFamily] | str, *, exist_ok: bool = False) -> None:
+    """Add an adapter: a ModelFamily subclass, or ``"module:Class"`` imported on first use.
+
+    Registering a model_type that already has an adapter is an error unless ``exist_ok``, which
+    replaces it.
+    """
+    if not isinstance(model_type, str) or not model_type.strip():
+        raise ValidationError(f"model_type must be a non-empty string, got {model_type!r}", field="model_type",
+                              value=model_type)
+    if isinstance(family, str):
+        if ":" not in family:
+            raise ValidationError(f"an adapter given by name must be 'module:Class', got {family!r}",
+                                  field="family", value=family)
+    else:
+        _resolve(model_type, family)
+    _read_entry_points()
+    if model_type in _registry and not exist_ok:
+        raise ValidationError(
+            f"model_type {model_type!r} already has an adapter ({_origin.get(model_type, 'registered')});"
+            " pass exist_ok=True to replace it", field="model_type", value=model_type,
+        )
+    _registry[model_type] = family
+    _origin[model_type] = "registered"
+    _instances.pop(model_type, None)
+
+
+def spec_from_config(config: Mapping[str, Any], *, checkpoint: str, source: str,
+                     params_b: float | None = None) -> ModelSpec:
+    """A config.json dict as a ModelSpec, through the adapter of its ``model_type``."""
+    if not isinstance(config, Mapping):
+        raise ValidationError(f"a config.json must be a JSON object, got {type(config).__name__}",
+                              field="config", value=None)
+    model_type = config.get("model_type")
+    if model_type is None:
+        raise ValidationError("config.json has no model_type, so its family is unknown", field="model_type",
+                              value=None)
+    return get_family(model_type).spec_from_config(config, checkpoint=checkpoint, source=source,
+                                                   params_b=params_b)

@@ -1,0 +1,157 @@
+"""Reading a checkpoint's config.json without transformers: keys, defaults, checks, parameter counts.
+
+Registering a model must work in the light install (no torch, no transformers), so the adapters read
+config.json dicts with these helpers. Where a key is absent, transformers fills in its config class's
+default; the tables below copy those defaults for the classes the built-in families meet
+(tests/families/test_config_defaults.py checks them against transformers itself).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from vlmplanner.errors import ValidationError
+
+__all__ = [
+    "TEXT_DEFAULTS",
+    "VISION_DEFAULTS",
+    "Section",
+    "llm_parameter_count",
+    "round_billions",
+]
+
+_MISSING = object()
+
+#: transformers' defaults for the language models the built-in families wrap, by text model_type.
+#: ``num_key_value_heads`` None means "equal to num_attention_heads", as transformers does.
+TEXT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+              "num_attention_heads": 32, "num_key_value_heads": None, "tie_word_embeddings": False},
+    "mistral": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+                "num_attention_heads": 32, "num_key_value_heads": 8, "tie_word_embeddings": False},
+    "qwen2": {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016, "num_hidden_layers": 32,
+              "num_attention_heads": 32, "num_key_value_heads": 32, "tie_word_embeddings": False},
+    # the language models inside Qwen2-VL / Qwen2.5-VL (Qwen2VLTextConfig, Qwen2_5_VLTextConfig)
+    "qwen2_vl_text": {"vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568,
+                      "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8,
+                      "tie_word_embeddings": False},
+    "qwen2_5_vl_text": {"vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568,
+                        "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8,
+                        "tie_word_embeddings": False},
+}
+
+#: transformers' defaults for the vision towers, by vision model_type.
+VISION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "clip_vision_model": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+                          "num_attention_heads": 12, "image_size": 224, "patch_size": 32},
+    "siglip_vision_model": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+                            "num_attention_heads": 12, "image_size": 224, "patch_size": 16},
+    "qwen2_vl_vision": {"depth": 32, "embed_dim": 1280, "hidden_size": 3584, "mlp_ratio": 4, "num_heads": 16,
+                        "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+    "qwen2_5_vl_vision": {"depth": 32, "hidden_size": 3584, "intermediate_size": 3420, "num_heads": 16,
+                          "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                          "out_hidden_size": 3584, "window_size": 112},
+}
+
+#: Text model types whose attention projections q/k/v always carry a bias (Qwen2 and its VL variants).
+QKV_BIAS_TYPES = frozenset({"qwen2", "qwen2_vl_text", "qwen2_5_vl_text"})
+
+
+class Section:
+    """One part of a config.json (the top level, ``text_config`` or ``vision_config``).
+
+    ``where`` prefixes every key in error messages (``text_config.hidden_size``), and ``defaults``
+    are the values transformers would use for absent keys. ``fallback`` is a second mapping read
+    before the defaults: Qwen2-VL keeps its language-model keys at the top level in the original
+    release format and under ``text_config`` in later re-saves.
+    """
+
+    def __init__(self, data: Mapping[str, Any], where: str, defaults: Mapping[str, Any] | None = None,
+                 fallback: Mapping[str, Any] | None = None) -> None:
+        self.data = data
+        self.where = where
+        self.defaults = defaults or {}
+        self.fallback = fallback or {}
+
+    def name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def raw(self, key: str, default: Any = _MISSING) -> Any:
+        for source in (self.data, self.fallback, self.defaults):
+            if key in source and source[key] is not None:
+                return source[key]
+        if default is _MISSING:
+            raise ValidationError(
+                f"config.json has no {self.name(key)} (and transformers has no default for it here)",
+                field=self.name(key), value=None,
+            )
+        return default
+
+    def has(self, key: str) -> bool:
+        return any(key in source and source[key] is not None for source in (self.data, self.fallback, self.defaults))
+
+    def positive_int(self, key: str, default: Any = _MISSING) -> int:
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+            raise ValidationError(
+                f"config.json {self.name(key)} must be a positive integer, got {value!r}",
+                field=self.name(key), value=value,
+            )
+        return int(value)
+
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            raise ValidationError(f"config.json {self.name(key)} must be true or false, got {value!r}",
+                                  field=self.name(key), value=value)
+        return value
+
+    def string(self, key: str, default: Any = _MISSING) -> str:
+        value = self.raw(key, default)
+        if not isinstance(value, str) or not value:
+            raise ValidationError(f"config.json {self.name(key)} must be a non-empty string, got {value!r}",
+                                  field=self.name(key), value=value)
+        return value
+
+
+def sub_config(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``config[key]`` as a mapping ({} when absent); anything else is an error naming the key."""
+    value = config.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"config.json {key} must be an object, got {type(value).__name__}",
+                              field=key, value=value)
+    return value
+
+
+def llm_parameter_count(*, model_type: str, layers: int, hidden: int, heads: int, kv_heads: int,
+                        intermediate: int, vocab: int, tied: bool, head_dim: int | None = None,
+                        attention_bias: bool = False, mlp_bias: bool = False) -> int:
+    """Exact parameters of a Llama-style decoder with its lm_head (RMSNorm, SwiGLU MLP, GQA).
+
+    ``attention_bias`` adds biases to q/k/v/o (Llama's flag); Qwen2-family models always have
+    q/k/v biases and no o bias.
+    """
+    hd = head_dim or hidden // heads
+    q, kv = heads * hd, kv_heads * hd
+    attention = hidden * q + 2 * hidden * kv + q * hidden
+    if model_type in QKV_BIAS_TYPES:
+        attention += q + 2 * kv
+    elif attention_bias:
+        attention += q + 2 * kv + hidden
+    mlp = 3 * hidden * intermediate + (2 * intermediate + hidden if mlp_bias else 0)
+    block = attention + mlp + 2 * hidden
+    embeddings = vocab * hidden
+    return embeddings + layers * block + hidden + (0 if tied else vocab * hidden)
+
+
+def round_billions(count: int) -> float:
+    """A parameter count in billions, to three significant digits."""
+    billions = count / 1e9
+    if billions <= 0:
+        return billions
+    digits = 2 - math.floor(math.log10(billions))
+    return round(billions, digits)

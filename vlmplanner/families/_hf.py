@@ -1,0 +1,187 @@
+"""What the built-in adapters share: transformers configs, fake and tiny models, loading, inputs.
+
+Nothing here imports torch or transformers at module level: the adapters are imported by
+``get_family`` when a model is registered, which must work in the light install.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from vlmplanner.errors import ValidationError
+
+from .base import ModelFamily, TinyVLM
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PretrainedConfig
+
+__all__ = ["HFFamily", "deep_merge", "fake_mode_of", "filler_ids"]
+
+
+def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``overrides``; nested dicts are merged key by key, not replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def fake_mode_of(model: torch.nn.Module) -> Any:
+    """The ``FakeTensorMode`` a model from ``build_fake`` was built in (pass it to ``dummy_inputs``)."""
+    for parameter in model.parameters():
+        mode = getattr(parameter, "fake_mode", None)
+        if mode is not None:
+            return mode
+    raise ValidationError("this model has no FakeTensor parameters; build it with build_fake()",
+                          field="model", value=type(model).__name__)
+
+
+def filler_ids(count: int, vocab_size: int, avoid: Sequence[int]) -> list[int]:
+    """``count`` ordinary token ids (never one of ``avoid``), cycling through the low ids."""
+    banned = set(avoid)
+    pool = [i for i in range(min(vocab_size, 4), min(vocab_size, 4 + 64 + len(banned))) if i not in banned]
+    if not pool:
+        pool = [i for i in range(vocab_size) if i not in banned]
+    if not pool:
+        raise ValidationError(f"vocab_size {vocab_size} leaves no ordinary token id", field="vocab_size",
+                              value=vocab_size)
+    return [pool[i % len(pool)] for i in range(count)]
+
+
+def _check_counts(text_tokens: int, batch_size: int) -> None:
+    if isinstance(text_tokens, bool) or not isinstance(text_tokens, int) or text_tokens < 0:
+        raise ValidationError(f"text_tokens must be a non-negative integer, got {text_tokens!r}",
+                              field="text_tokens", value=text_tokens)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValidationError(f"batch_size must be a positive integer, got {batch_size!r}",
+                              field="batch_size", value=batch_size)
+
+
+def _check_image_size(image_size: tuple[int, int] | None) -> None:
+    if image_size is None:
+        return
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in image_size)):
+        raise ValidationError(f"image_size must be (height, width) in positive pixels, got {image_size!r}",
+                              field="image_size", value=image_size)
+
+
+class HFFamily(ModelFamily):
+    """A family whose model, config and processor are native transformers classes."""
+
+    #: transformers class names (resolved on use, so importing the adapter stays light).
+    config_class: ClassVar[str]
+    model_class: ClassVar[str]
+    #: A prompt with one image for the tiny model's processor.
+    tiny_prompt: ClassVar[str]
+
+    # -- configs -----------------------------------------------------------------------------
+    def _check_model_type(self, config: Mapping[str, Any]) -> None:
+        if not isinstance(config, Mapping):
+            raise ValidationError(f"a config.json must be a JSON object, got {type(config).__name__}",
+                                  field="config", value=None)
+        found = config.get("model_type")
+        if found != self.model_type:
+            raise ValidationError(
+                f"the {self.model_type} adapter got a config with model_type {found!r}; use"
+                f" vlmplanner.families.get_family({found!r}) for it",
+                field="model_type", value=found,
+            )
+
+    def hf_config(self, config: Mapping[str, Any]) -> PretrainedConfig:
+        self._check_model_type(config)
+        import transformers
+
+        cls = getattr(transformers, self.config_class)
+        try:
+            built: PretrainedConfig = cls.from_dict(copy.deepcopy(dict(config)))
+            return built
+        except Exception as exc:  # transformers' strict dataclasses raise their own error types
+            field = getattr(exc, "field", None)
+            raise ValidationError(
+                f"transformers rejects this {self.model_type} config.json: {' '.join(str(exc).split())}",
+                field=field if isinstance(field, str) else "config", value=None,
+            ) from exc
+
+    def _tiny_dict(self, tokenizer: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _tokenizer(self) -> Any:
+        raise NotImplementedError
+
+    def _processor(self, config: PretrainedConfig, tokenizer: Any) -> Any:
+        raise NotImplementedError
+
+    def tiny_config(self, **overrides: Any) -> PretrainedConfig:
+        import transformers
+
+        return self._tiny_config(self._tokenizer(), overrides, getattr(transformers, self.config_class))
+
+    def _tiny_config(self, tokenizer: Any, overrides: Mapping[str, Any], cls: Any) -> PretrainedConfig:
+        data = deep_merge(self._tiny_dict(tokenizer), overrides)
+        config: PretrainedConfig = cls(**data)
+        return config
+
+    def build_tiny(self, *, seed: int = 0, dtype: Any = None, **overrides: Any) -> TinyVLM:
+        import torch
+        import transformers
+
+        tokenizer = self._tokenizer()
+        config = self._tiny_config(tokenizer, overrides, getattr(transformers, self.config_class))
+        torch.manual_seed(seed)
+        model = getattr(transformers, self.model_class)(config)
+        if dtype is not None:
+            model = model.to(dtype)
+        model.eval()
+        return TinyVLM(model=model, processor=self._processor(config, tokenizer), tokenizer=tokenizer,
+                       config=config, family=self)
+
+    # -- models ------------------------------------------------------------------------------
+    def build_fake(self, config: PretrainedConfig) -> torch.nn.Module:
+        """The full-size model on FakeTensors, in the current default dtype.
+
+        The parameters carry shapes and dtypes only (no storage), so a 7B model builds in well under
+        a second and a few MB. Build in bf16 with ``torch.set_default_dtype(torch.bfloat16)`` around
+        the call (``.to(dtype)`` does not work on fake parameters). Get the mode back with
+        ``fake_mode_of(model)`` and pass it to ``dummy_inputs(pixel_values_fake_mode=...)``; run the
+        forward pass with that mode *not* active (real integer inputs, fake pixel values).
+        """
+        import transformers
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        mode = FakeTensorMode(allow_non_fake_inputs=True)
+        with mode:
+            model = getattr(transformers, self.model_class)(config)
+        return model.eval()  # type: ignore[no-any-return]
+
+    def load(self, checkpoint: str | Path, *, device: str = "cpu", dtype: Any = None,
+             trust_remote_code: bool = False) -> tuple[Any, Any]:
+        import transformers
+
+        path = str(checkpoint)
+        kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+        if dtype is not None:
+            kwargs["dtype"] = dtype
+        model = getattr(transformers, self.model_class).from_pretrained(path, **kwargs)
+        model = model.to(device).eval()
+        return model, self._load_processor(path, trust_remote_code=trust_remote_code)
+
+    def _load_processor(self, path: str, *, trust_remote_code: bool) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def _pixels(shape: tuple[int, ...], mode: Any, seed: int = 0) -> torch.Tensor:
+        import torch
+
+        if mode is not None:
+            with mode:  # a FakeTensor of this shape: no storage is allocated
+                return torch.empty(shape, dtype=torch.get_default_dtype())
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randn(shape, generator=generator, dtype=torch.get_default_dtype())

@@ -1,0 +1,254 @@
+"""Qwen2-VL (``model_type: qwen2_vl``): a native-resolution ViT, a 2×2 patch merger and Qwen2.
+
+Images are not resized to a fixed square: each side is rounded to a multiple of patch × merge
+(28 px), within min/max pixel bounds, and every 2×2 group of 14 px patches becomes one LLM token.
+A 448×448 image therefore gives (448/14)² / 4 = 256 tokens; that reference side is what
+``spec_from_config`` records as ``vision.image_size`` and ``native_visual_tokens``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from vlmplanner.errors import ValidationError
+from vlmplanner.schemas import ModelSpec, build
+
+from ._config import (
+    TEXT_DEFAULTS,
+    VISION_DEFAULTS,
+    Section,
+    llm_parameter_count,
+    round_billions,
+    sub_config,
+)
+from ._hf import HFFamily, _check_counts, _check_image_size, filler_ids
+from ._tiny import word_level_tokenizer
+from .llava import _check_heads
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PretrainedConfig
+
+__all__ = ["QWEN_REFERENCE_SIDE", "Qwen2VLFamily", "smart_resize"]
+
+#: The image side (px) a Qwen spec's ``vision.image_size`` and ``native_visual_tokens`` refer to.
+QWEN_REFERENCE_SIDE = 448
+#: Qwen2VLImageProcessor's default pixel bounds.
+MIN_PIXELS = 56 * 56
+MAX_PIXELS = 28 * 28 * 1280
+
+_SPECIALS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+
+
+def smart_resize(height: int, width: int, *, factor: int = 28, min_pixels: int = MIN_PIXELS,
+                 max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """The size Qwen2-VL's image processor resizes an image to (multiples of ``factor``, within bounds)."""
+    if max(height, width) / min(height, width) > 200:
+        raise ValidationError(f"image_size {height}x{width}: Qwen2-VL refuses aspect ratios above 200",
+                              field="image_size", value=(height, width))
+    h = round(height / factor) * factor
+    w = round(width / factor) * factor
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+        w = max(factor, math.floor(width / beta / factor) * factor)
+    elif h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h = math.ceil(height * beta / factor) * factor
+        w = math.ceil(width * beta / factor) * factor
+    return h, w
+
+
+def _no_video(cls: Any) -> Any:
+    """``cls`` without its video processor (which needs torchvision): images and text only.
+
+    The processor's parts are read from its ``__init__`` signature, so leaving ``video_processor``
+    out of it makes construction, ``save_pretrained`` and ``from_pretrained`` skip the video part.
+    """
+
+    class NoVideoProcessor(cls):  # type: ignore[misc]
+        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None,
+                     **kwargs: Any) -> None:
+            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+            self.video_processor = None
+
+    NoVideoProcessor.__name__ = NoVideoProcessor.__qualname__ = f"NoVideo{cls.__name__}"
+    return NoVideoProcessor
+
+
+class Qwen2VLFamily(HFFamily):
+    """``qwen2_vl``: Qwen2VLForConditionalGeneration with Qwen2VLProcessor (images only)."""
+
+    model_type: ClassVar[str] = "qwen2_vl"
+    config_class: ClassVar[str] = "Qwen2VLConfig"
+    model_class: ClassVar[str] = "Qwen2VLForConditionalGeneration"
+    processor_class: ClassVar[str] = "Qwen2VLProcessor"
+    text_type: ClassVar[str] = "qwen2_vl_text"
+    vision_type: ClassVar[str] = "qwen2_vl_vision"
+    tiny_prompt: ClassVar[str] = "USER: <|vision_start|><|image_pad|><|vision_end|> what is in the picture ? ASSISTANT:"
+
+    # -- config.json -> ModelSpec ----------------------------------------------------------------
+    def _vision_numbers(self, vision: Section) -> dict[str, int]:
+        embed = vision.positive_int("embed_dim")
+        ratio = vision.raw("mlp_ratio")
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
+            raise ValidationError(f"config.json {vision.name('mlp_ratio')} must be a positive number, got {ratio!r}",
+                                  field=vision.name("mlp_ratio"), value=ratio)
+        return {"hidden_size": embed, "intermediate_size": int(embed * ratio)}
+
+    def spec_from_config(self, config: Mapping[str, Any], *, checkpoint: str, source: str,
+                         params_b: float | None = None) -> ModelSpec:
+        self._check_model_type(config)
+        top = Section(config, "")
+        text_raw = sub_config(config, "text_config")
+        # the original release keeps the LLM keys at the top level; later re-saves nest them
+        text = (Section(text_raw, "text_config", TEXT_DEFAULTS[self.text_type], fallback=config) if text_raw
+                else Section(config, "", TEXT_DEFAULTS[self.text_type]))
+        vision = Section(sub_config(config, "vision_config"), "vision_config", VISION_DEFAULTS[self.vision_type])
+        layers = text.positive_int("num_hidden_layers")
+        hidden = text.positive_int("hidden_size")
+        heads = text.positive_int("num_attention_heads")
+        kv_heads = text.positive_int("num_key_value_heads", heads)
+        intermediate = text.positive_int("intermediate_size")
+        vocab = text.positive_int("vocab_size")
+        tied = top.boolean("tie_word_embeddings", False) or Section(text_raw, "text_config").boolean(
+            "tie_word_embeddings", False)
+        _check_heads(text, hidden, heads, kv_heads, hidden // heads if hidden >= heads else 0)
+
+        patch = vision.positive_int("patch_size")
+        merge = vision.positive_int("spatial_merge_size")
+        v_layers = vision.positive_int("depth")
+        v_heads = vision.positive_int("num_heads")
+        numbers = self._vision_numbers(vision)
+        factor = patch * merge
+        side = max(factor, round(QWEN_REFERENCE_SIDE / factor) * factor)
+        native = (side // patch) ** 2 // (merge * merge)
+        notes = [(f"vision.image_size {side} is a reference side: {self.model_type} takes any image, rounded"
+                  f" to multiples of {factor} px; native_visual_tokens {native} = ({side}/{patch})² / {merge}²"
+                  f" at a {side}x{side} image")]
+        if params_b is None:
+            params_b = round_billions(llm_parameter_count(
+                model_type=self.text_type, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads,
+                intermediate=intermediate, vocab=vocab, tied=tied,
+            ))
+            notes.append(f"llm params_b {params_b:g} counted from the config (language model with lm_head)")
+        return build(ModelSpec, {
+            "checkpoint": checkpoint,
+            "model_type": self.model_type,
+            "display_name": checkpoint.rstrip("/").rsplit("/", 1)[-1] or checkpoint,
+            "llm": {
+                "name": (text_raw.get("_name_or_path") or f"{checkpoint} (language model)"),
+                "params_b": params_b, "num_layers": layers, "hidden_size": hidden, "num_heads": heads,
+                "num_kv_heads": kv_heads, "intermediate_size": intermediate, "vocab_size": vocab,
+                "tie_word_embeddings": tied,
+            },
+            "vision": {
+                "name": "(built-in ViT)", "image_size": side, "patch_size": patch, "num_layers": v_layers,
+                "num_heads": v_heads, "spatial_merge_size": merge, **numbers,
+            },
+            "projector": "patch_merger",
+            "native_visual_tokens": native,
+            "public_checkpoint": True,
+            "source": source,
+            "note": "; ".join(notes),
+        })
+
+    # -- tiny, offline ----------------------------------------------------------------------------
+    def _tokenizer(self) -> Any:
+        return word_level_tokenizer(_SPECIALS, {"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"})
+
+    def _tiny_vision(self) -> dict[str, Any]:
+        return {"depth": 2, "embed_dim": 32, "hidden_size": 32, "mlp_ratio": 2, "num_heads": 2, "patch_size": 14,
+                "spatial_merge_size": 2, "temporal_patch_size": 2}
+
+    def _tiny_dict(self, tokenizer: Any) -> dict[str, Any]:
+        ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _SPECIALS}
+        return {
+            "vision_config": self._tiny_vision(),
+            "text_config": {
+                "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                "num_key_value_heads": 2, "vocab_size": len(tokenizer), "max_position_embeddings": 1024,
+                # mrope_section sums to head_dim / 2 (head_dim 8): temporal, height, width
+                "rope_parameters": {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0},
+                "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+                "pad_token_id": tokenizer.pad_token_id,
+            },
+            "image_token_id": ids["<|image_pad|>"],
+            "video_token_id": ids["<|video_pad|>"],
+            "vision_start_token_id": ids["<|vision_start|>"],
+            "vision_end_token_id": ids["<|vision_end|>"],
+        }
+
+    def _processor_cls(self) -> Any:
+        import transformers
+
+        return _no_video(getattr(transformers, self.processor_class))
+
+    def _processor(self, config: PretrainedConfig, tokenizer: Any) -> Any:
+        from transformers import Qwen2VLImageProcessorPil
+
+        vision = config.vision_config
+        image_processor = Qwen2VLImageProcessorPil(patch_size=vision.patch_size, merge_size=vision.spatial_merge_size,
+                                                   temporal_patch_size=vision.temporal_patch_size)
+        return self._processor_cls()(image_processor=image_processor, tokenizer=tokenizer)
+
+    def _load_processor(self, path: str, *, trust_remote_code: bool) -> Any:
+        import importlib.util
+
+        import transformers
+
+        if importlib.util.find_spec("torchvision") is not None:
+            return transformers.AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
+                path, trust_remote_code=trust_remote_code)
+        # without torchvision there is no video processor: load the image-and-text processor
+        return self._processor_cls().from_pretrained(path, trust_remote_code=trust_remote_code)
+
+    # -- inputs and components ------------------------------------------------------------------------
+    def dummy_inputs(self, config: PretrainedConfig, *, image_size: tuple[int, int] | None = None,
+                     text_tokens: int = 50, batch_size: int = 1,
+                     pixel_values_fake_mode: Any = None) -> dict[str, torch.Tensor]:
+        """Inputs for one image of ``image_size`` (default 448×448) per row.
+
+        The sequence is one text token, <|vision_start|>, the image placeholders, <|vision_end|>,
+        then the other ``text_tokens - 1`` text tokens: the two delimiters come on top of
+        ``text_tokens``, as in the processor's output.
+        """
+        import torch
+
+        _check_counts(text_tokens, batch_size)
+        _check_image_size(image_size)
+        vision = config.vision_config
+        patch, merge, temporal = vision.patch_size, vision.spatial_merge_size, vision.temporal_patch_size
+        height, width = smart_resize(*(image_size or (QWEN_REFERENCE_SIDE, QWEN_REFERENCE_SIDE)),
+                                     factor=patch * merge)
+        grid_h, grid_w = height // patch, width // patch
+        tokens = grid_h * grid_w // (merge * merge)
+        specials = [config.image_token_id, config.video_token_id, config.vision_start_token_id,
+                    config.vision_end_token_id]
+        text = filler_ids(text_tokens, config.text_config.vocab_size, specials)
+        row = text[:1] + [config.vision_start_token_id] + [config.image_token_id] * tokens \
+            + [config.vision_end_token_id] + text[1:]
+        input_ids = torch.tensor([row] * batch_size, dtype=torch.long)
+        channels = getattr(vision, "in_channels", 3)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": torch.ones_like(input_ids),
+            "mm_token_type_ids": (input_ids == config.image_token_id).long(),
+            "image_grid_thw": torch.tensor([[1, grid_h, grid_w]] * batch_size, dtype=torch.long),
+            "pixel_values": self._pixels((batch_size * grid_h * grid_w, channels * temporal * patch * patch),
+                                         pixel_values_fake_mode),
+        }
+
+    def components(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
+        """As the base class says; note that ``projector`` (``model.visual.merger``, the patch
+        merger) is a submodule of ``vision_tower`` (``model.visual``): the tower's own share is
+        vision_tower minus projector."""
+        vlm: Any = model
+        return {
+            "vision_tower": vlm.model.visual,
+            "projector": vlm.model.visual.merger,
+            "llm_blocks": vlm.model.language_model,
+            "lm_head": vlm.lm_head,
+        }
