@@ -7,7 +7,7 @@ import warnings
 
 import typer
 
-from . import plan, register
+from . import plan, profile, register
 from .catalog import catalog_app
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.command("recommend")(plan.recommend)
 app.command("frontier")(plan.frontier)
 app.command("fit")(plan.fit)
 app.command("register")(register.register)
+app.command("profile")(profile.profile)
 
 
 @app.command()

@@ -232,7 +232,10 @@ class Planner:
         quality = self.estimate(table, chosen, warn=True)
         detail = breakdown(model, compressor, candidate.visual_tokens, workload, hardware=self.hardware,
                            dtype=self.dtype, accounting=accounting)
-        measured = [m for m in self.catalog.cost_measurements(candidate_key=candidate.key) if m.status == "ok"]
+        # Only real measurements of this workload count as "measured cost" (not traced or analytic rows).
+        measured = [m for m in self.catalog.cost_measurements(candidate_key=candidate.key)
+                    if m.status == "ok" and m.method == "measured" and m.text_tokens == workload.text_tokens
+                    and m.batch_size == workload.batch_size]
         cost = CandidateCost(
             accounting=accounting, flops=float(costs.flops[chosen]), prefill_flops=float(costs.prefill_flops[chosen]),
             decode_flops=float(costs.decode_flops[chosen]), flops_by_component=dict(detail.flops),

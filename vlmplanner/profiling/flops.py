@@ -1,0 +1,488 @@
+"""FLOPs of one request, three independent ways, each per component.
+
+- ``analytic``: ``vlmplanner.cost.breakdown``, closed-form formulas (no torch).
+- ``traced``: ``torch.utils.flop_counter.FlopCounterMode`` over the family's full-size model built
+  on FakeTensor weights (``build_fake``): shapes only, no weights allocated, seconds for a 72B model.
+  torch 2.13 counts CPU SDPA (``aten._scaled_dot_product_flash_attention_for_cpu``) as 0, so a
+  formula for it is registered through ``custom_mapping``.
+- ``fvcore``: ``fvcore.nn.FlopCountAnalysis`` (a torch.jit trace) on a materialized model (tiny
+  models in tests): multiply-adds x 2, SDPA and baddbmm handles added, norms set to 0 like the other
+  two methods, elementwise ops explicitly ignored, and component outputs kept alive so that the
+  trace's dead-code elimination does not drop layers HF executes (LLaVA's last CLIP layer).
+
+Components: vision_tower, projector, compressor, llm_blocks, lm_head (the prefill, which keeps the
+logits of the last position only, as generate() does) and decode_step (one new token over a KV
+cache of the prefill's length). Per request, batch 1. docs/profiling.md explains every difference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vlmplanner.errors import ValidationError
+
+from .conventions import COMPONENTS, CONVENTIONS, PREFILL_COMPONENTS
+
+if TYPE_CHECKING:
+    from vlmplanner.schemas import CompressorSpec
+
+    from .requests import Request
+    from .target import ProfileTarget
+
+__all__ = ["FlopCount", "attribute", "count_flops", "sdpa_cpu_mapping"]
+
+FLOP_METHODS = ("analytic", "traced", "fvcore")
+
+
+@dataclass(frozen=True)
+class FlopCount:
+    """One request's FLOPs by one method. ``flops`` holds COMPONENTS (and ``other`` for traced
+    FLOPs outside every component, when there are any)."""
+
+    method: str
+    flops: dict[str, float]
+    visual_tokens: int
+    native_tokens: int
+    text_tokens: int
+    compressor: str
+    image_size: tuple[int, int] | None
+    convention: str
+    seconds: float
+    notes: tuple[str, ...] = ()
+    unsupported_ops: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def prefill(self) -> float:
+        return float(sum(self.flops.get(c, 0.0) for c in (*PREFILL_COMPONENTS, "other")))
+
+    @property
+    def decode_step(self) -> float:
+        return float(self.flops.get("decode_step", 0.0))
+
+
+def count_flops(target: ProfileTarget, visual_tokens: int | None = None, *, method: str = "traced",
+                compressor: str | Any = "none", text_tokens: int = 50,
+                image_size: tuple[int, int] | None = None, compressor_spec: CompressorSpec | None = None,
+                keep_alive: bool = True, sdpa_formula: bool = True) -> FlopCount:
+    """FLOPs of one request with ``visual_tokens`` per image (None: the model's native count).
+
+    ``method`` is analytic, traced or fvcore. fvcore needs a materialized model (``target.model``,
+    e.g. a tiny bundle); traced never allocates weights. ``keep_alive`` (fvcore) and
+    ``sdpa_formula`` (traced) exist to show the raw tools' behaviour; leave them on.
+    """
+    if method not in FLOP_METHODS:
+        raise ValidationError(f"unknown FLOP method {method!r}; known: {', '.join(FLOP_METHODS)}", field="method",
+                              value=method)
+    if method == "analytic":
+        return _analytic(target, visual_tokens, compressor, text_tokens, image_size, compressor_spec)
+    if method == "traced":
+        return _traced(target, visual_tokens, compressor, text_tokens, image_size, sdpa_formula)
+    return _fvcore(target, visual_tokens, compressor, text_tokens, image_size, keep_alive)
+
+
+# --- analytic -----------------------------------------------------------------------------------
+
+def _compressor_name(compressor: str | Any) -> str:
+    return compressor if isinstance(compressor, str) else str(getattr(compressor, "name", "?"))
+
+
+def _analytic(target: ProfileTarget, visual_tokens: int | None, compressor: str | Any, text_tokens: int,
+              image_size: tuple[int, int] | None, spec: CompressorSpec | None) -> FlopCount:
+    from vlmplanner.cost import breakdown
+    from vlmplanner.schemas import CompressorSpec, Workload, build
+
+    from .requests import build_request
+
+    start = time.perf_counter()
+    name = _compressor_name(compressor)
+    request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
+                            image_size=image_size, what=f"model {target.name!r}")
+    if spec is None:
+        spec = build(CompressorSpec, name=name, display_name=name, kind="pre-llm", training="training-free")
+    workload = build(Workload, text_tokens=request.text_tokens, output_tokens=0, image_size=image_size)
+    detail = breakdown(target.spec, spec, request.visual_tokens, workload, dtype="bf16")
+    flops = {c: float(detail.flops.get(c, 0.0)) for c in PREFILL_COMPONENTS}
+    flops["decode_step"] = float(detail.decode_step_flops)
+    return FlopCount(method="analytic", flops=flops, visual_tokens=request.visual_tokens,
+                     native_tokens=request.native_tokens, text_tokens=request.text_tokens, compressor=name,
+                     image_size=image_size, convention=CONVENTIONS["analytic"],
+                     seconds=time.perf_counter() - start, notes=tuple(detail.notes))
+
+
+# --- component attribution -----------------------------------------------------------------------
+
+def attribute(totals: Mapping[str, float], paths: Mapping[str, str], total: float) -> dict[str, float]:
+    """Per-component FLOPs from per-module totals that include their submodules.
+
+    ``paths`` maps each component to its module's path; a component nested in another (Qwen's
+    merger inside the vision tower) is subtracted from its parent. ``other`` is what no component
+    holds, kept only when it is not zero.
+    """
+    out: dict[str, float] = {}
+    for component, path in paths.items():
+        inner = [p for c, p in paths.items() if c != component and p.startswith(path + ".")]
+        outermost = [p for p in inner if not any(q != p and p.startswith(q + ".") for q in inner)]
+        out[component] = float(totals.get(path, 0.0) - sum(totals.get(p, 0.0) for p in outermost))
+    other = float(total - sum(out.values()))
+    if other:
+        out["other"] = other
+    return out
+
+
+def _component_paths(target: ProfileTarget, root: Any, model: Any, compressor: Any, prefix: str) -> dict[str, str]:
+    """Component -> path of its module in ``root``'s tree, under ``prefix`` (FlopCounterMode names
+    modules ``<root class>.<path>``; fvcore by the bare path)."""
+    by_id = {id(module): name for name, module in root.named_modules()}
+    modules = dict(target.family.components(model))
+    modules["compressor"] = compressor
+    paths = {}
+    for component, module in modules.items():
+        if id(module) not in by_id:  # pragma: no cover - components() returns submodules
+            raise ValidationError(f"family {target.model_type!r}: component {component!r} is not a submodule of"
+                                  " the model", field="components", value=component)
+        name = by_id[id(module)]
+        paths[component] = f"{prefix}.{name}" if prefix and name else (name or prefix)
+    return paths
+
+
+# --- traced: FlopCounterMode over FakeTensor weights ----------------------------------------------
+
+def _sdpa_cpu_flops(query_shape: Any, key_shape: Any, value_shape: Any, *args: Any, out_shape: Any = None,
+                    **kwargs: Any) -> int:
+    """FLOPs of aten._scaled_dot_product_flash_attention_for_cpu: QKᵀ and AV, dense."""
+    from torch.utils.flop_counter import sdpa_flop_count
+
+    shapes = [tuple(s) if len(s) == 4 else (1, *s) for s in (query_shape, key_shape, value_shape)]
+    return int(sdpa_flop_count(*shapes))  # type: ignore[no-untyped-call]
+
+
+def sdpa_cpu_mapping() -> dict[Any, Any]:
+    """The custom_mapping FlopCounterMode needs on CPU (torch 2.13 counts this op as 0)."""
+    import torch
+
+    return {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flops}
+
+
+def fake_model(target: ProfileTarget) -> Any:
+    """The target's full-size model on FakeTensor weights, built once per target."""
+    model = target._fake_model
+    if model is None:
+        with warnings.catch_warnings(), _no_init_weights():
+            warnings.simplefilter("ignore")
+            model = target.family.build_fake(target.config)
+        target._fake_model = model
+    return model
+
+
+def _no_init_weights() -> contextlib.AbstractContextManager[Any]:
+    """Skip random weight initialization while building a FakeTensor model: the values are never
+    read, and initializing fake parameters still dispatches every init op (72B: 2.7 s -> 0.5 s)."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # pragma: no cover - other transformers versions
+        return contextlib.nullcontext()
+    return no_init_weights()
+
+
+def _fake_mode(model: Any) -> Any:
+    for parameter in model.parameters():
+        mode = getattr(parameter, "fake_mode", None)
+        if mode is not None:
+            return mode
+    raise ValidationError("build_fake() returned a model without FakeTensor parameters", field="model",  # pragma: no cover
+                          value=type(model).__name__)
+
+
+def _traced(target: ProfileTarget, visual_tokens: int | None, compressor: str | Any, text_tokens: int,
+            image_size: tuple[int, int] | None, sdpa_formula: bool) -> FlopCount:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .requests import build_request
+    from .seam import Runner, resolve_compressor
+
+    start = time.perf_counter()
+    name, module = resolve_compressor(compressor)
+    model = fake_model(target)
+    request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
+                            image_size=image_size, fake_mode=_fake_mode(model), what=f"model {target.name!r}")
+    runner = Runner(model, module)
+    mapping = sdpa_cpu_mapping() if sdpa_formula else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+            out = runner.prefill(request, use_cache=True)
+        prefill_counts = counter.get_flop_counts()
+        with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as step:
+            runner.decode(request, out.past_key_values)
+    root = type(runner).__name__
+    totals = {path: float(sum(ops.values())) for path, ops in prefill_counts.items()}
+    paths = _component_paths(target, runner, model, runner.compressor, root)
+    flops = attribute(totals, paths, totals.get("Global", 0.0))
+    flops["decode_step"] = float(step.get_total_flops())
+    notes = [f"model built on FakeTensor weights from {target.config_source}"]
+    if request.features_path:
+        notes.append(_features_note(request, name))
+    return FlopCount(method="traced", flops=_ordered(flops), visual_tokens=request.visual_tokens,
+                     native_tokens=request.native_tokens, text_tokens=request.text_tokens, compressor=name,
+                     image_size=image_size, convention=CONVENTIONS["traced"],
+                     seconds=time.perf_counter() - start, notes=tuple(notes))
+
+
+def _features_note(request: Request, compressor: str) -> str:
+    how = ("kept by index selection (compressor none below the native count: no FLOPs)" if compressor == "none"
+           else f"from compressor {compressor}")
+    return (f"{request.visual_tokens} of {request.native_tokens} visual tokens per image reach the LLM, {how};"
+            " the vision tower and projector run on the full image")
+
+
+def _ordered(flops: dict[str, float]) -> dict[str, float]:
+    keys = [c for c in COMPONENTS if c in flops] + [k for k in flops if k not in COMPONENTS]
+    return {k: flops[k] for k in keys}
+
+
+# --- fvcore: FlopCountAnalysis on materialized weights ------------------------------------------------
+
+#: Ops fvcore reports as unsupported that hold no multiply-adds (or only elementwise work, which
+#: none of the three methods counts): explicitly ignored.
+FVCORE_ZERO_OPS = (
+    "aten::add", "aten::add_", "aten::sub", "aten::rsub", "aten::mul", "aten::mul_", "aten::div", "aten::neg",
+    "aten::pow", "aten::mean", "aten::sum", "aten::rsqrt", "aten::sqrt", "aten::exp", "aten::cos", "aten::sin",
+    "aten::silu", "aten::gelu", "aten::sigmoid", "aten::tanh", "aten::softmax", "aten::embedding",
+    "aten::masked_scatter", "aten::masked_fill_", "aten::new_ones", "aten::le", "aten::lt", "aten::ne",
+    "aten::where", "aten::repeat", "aten::repeat_interleave", "aten::meshgrid", "aten::resolve_conj",
+    "aten::resolve_neg", "aten::cumsum", "aten::any", "aten::all", "aten::abs", "aten::argmax", "aten::fill_",
+    "aten::index_select", "aten::bitwise_or", "aten::bitwise_and", "aten::logical_and", "aten::logical_or",
+    "aten::div_", "aten::scatter", "aten::prod", "aten::max_pool2d", "aten::avg_pool2d", "aten::clone",
+    "aten::expand_as", "aten::diff", "aten::unflatten", "aten::einsum_", "aten::erf", "aten::tril", "aten::triu",
+    "aten::sort", "aten::topk", "aten::min", "aten::argsort", "aten::linspace", "aten::lift_fresh",
+    "aten::alias", "aten::log", "aten::sub_", "aten::reciprocal", "aten::item", "aten::is_nonzero",
+    "aten::floor_divide_", "aten::__or__", "aten::__not__", "aten::pad",
+)
+#: Norm ops fvcore counts by default (about 5 per element); 0 here, as in the other two methods.
+FVCORE_NORM_OPS = ("aten::layer_norm", "aten::group_norm", "aten::batch_norm", "aten::instance_norm")
+
+
+def _shape(value: Any) -> list[int]:
+    from fvcore.nn.jit_handles import get_shape  # type: ignore[import-untyped]
+
+    return list(get_shape(value))
+
+
+def _prod(values: list[int]) -> int:
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
+
+
+def _sdpa_macs(inputs: list[Any], outputs: list[Any]) -> int:
+    """scaled_dot_product_attention: Sq·Sk·(d + dv) multiply-adds per query head and batch."""
+    q, k, v = (_shape(inputs[i]) for i in range(3))
+    return _prod(q[:-1]) * k[-2] * (q[-1] + v[-1])
+
+
+def _zero_macs(inputs: list[Any], outputs: list[Any]) -> int:
+    return 0
+
+
+def _baddbmm_macs(inputs: list[Any], outputs: list[Any]) -> int:
+    b1, b2 = _shape(inputs[1]), _shape(inputs[2])
+    return b1[0] * b1[1] * b1[2] * b2[-1]
+
+
+def _tensors(value: Any) -> list[Any]:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _tensors(v)]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def _traced_input(key: str, value: Any) -> bool:
+    """Inputs the jit trace takes as arguments: pixels, input_ids and attention_mask. Other integer
+    inputs (image_sizes, image_grid_thw, mm_token_type_ids) stay Python-side constants, because
+    transformers turns them into Python numbers (round(), .tolist()), which a trace cannot follow."""
+    return hasattr(value, "is_floating_point") and (value.is_floating_point() or key in ("input_ids",
+                                                                                         "attention_mask"))
+
+
+@contextlib.contextmanager
+def _jit_traceable(model_type: str) -> Iterator[None]:
+    """Work around transformers code a torch.jit trace cannot follow, for the trace's duration.
+
+    LLaVA-NeXT's ``unpad_image`` computes ``round(size * scale)`` from ``tensor.shape``, which a
+    jit trace turns into tensors (``TypeError: type Tensor doesn't define __round__``). The
+    replacement does the same arithmetic on Python ints; it changes no FLOP.
+    """
+    if model_type != "llava_next":
+        yield
+        return
+    from transformers.models.llava_next import modeling_llava_next as module
+
+    original = module.unpad_image
+
+    def unpad_image(tensor: Any, original_size: Any) -> Any:
+        if not isinstance(original_size, (list, tuple)):
+            original_size = original_size.tolist()
+        height, width = (int(v) for v in original_size)
+        current_height, current_width = (int(v) for v in tensor.shape[1:])
+        if width / height > current_width / current_height:
+            new_height = int(round(height * (current_width / width), 7))
+            padding = (current_height - new_height) // 2
+            return tensor[:, padding: current_height - padding, :]
+        new_width = int(round(width * (current_height / height), 7))
+        padding = (current_width - new_width) // 2
+        return tensor[:, :, padding: current_width - padding]
+
+    module.unpad_image = unpad_image
+    try:
+        yield
+    finally:
+        module.unpad_image = original
+
+
+def _fvcore_wrappers() -> tuple[type, type]:
+    import torch
+    from torch import nn
+
+    class FvcorePrefill(nn.Module):
+        """Positional tensors in, logits (and kept-alive component outputs) out, as jit wants."""
+
+        def __init__(self, runner: Any, request: Request, keep_alive: list[Any]) -> None:
+            super().__init__()
+            self.runner = runner
+            self.request = request
+            self.keys = [k for k, v in request.kwargs.items() if _traced_input(k, v)]
+            self.vision_keys = [k for k, v in (request.vision or {}).items() if _traced_input(k, v)]
+            self.kept = keep_alive
+
+        def inputs(self) -> tuple[Any, ...]:
+            vision = self.request.vision or {}
+            return tuple(self.request.kwargs[k] for k in self.keys) + tuple(vision[k] for k in self.vision_keys)
+
+        def forward(self, *args: Any) -> Any:
+            self.kept.clear()
+            n = len(self.keys)
+            kwargs = {**self.request.kwargs, **dict(zip(self.keys, args[:n]))}
+            vision = None
+            if self.request.vision is not None:
+                vision = {**self.request.vision, **dict(zip(self.vision_keys, args[n:]))}
+            request = dataclasses.replace(self.request, kwargs=kwargs, vision=vision)
+            logits = self.runner.prefill(request, use_cache=False).logits
+            return (logits, *self.kept)
+
+    class FvcoreDecode(nn.Module):
+        def __init__(self, runner: Any, request: Request, cache: Any) -> None:
+            super().__init__()
+            self.runner = runner
+            self.request = request
+            self.cache = cache
+
+        def forward(self, ids: torch.Tensor) -> Any:  # ids: an (unused) input for the jit trace
+            return self.runner.decode(self.request, copy.deepcopy(self.cache)).logits
+
+    return FvcorePrefill, FvcoreDecode
+
+
+def _analysis(module: Any, inputs: tuple[Any, ...]) -> Any:
+    from fvcore.nn import FlopCountAnalysis  # type: ignore[import-untyped]
+
+    analysis = FlopCountAnalysis(module, inputs)
+    analysis.set_op_handle("aten::scaled_dot_product_attention", _sdpa_macs, "aten::baddbmm", _baddbmm_macs)
+    for op in FVCORE_NORM_OPS:  # a handle, not None: fvcore's own handles win over its ignore list
+        analysis.set_op_handle(op, _zero_macs)
+    for op in FVCORE_ZERO_OPS:
+        analysis.set_op_handle(op, None)
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    return analysis
+
+
+def _fvcore(target: ProfileTarget, visual_tokens: int | None, compressor: str | Any, text_tokens: int,
+            image_size: tuple[int, int] | None, keep_alive: bool) -> FlopCount:
+    import torch
+
+    from .requests import build_request
+    from .seam import Runner, resolve_compressor
+
+    if target.model is None:
+        raise ValidationError(
+            f"fvcore counts a materialized model; {target.name!r} has no weights loaded (use a tiny bundle, or"
+            " target.materialize(device, dtype) first; a full-size 7B model takes ~15 GB and minutes)",
+            field="method", value="fvcore",
+        )
+    start = time.perf_counter()
+    name, module = resolve_compressor(compressor)
+    model = target.model
+    parameter = next(iter(model.parameters()))
+    request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
+                            image_size=image_size, what=f"model {target.name!r}")
+    request = request.to(str(parameter.device), parameter.dtype)
+    runner = Runner(model, module.to(device=parameter.device, dtype=parameter.dtype))
+    FvcorePrefill, FvcoreDecode = _fvcore_wrappers()
+    kept: list[Any] = []
+    wrapper = FvcorePrefill(runner, request, kept)
+    hooks = []
+    if keep_alive:
+        components = dict(target.family.components(model))
+        components["compressor"] = runner.compressor
+        for component in components.values():
+            hooks.append(component.register_forward_hook(lambda _m, _i, out: kept.extend(_tensors(out))))
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            analysis = _analysis(wrapper, wrapper.inputs())
+            with _jit_traceable(target.model_type):
+                total = float(analysis.total())
+            by_module = {k: float(v) for k, v in analysis.by_module().items()}
+            unsupported = dict(analysis.unsupported_ops())
+            uncalled = sorted(analysis.uncalled_modules())
+    finally:
+        for hook in hooks:
+            hook.remove()
+        kept.clear()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        out = runner.prefill(request, use_cache=True)
+        step = _analysis(FvcoreDecode(runner, request, out.past_key_values),
+                         (request.kwargs["input_ids"][:, :1],))
+        step_total = float(step.total())
+        for op, n in step.unsupported_ops().items():
+            unsupported[op] = unsupported.get(op, 0) + n
+    paths = _component_paths(target, wrapper, model, runner.compressor, "")
+    flops = {k: 2.0 * v for k, v in attribute(by_module, paths, total).items()}
+    flops["decode_step"] = 2.0 * step_total
+    notes = [f"fvcore {_fvcore_version()}: multiply-adds x 2"]
+    if not keep_alive and uncalled:
+        notes.append("dead code: the jit trace dropped modules whose outputs are unused: " + ", ".join(uncalled))
+    if unsupported:
+        notes.append("ops fvcore could not count, taken as 0: " + ", ".join(f"{k} x{v}" for k, v in
+                                                                            sorted(unsupported.items())))
+    if request.features_path:
+        notes.append(_features_note(request, name))
+    return FlopCount(method="fvcore", flops=_ordered(flops), visual_tokens=request.visual_tokens,
+                     native_tokens=request.native_tokens, text_tokens=request.text_tokens, compressor=name,
+                     image_size=image_size, convention=CONVENTIONS["fvcore"],
+                     seconds=time.perf_counter() - start, notes=tuple(notes), unsupported_ops=unsupported)
+
+
+def _fvcore_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("fvcore")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "?"
