@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Workload,
     )
     from .errors import NoFeasibleCandidateError
+    from .pipeline import load
     from .planner import Planner, Recommendation
     from .store import Catalog, SeedReport, open_catalog
 
@@ -49,6 +50,7 @@ _LAZY: dict[str, str] = {
     "CompressorSpec": "vlmplanner.schemas",
     "CostMeasurement": "vlmplanner.schemas",
     "Hardware": "vlmplanner.schemas",
+    "load": "vlmplanner.pipeline",
     "ModelSpec": "vlmplanner.schemas",
     "NoFeasibleCandidateError": "vlmplanner.errors",
     "NotFoundError": "vlmplanner.errors",
@@ -77,6 +79,7 @@ __all__ = [
     "CompressorSpec",
     "CostMeasurement",
     "Hardware",
+    "load",
     "ModelSpec",
     "NoFeasibleCandidateError",
     "NotFoundError",

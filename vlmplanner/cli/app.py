@@ -7,7 +7,7 @@ import warnings
 
 import typer
 
-from . import plan, profile, register
+from . import plan, profile, register, run
 from .catalog import catalog_app
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.command("frontier")(plan.frontier)
 app.command("fit")(plan.fit)
 app.command("register")(register.register)
 app.command("profile")(profile.profile)
+app.command("run")(run.run)
 
 
 @app.command()

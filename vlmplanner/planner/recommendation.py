@@ -3,12 +3,16 @@ frontier, the runners-up and the reason, all plain data (``model_dump_json()`` i
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from os import PathLike
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from vlmplanner.schemas import Budget, Candidate, CompressorSpec, ModelSpec, Workload
 from vlmplanner.schemas._base import Schema
+
+if TYPE_CHECKING:
+    from vlmplanner.pipeline.runner import VLMPipeline
 
 __all__ = ["CandidateCost", "FrontierPoint", "QualityEstimate", "RankedCandidate", "Recommendation"]
 
@@ -89,3 +93,14 @@ class Recommendation(Schema):
     @property
     def key(self) -> str:
         return self.candidate.key
+
+    def instantiate(self, device: str = "cpu", dtype: Any = None, checkpoint: str | PathLike[str] | None = None,
+                    trust_remote_code: bool = False, *,
+                    compressor_weights: str | PathLike[str] | None = None) -> VLMPipeline:
+        """Load this configuration and return a pipeline whose ``generate(images, prompts)`` returns
+        text (``vlmplanner.pipeline.instantiate``; needs the torch extra). ``checkpoint``: a local
+        directory holding the weights, instead of the model's checkpoint id."""
+        from vlmplanner.pipeline import instantiate
+
+        return instantiate(self, device=device, dtype=dtype, checkpoint=checkpoint,
+                           trust_remote_code=trust_remote_code, compressor_weights=compressor_weights)

@@ -15,8 +15,12 @@ Every ``test_*`` method then runs: the card is valid and its token rule holds, t
 exactly k tokens with the right shapes, dtype and device are kept, the result is deterministic,
 a batch equals its items compressed one by one, positions lie inside the grid, bad token counts
 and missing context inputs raise the documented errors, and the FLOP estimate is sane.
-:meth:`CompressorConformance.check_generation` is the hook for "the model still generates" -- it
-skips until the family seams exist; override it (or the seams' suite will) to run a tiny model.
+``test_model_still_generates`` (:meth:`CompressorConformance.check_generation`) wires the
+compressor into a tiny random-weight model of every family its card supports, through the family
+seam (``vlmplanner.pipeline.wrap``), generates for a batch of two prompts, and checks that the
+language model receives exactly the visual tokens the compressor keeps (FastV-style: all tokens
+before layer K, k per image from K). Override ``make_generation_compressor`` if your compressor
+needs options the tiny models cannot infer, or ``generation_families`` to narrow the families.
 
 Class attributes tune the inputs (``grids``, ``token_counts``, ``dim``, ``key_dim``,
 ``query_dim``, ``multi_dim``, ``batch_size``, ``dtypes``). In-LLM compressors subclass
@@ -44,7 +48,7 @@ from vlmplanner.compressors import (
 )
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
 
-__all__ = ["CompressorConformance", "InLLMCompressorConformance", "check_card", "spread"]
+__all__ = ["CompressorConformance", "InLLMCompressorConformance", "check_card", "check_generates", "spread"]
 
 
 def spread(values: list[int], n: int = 3) -> list[int]:
@@ -138,10 +142,30 @@ class _Base:
             compressor.eval()
         return compressor
 
+    #: families :meth:`check_generation` runs on (None: every family the card supports that has a seam)
+    generation_families: ClassVar[tuple[str, ...] | None] = None
+
+    def make_generation_compressor(self, k: int, grid: tuple[int, int] | None, needs: dict[str, Any]) -> Compressor:
+        """The compressor for a tiny model's check: ``needs`` are the options the model requires
+        (``grid``; QueCC's widths and ``allow_untrained``; FastV's ``prune_layer``). With
+        ``compressor_name`` set: ``get_compressor(name, k, **options, **needs)``; otherwise
+        ``make_compressor(k, grid)``. Override it when your compressor needs more."""
+        if self.compressor_name is None:
+            return self.make_compressor(k, grid)
+        return get_compressor(self.compressor_name, k, **{**self.options, **needs})
+
     def check_generation(self, compressor: Compressor, grid: tuple[int, int]) -> None:
-        """Hook: a tiny model of each family the card supports still generates text with the
-        compressor wired in. Filled in by the family-seams step; skips until then."""
-        pytest.skip("model generation check needs the family seams (not wired yet)")
+        """A tiny random-weight model of each family the card supports generates with the compressor
+        wired in by the family seam (``vlmplanner.pipeline.wrap``), for a batch of two prompts, and
+        its language model receives exactly the visual tokens the compressor keeps."""
+        from vlmplanner.pipeline import SEAM_FAMILIES
+
+        card = type(compressor).card
+        families = self.generation_families or tuple(f for f in SEAM_FAMILIES if card.supports(f))
+        if not families:
+            pytest.skip(f"{card.name} serves no family with a seam ({', '.join(card.families)})")
+        for family in families:
+            check_generates(card, family, self.make_generation_compressor)
 
     def test_model_still_generates(self) -> None:
         grid, k = self.cases()[0]
@@ -379,3 +403,82 @@ class InLLMCompressorConformance(_Base):
         with pytest.raises(ValidationError) as info:
             compressor.compress(hidden, CompressionContext(grid))
         assert info.value.field == "kind"
+
+
+_TINY: dict[str, Any] = {}
+#: the tiny models' image: LLaVA 4x4 patches; LLaVA-NeXT 1 base + 2x2 tiles of 4x4 (8 newline rows);
+#: Qwen 4x4 merged tokens
+_GENERATION_IMAGE = (112, 112)
+
+
+def _tiny(family: str) -> Any:
+    if family not in _TINY:
+        from vlmplanner.families import get_family
+
+        _TINY[family] = get_family(family).build_tiny(seed=0, text_config={"num_hidden_layers": 3})
+    return _TINY[family]
+
+
+def check_generates(card: CompressorCard, family: str, make: Any) -> None:
+    """The body of :meth:`_Base.check_generation` for one family (``make(k, grid, needs)`` builds the
+    compressor)."""
+    import numpy as np
+    from PIL import Image
+
+    from vlmplanner.pipeline import wrap
+
+    tiny = _tiny(family)
+    vision = tiny.config.vision_config
+    if family.startswith("qwen"):
+        side = _GENERATION_IMAGE[0] // (vision.patch_size * vision.spatial_merge_size)
+    else:
+        side = vision.image_size // vision.patch_size
+    grid = (side, side)
+    native = side * side
+    allowed = card.allowed_tokens(native, grid)
+    k = native if card.token_rule == "native" else spread(allowed)[len(spread(allowed)) // 2]
+    needs: dict[str, Any] = {}
+    if not family.startswith("qwen"):
+        needs["grid"] = grid
+    if card.kind == "in-llm":
+        needs.pop("grid", None)
+        needs["prune_layer"] = min(card.prune_layer or 1, tiny.config.text_config.num_hidden_layers - 1)
+    if card.training == "trained":
+        needs.update(allow_untrained=True, seed=0)
+    if card.name == "quecc":
+        needs.update(vision_dim=vision.hidden_size, query_dim=tiny.config.text_config.hidden_size)
+    compressor = make(k, needs.get("grid"), needs)
+    pipeline = wrap(tiny.model, tiny.processor, compressor)
+    lengths: list[int] = []
+
+    def record(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        embeds = kwargs.get("inputs_embeds")
+        if embeds is not None:
+            lengths.append(int(embeds.shape[1]))
+
+    handle = tiny.model.model.language_model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        rng = np.random.RandomState(0)
+        images = [Image.fromarray(rng.randint(0, 255, (*_GENERATION_IMAGE, 3), dtype=np.uint8)) for _ in range(2)]
+        prompts = ["what is in the picture ?", "describe it ."]
+        answers = pipeline.generate(images, prompts, max_new_tokens=2, do_sample=False)
+        assert isinstance(answers, list) and len(answers) == 2 and all(isinstance(a, str) for a in answers)
+        batch = pipeline.encode(images, prompts)
+        assert lengths and lengths[0] == batch["input_ids"].shape[1], (family, lengths)
+        visual = pipeline.visual_tokens(images, prompts)
+        if card.kind == "in-llm" or card.token_rule == "native":
+            expected = tiny.family.visual_tokens(
+                tiny.family.spec_from_config(tiny.config.to_dict(), checkpoint="tiny/model", source="tiny"),
+                _GENERATION_IMAGE)
+        elif family == "llava_next":
+            expected = 5 * k + 8                  # k per crop, 5 crops, 8 newline rows
+        else:
+            expected = k
+        assert visual == [expected, expected], (card.name, family, visual, expected)
+        if card.kind == "in-llm":
+            seen = dict(pipeline.seam.llm_tokens_seen())
+            layer = compressor.prune_layer
+            assert seen[layer] == seen[0] - expected + k, (family, seen)
+    finally:
+        handle.remove()
+        pipeline.close()

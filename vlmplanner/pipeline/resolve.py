@@ -1,0 +1,426 @@
+"""Every check ``load()`` makes before anything is loaded, as plain Python (no torch).
+
+:func:`resolve` turns a candidate key (or a :class:`~vlmplanner.schemas.Candidate`) and its options
+into a :class:`RunPlan`: the model spec, the family, the compressor's card and the options it will
+be built with, the token count per crop (LLaVA-NeXT), where the weights come from. A bad input
+raises a :class:`~vlmplanner.errors.ValidationError` subclass naming the field and the value; none
+of this imports torch or transformers, so it is cheap and testable in the light install.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vlmplanner.errors import InvalidTokenCountError, UnknownModelError, ValidationError
+from vlmplanner.schemas import Candidate, ModelSpec
+
+if TYPE_CHECKING:
+    from vlmplanner.compressors import CompressorCard
+    from vlmplanner.store import Catalog
+
+__all__ = [
+    "DTYPES",
+    "SEAM_FAMILIES",
+    "SUPPORTED_INPUTS",
+    "RunPlan",
+    "check_device",
+    "check_dtype",
+    "max_crops",
+    "resolve",
+]
+
+#: The families with a seam, and the context inputs each seam can supply to a pre-LLM compressor.
+SUPPORTED_INPUTS: dict[str, frozenset[str]] = {
+    "llava": frozenset({"cls_attention", "keys", "query", "multi_layer_features"}),
+    "llava_next": frozenset({"cls_attention", "keys", "query", "multi_layer_features"}),
+    "qwen2_vl": frozenset({"query"}),
+    "qwen2_5_vl": frozenset({"query"}),
+}
+SEAM_FAMILIES: tuple[str, ...] = tuple(SUPPORTED_INPUTS)
+
+#: dtype spellings accepted by load() / instantiate(), and the torch dtype name each means.
+DTYPES: dict[str, str] = {
+    "auto": "auto",
+    "float32": "float32", "fp32": "float32", "float": "float32",
+    "bfloat16": "bfloat16", "bf16": "bfloat16",
+    "float16": "float16", "fp16": "float16", "half": "float16",
+}
+_DEVICE = re.compile(r"^(cpu|mps|meta|(cuda|xpu|npu)(:\d+)?)$")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What load() will build, decided before anything is loaded.
+
+    ``visual_tokens`` is the candidate's k. For ``llava_next``, pre-LLM compressors run per crop:
+    ``crop_tokens`` = k / ``crops`` (the most crops an image can have), so an image never gives the
+    LLM more than k tokens, newline tokens aside. ``grid`` is the patch grid a compressor runs on
+    (per crop for the LLaVA families; None for Qwen, whose grid depends on the image).
+    """
+
+    candidate: Candidate
+    spec: ModelSpec
+    card: CompressorCard
+    visual_tokens: int
+    compressor_tokens: int
+    grid: tuple[int, int] | None
+    crops: int
+    compressor_options: dict[str, Any]
+    checkpoint: str
+    local_checkpoint: bool
+    device: str
+    dtype: str | None
+    trust_remote_code: bool
+    notes: tuple[str, ...] = field(default=())
+    #: run ``none`` through the seam too (tests compare it with the model's own path)
+    through_seam: bool = False
+
+    @property
+    def family(self) -> str:
+        return self.spec.model_type
+
+    @property
+    def compressor(self) -> str:
+        return self.card.name
+
+    @property
+    def native(self) -> bool:
+        """True for ``none``: the model's own path runs, no seam in between."""
+        return self.card.token_rule == "native" and not self.through_seam
+
+    @property
+    def in_llm(self) -> bool:
+        return self.card.kind == "in-llm"
+
+
+def check_device(device: Any) -> str:
+    """The device as a string (``cpu``, ``cuda``, ``cuda:1``, ``mps``...), or a ValidationError."""
+    text = str(device) if device is not None and type(device).__name__ == "device" else device
+    if not isinstance(text, str) or not _DEVICE.match(text.strip()):
+        raise ValidationError(
+            f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device, got {device!r}",
+            field="device", value=device,
+        )
+    return text.strip()
+
+
+def check_dtype(dtype: Any) -> str | None:
+    """The dtype's torch name (``float32``, ``bfloat16``, ``float16``, ``auto``) or None."""
+    if dtype is None:
+        return None
+    if type(dtype).__name__ == "dtype" and type(dtype).__module__ == "torch":
+        name = str(dtype).removeprefix("torch.")
+        if name in DTYPES.values():
+            return name
+    elif isinstance(dtype, str) and dtype.strip().lower().removeprefix("torch.") in DTYPES:
+        return DTYPES[dtype.strip().lower().removeprefix("torch.")]
+    raise ValidationError(
+        f"dtype must be one of {', '.join(sorted(set(DTYPES)))} or a torch floating dtype, got {dtype!r}",
+        field="dtype", value=str(dtype),
+    )
+
+
+def _local_config(path: Path) -> dict[str, Any] | None:
+    file = path / "config.json"
+    if not file.is_file():
+        return None
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValidationError(f"cannot read {file}: {exc}", field="checkpoint", value=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ValidationError(f"{file} does not hold a JSON object", field="checkpoint", value=str(path))
+    return data
+
+
+def max_crops(config: Mapping[str, Any] | None, side: int) -> int:
+    """LLaVA-NeXT: the most crops an image can have (1 base view + the largest pinpoint's tiles)."""
+    from vlmplanner.families.llava_next import DEFAULT_PINPOINTS
+
+    pins = (config or {}).get("image_grid_pinpoints") or DEFAULT_PINPOINTS
+    return 1 + max((int(h) // side) * (int(w) // side) for h, w in pins)
+
+
+def _spec_for(candidate: Candidate, catalog: Catalog | str | None, model_spec: ModelSpec | None) -> ModelSpec:
+    if model_spec is not None:
+        if not isinstance(model_spec, ModelSpec):
+            raise ValidationError(f"model_spec must be a vlmplanner ModelSpec, got {type(model_spec).__name__}",
+                                  field="model_spec", value=type(model_spec).__name__)
+        if model_spec.checkpoint != candidate.model:
+            raise ValidationError(
+                f"the candidate names model {candidate.model!r} but model_spec is {model_spec.checkpoint!r}",
+                field="model_spec", value=model_spec.checkpoint,
+            )
+        return model_spec
+    from vlmplanner.store import Catalog, open_catalog
+
+    if isinstance(catalog, Catalog):
+        return catalog.model(candidate.model)
+    if catalog is not None and not isinstance(catalog, str):
+        raise ValidationError(f"catalog must be a Catalog, a database URL or None, got {type(catalog).__name__}",
+                              field="catalog", value=type(catalog).__name__)
+    with open_catalog(catalog) as store:
+        try:
+            return store.model(candidate.model)
+        except UnknownModelError as exc:
+            raise UnknownModelError(
+                candidate.model, [m.checkpoint for m in store.models()],
+                hint="register it first (vlmplanner register DIR --checkpoint ID), or pass model_spec=",
+            ) from exc
+
+
+def _checkpoint(spec: ModelSpec, checkpoint: Any) -> tuple[str, bool]:
+    """(where the weights come from, whether it is a local directory)."""
+    if checkpoint is not None:
+        if not isinstance(checkpoint, (str, PathLike)) or not str(checkpoint).strip():
+            raise ValidationError(f"checkpoint must be a local directory, got {checkpoint!r}",
+                                  field="checkpoint", value=checkpoint)
+        path = Path(checkpoint).expanduser()
+        if not path.is_dir():
+            raise ValidationError(f"checkpoint {str(checkpoint)!r} is not a directory: pass the folder that holds"
+                                  " config.json and the weights", field="checkpoint", value=str(checkpoint))
+        config = _local_config(path)
+        if config is None:
+            raise ValidationError(f"checkpoint {str(path)!r} has no config.json", field="checkpoint",
+                                  value=str(checkpoint))
+        if config.get("model_type") != spec.model_type:
+            raise ValidationError(
+                f"checkpoint {str(path)!r} holds a {config.get('model_type')!r} model, but {spec.checkpoint!r}"
+                f" is {spec.model_type!r}", field="checkpoint", value=str(checkpoint),
+            )
+        return str(path.resolve()), True
+    local = Path(spec.checkpoint).expanduser()
+    if local.is_dir() and (local / "config.json").is_file():
+        return str(local.resolve()), True
+    if not spec.public_checkpoint:
+        raise ValidationError(
+            f"{spec.checkpoint!r} has no released weights (public_checkpoint is false): pass checkpoint=DIR,"
+            " a local directory with the weights", field="checkpoint", value=None,
+        )
+    return spec.checkpoint, False
+
+
+def _check_same_architecture(spec: ModelSpec, config: Mapping[str, Any], where: str) -> None:
+    """The weights' config.json must describe the catalog's model (widths, layers, patch grid)."""
+    from vlmplanner.families import get_family
+
+    found = get_family(spec.model_type).spec_from_config(config, checkpoint=spec.checkpoint, source=where)
+    for part in ("llm", "vision"):
+        ours, theirs = getattr(spec, part), getattr(found, part)
+        for name in ("num_layers", "hidden_size", "num_heads") + (("image_size", "patch_size") if part == "vision"
+                                                                   else ("vocab_size",)):
+            if getattr(ours, name) != getattr(theirs, name):
+                raise ValidationError(
+                    f"checkpoint {where!r} holds a model with {part}.{name} {getattr(theirs, name)}, but the catalog's"
+                    f" {spec.checkpoint!r} has {getattr(ours, name)}: point checkpoint= at that model's weights",
+                    field="checkpoint", value=where,
+                )
+
+
+def _merge_options(base: dict[str, Any], user: Mapping[str, Any] | None) -> dict[str, Any]:
+    if user is None:
+        return base
+    if not isinstance(user, Mapping) or not all(isinstance(k, str) for k in user):
+        raise ValidationError(f"compressor_options must be a mapping of option names, got {user!r}",
+                              field="compressor_options", value=user)
+    for reserved in ("visual_tokens", "model_type", "weights"):
+        if reserved in user:
+            raise ValidationError(
+                f"compressor_options may not set {reserved!r}: it comes from the candidate key"
+                + (" (pass compressor_weights= for weights)" if reserved == "weights" else ""),
+                field=f"compressor_options.{reserved}", value=user[reserved],
+            )
+    return {**base, **dict(user)}
+
+
+def resolve(
+    candidate: str | Candidate,
+    *,
+    catalog: Catalog | str | None = None,
+    model_spec: ModelSpec | None = None,
+    checkpoint: str | PathLike[str] | None = None,
+    compressor_weights: str | PathLike[str] | None = None,
+    compressor_options: Mapping[str, Any] | None = None,
+    device: Any = "cpu",
+    dtype: Any = None,
+    trust_remote_code: bool = False,
+    config: Mapping[str, Any] | None = None,
+    card: CompressorCard | None = None,
+) -> RunPlan:
+    """Every check load() makes before loading anything; see the module docstring.
+
+    ``config``: the model's config.json as a dict, when it is not in a local checkpoint directory
+    (a model in memory); it supplies LLaVA-NeXT's pinpoints. ``card``: the card of a compressor
+    instance that need not be registered (``wrap``); its name must be the key's compressor.
+    """
+    from vlmplanner.compressors import compressor_card, resolve_name
+
+    if isinstance(candidate, str):
+        candidate = Candidate.parse(candidate)
+    elif not isinstance(candidate, Candidate):
+        raise ValidationError(f"expected a candidate key such as 'org/model+pool@144', got {candidate!r}",
+                              field="key", value=candidate)
+    device_name = check_device(device)
+    dtype_name = check_dtype(dtype)
+    if not isinstance(trust_remote_code, bool):
+        raise ValidationError(f"trust_remote_code must be True or False, got {trust_remote_code!r}",
+                              field="trust_remote_code", value=trust_remote_code)
+    if card is None:
+        slug = resolve_name(candidate.compressor)                  # UnknownCompressorError, did-you-mean
+        card = compressor_card(slug)
+    elif card.name != candidate.compressor:
+        raise ValidationError(f"the compressor is {card.name!r} but the key names {candidate.compressor!r}",
+                              field="compressor", value=candidate.compressor)
+    slug = card.name
+    spec = _spec_for(candidate, catalog, model_spec)
+    family = spec.model_type
+    if family not in SUPPORTED_INPUTS:
+        raise ValidationError(
+            f"model {spec.checkpoint!r} is a {family!r} model; the pipeline has seams for "
+            f"{', '.join(SEAM_FAMILIES)}", field="model_type", value=family,
+        )
+    card.check_family(family)                                      # ValidationError(field="model_type")
+    where, local = _checkpoint(spec, checkpoint)
+    if config is None and local:
+        config = _local_config(Path(where))
+        if config is not None:
+            _check_same_architecture(spec, config, where)
+    notes: list[str] = []
+
+    if card.kind == "pre-llm":
+        missing = sorted(set(card.requires) - SUPPORTED_INPUTS[family])
+        if missing:
+            raise ValidationError(
+                f"compressor {slug!r} needs {', '.join(missing)}, which the {family} seam cannot supply",
+                field="compressor", value=slug,
+            )
+        if family.startswith("qwen") and card.stage == "pre-projector":
+            raise ValidationError(
+                f"compressor {slug!r} runs before the projector; the {family} seam compresses the merged tokens"
+                " after the patch merger", field="compressor", value=slug,
+            )
+
+    k = candidate.visual_tokens
+    vision = spec.vision
+    side_patches = vision.image_size // vision.patch_size
+    options: dict[str, Any] = {}
+    grid: tuple[int, int] | None = None
+    crops = 1
+    compressor_tokens = k
+    if family in ("llava", "llava_next"):
+        grid = (side_patches, side_patches)
+        per_crop = side_patches * side_patches
+        if family == "llava_next":
+            crops = max_crops(config, vision.image_size)
+            if config is None and not local:
+                notes.append("llava_next: crops per image from the default image_grid_pinpoints (no local config)")
+        largest = crops * per_crop
+        if card.token_rule == "native":
+            allowed = {spec.native_visual_tokens, largest}
+            if k not in allowed:
+                raise InvalidTokenCountError(
+                    f"{slug} does not compress: {spec.checkpoint} gives {spec.native_visual_tokens} visual tokens"
+                    f" per image, so k must be {' or '.join(str(a) for a in sorted(allowed))}, not {k}",
+                    field="visual_tokens", value=k,
+                )
+            compressor_tokens = per_crop
+            options["grid"] = grid
+        elif card.kind == "in-llm":
+            if k > spec.native_visual_tokens:
+                raise InvalidTokenCountError(
+                    f"{slug} cannot keep {k} visual tokens: {spec.checkpoint} produces"
+                    f" {spec.native_visual_tokens} per image", field="visual_tokens", value=k,
+                )
+            if family == "llava":
+                options["grid"] = grid
+        else:
+            if family == "llava" and spec.native_visual_tokens != per_crop:
+                raise ValidationError(
+                    f"{spec.checkpoint} gives {spec.native_visual_tokens} tokens per image, not its"
+                    f" {side_patches}x{side_patches} patch grid: pre-LLM compressors need the 'default'"
+                    " feature-select strategy (CLS dropped)", field="vision_feature_select_strategy",
+                    value=spec.native_visual_tokens,
+                )
+            if k > largest:
+                raise InvalidTokenCountError(
+                    f"{slug} cannot keep {k} visual tokens: {spec.checkpoint} produces {largest}"
+                    + (f" ({crops} crops x {per_crop})" if crops > 1 else "") + " per image",
+                    field="visual_tokens", value=k,
+                )
+            if crops > 1:
+                if k % crops:
+                    lower, upper = (k // crops) * crops, (k // crops + 1) * crops
+                    raise InvalidTokenCountError(
+                        f"{slug} on {family} runs per crop: k must be a multiple of {crops} (the most crops an"
+                        f" image has), e.g. {lower or crops} or {upper}; got {k}", field="visual_tokens", value=k,
+                    )
+                compressor_tokens = k // crops
+                notes.append(f"llava_next: {compressor_tokens} tokens per crop x up to {crops} crops, plus one"
+                             " newline token per feature row of the tile grid")
+            try:
+                card.check_tokens(compressor_tokens, per_crop, grid)
+            except InvalidTokenCountError as exc:
+                if crops > 1:
+                    raise InvalidTokenCountError(
+                        f"{exc.message} (per crop: k={k} / {crops} crops = {compressor_tokens})",
+                        field="visual_tokens", value=k,
+                    ) from exc
+                raise
+            options["grid"] = grid
+    else:  # Qwen: the merged grid depends on each image; grid rules are checked per image
+        if card.token_rule == "native":
+            if k != spec.native_visual_tokens:
+                raise InvalidTokenCountError(
+                    f"{slug} does not compress: k must be {spec.native_visual_tokens}, the native count at the"
+                    f" reference {vision.image_size}x{vision.image_size} image, not {k}", field="visual_tokens",
+                    value=k,
+                )
+        elif k > spec.native_visual_tokens:
+            raise InvalidTokenCountError(
+                f"{slug} cannot keep {k} visual tokens: {spec.checkpoint} produces {spec.native_visual_tokens}"
+                f" at its reference {vision.image_size}x{vision.image_size} image", field="visual_tokens", value=k,
+            )
+        elif card.token_rule != "any":
+            notes.append(f"{slug}: the {card.token_rule} rule is checked per image (Qwen's grid follows the image)")
+
+    if card.kind == "in-llm":
+        layer = (compressor_options or {}).get("prune_layer", card.prune_layer)
+        if isinstance(layer, bool) or not isinstance(layer, int) or layer < 1:
+            raise ValidationError(f"{slug}: prune_layer must be an integer >= 1, got {layer!r}", field="prune_layer",
+                                  value=layer)
+        if layer >= spec.llm.num_layers:
+            raise ValidationError(
+                f"{slug}: prune_layer {layer} must be below the LLM's {spec.llm.num_layers} layers, or no layer"
+                " would see fewer tokens", field="prune_layer", value=layer,
+            )
+        options["prune_layer"] = layer
+
+    if slug == "quecc":
+        options.update(vision_dim=vision.hidden_size, query_dim=spec.llm.hidden_size)
+    if card.training == "trained":
+        allow = bool((compressor_options or {}).get("allow_untrained", False))
+        if compressor_weights is None and not allow:
+            raise ValidationError(
+                f"compressor {slug!r} is trained: pass compressor_weights='path/to/{slug}.safetensors' (weights"
+                " trained for this model and k)", field="weights", value=None,
+            )
+        if compressor_weights is not None:
+            if not isinstance(compressor_weights, (str, PathLike)) or not Path(compressor_weights).is_file():
+                raise ValidationError(f"compressor weights {str(compressor_weights)!r} is not a file",
+                                      field="weights", value=str(compressor_weights))
+            options["weights"] = str(Path(compressor_weights).expanduser())
+    elif compressor_weights is not None:
+        raise ValidationError(f"compressor {slug!r} is training-free: it takes no weights", field="weights",
+                              value=str(compressor_weights))
+    options = _merge_options(options, compressor_options)
+    return RunPlan(
+        candidate=candidate, spec=spec, card=card, visual_tokens=k, compressor_tokens=compressor_tokens,
+        grid=grid, crops=crops, compressor_options=options, checkpoint=where, local_checkpoint=local,
+        device=device_name, dtype=dtype_name, trust_remote_code=trust_remote_code, notes=tuple(notes),
+    )

@@ -1,0 +1,494 @@
+"""The family seams: where a compressor sits between a VLM's vision side and its LLM (imports torch).
+
+A seam does two things for a pre-LLM compressor:
+
+1. **Processor side** -- :meth:`Seam.placeholders` says how many image placeholders the processor
+   must emit for an image (the pipeline's processor is the model's own, with ``replace_image_token``
+   overridden to ask the seam), so the prompt holds exactly the tokens the LLM will receive.
+2. **Model side** -- :meth:`Seam.prepare` runs the vision tower, collects what the compressor needs
+   (its ``required_inputs``), compresses, and hands the LLM the result through the model's own
+   ``mm_encoder_outputs`` argument, which ``forward`` and ``generate`` both accept; the model itself
+   is not modified.
+
+Per family:
+
+* ``llava``: CLIP features of layer ``vision_feature_layer`` (-2, CLS dropped) are compressed before
+  the projector (``stage`` pre-projector or either) or after it (post-projector), k tokens per image.
+* ``llava_next``: the same, per crop (base view and every tile, each a 24x24 grid on LLaVA-1.6) with
+  k / crops tokens each; the tile tokens are laid out in the un-padded tile grid's row order, each
+  row followed by the model's ``image_newline`` token, as LLaVA-NeXT packs them.
+* ``qwen2_vl`` / ``qwen2_5_vl``: the merged (2x2) tokens after the patch merger are compressed per
+  image, and their ``positions`` become the M-RoPE ids (temporal = start, height/width = start +
+  the rounded row/column in the merged grid); text after the image keeps its native positions.
+
+In-LLM compressors (``fastv``) leave the processor and the features alone and prune inside the LLM
+(:mod:`vlmplanner.pipeline.inllm`). ``none`` runs the model's own path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from vlmplanner.compressors import CompressionContext, Compressor, InLLMCompressor
+from vlmplanner.errors import InvalidTokenCountError, ValidationError
+
+from .inllm import InLLMHooks, image_runs
+from .resolve import RunPlan
+from .vision import multi_layer_indices, run_clip_tower
+
+__all__ = ["LlavaNextSeam", "LlavaSeam", "QwenSeam", "Seam", "anyres_unpadded_region", "make_seam", "pack_anyres"]
+
+QueryFn = Callable[[list[int]], Tensor]
+
+
+def _image_token_id(config: Any) -> int:
+    value: Any = getattr(config, "image_token_id", None)
+    if value is None:
+        value = getattr(config, "image_token_index", None)
+    return int(value)
+
+
+class Seam:
+    """The seam of one model and compressor. This base class is the native path (``none``) and the
+    in-LLM path; the subclasses add the pre-LLM compression of each family."""
+
+    def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
+        self.model = model
+        self.compressor = compressor
+        self.plan = plan
+        self.config = model.config
+        self.image_token_id = _image_token_id(self.config)
+        self.stats: dict[str, float] = {}
+        self.notes: list[str] = list(plan.notes)
+        self.hooks: InLLMHooks | None = None
+        if isinstance(compressor, InLLMCompressor):
+            self.hooks = InLLMHooks(model.model.language_model, compressor, self.image_token_id)
+
+    @property
+    def compresses_features(self) -> bool:
+        """True when the processor emits k placeholders and the seam supplies the features."""
+        return not self.plan.native and not self.plan.in_llm
+
+    def close(self) -> None:
+        if self.hooks is not None:
+            self.hooks.remove()
+            self.hooks = None
+
+    def reset_stats(self) -> None:
+        self.stats = {}
+        if self.hooks is not None:
+            self.hooks.stats = {"compressor_s": 0.0}
+
+    def _timed(self, name: str, start: float) -> None:
+        self.stats[name] = self.stats.get(name, 0.0) + time.perf_counter() - start
+
+    # -- processor side ----------------------------------------------------------------------
+    def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
+        """Image placeholders for image ``index`` of a processor call; None: the processor's own count."""
+        return None
+
+    # -- model side ----------------------------------------------------------------------------
+    def prepare(self, batch: dict[str, Any], images_per_row: list[int], query: QueryFn) -> dict[str, Any]:
+        """The model's keyword arguments for this processed batch (``forward`` and ``generate``)."""
+        if self.hooks is not None:
+            ids = batch["input_ids"]
+            counts = [end - start for row in (ids == self.image_token_id)
+                      for start, end in image_runs(row)]
+            self.hooks.check_tokens(counts)
+        return dict(batch)
+
+    @contextmanager
+    def session(self, model_kwargs: dict[str, Any]) -> Iterator[None]:
+        """Active while the model runs on ``model_kwargs`` (in-LLM hooks, M-RoPE positions)."""
+        context = self.hooks.session(model_kwargs["input_ids"]) if self.hooks is not None else nullcontext()
+        with context:
+            yield
+        if self.hooks is not None:
+            self.stats["compressor_s"] = self.stats.get("compressor_s", 0.0) + self.hooks.stats["compressor_s"]
+            self.hooks.stats["compressor_s"] = 0.0
+
+    def llm_tokens_seen(self) -> list[tuple[int, int]]:
+        """(layer, tokens) the in-LLM hooks saw at the last prefill (empty for other seams)."""
+        return list(self.hooks.seen) if self.hooks is not None else []
+
+
+def _wrap_features(features: Sequence[Tensor]) -> dict[str, Any]:
+    from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+    features_list: Any = list(features)          # the models take one tensor per image
+    return {"image": BaseModelOutputWithPooling(pooler_output=features_list)}
+
+
+class LlavaSeam(Seam):
+    """``llava``: compress the CLIP features of each image before or after the projector."""
+
+    def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
+        super().__init__(model, compressor, plan)
+        config = self.config
+        vision = config.vision_config
+        self.grid = plan.grid or (vision.image_size // vision.patch_size,) * 2
+        self.feature_layer = config.vision_feature_layer
+        self.drop_cls = config.vision_feature_select_strategy == "default"
+        needs = set(compressor.required_inputs) if self.compresses_features else set()
+        self.needs = needs
+        self.before_projector = plan.card.stage in ("pre-projector", "either")
+        self.cls_layer: int | None = None
+        self.full_width = False
+        if needs & {"cls_attention", "keys"}:
+            if getattr(vision, "model_type", "clip_vision_model") != "clip_vision_model" or not self.drop_cls:
+                raise ValidationError(
+                    f"{plan.compressor} needs the [CLS] attention of a CLIP tower with the 'default' strategy;"
+                    f" this model has {getattr(vision, 'model_type', '?')!r} with"
+                    f" {config.vision_feature_select_strategy!r}", field="compressor", value=plan.compressor,
+                )
+            if plan.compressor == "prumerge+":   # its paper hooks the last layer's full-width q / k
+                self.cls_layer, self.full_width = -1, True
+            else:
+                self.cls_layer = self.feature_layer if isinstance(self.feature_layer, int) else -2
+        self.multi_layers: tuple[int, ...] | None = None
+        if "multi_layer_features" in needs:
+            self.multi_layers = multi_layer_indices(vision.num_hidden_layers)
+            if vision.num_hidden_layers != 24:
+                self.notes.append(
+                    f"{plan.compressor}: the vision tower has {vision.num_hidden_layers} layers, so the multi-layer"
+                    f" features are hidden states {list(self.multi_layers)} (the paper's 12, 16, 22, 23 of 24,"
+                    " at the same fractions of the depth)")
+
+    @property
+    def crop_tokens(self) -> int:
+        return self.plan.compressor_tokens
+
+    def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
+        return self.crop_tokens if self.compresses_features else None
+
+    # -- shared by LLaVA and LLaVA-NeXT -------------------------------------------------------
+    def _crops(self, batch: dict[str, Any]) -> tuple[Tensor, list[int]]:
+        """All crops ``[C, 3, H, W]`` and how many belong to each image."""
+        pixels = batch["pixel_values"]
+        return pixels, [1] * pixels.shape[0]
+
+    def _compress_crops(self, pixels: Tensor, crop_rows: list[int], query: QueryFn) -> Any:
+        """Compressed, projected tokens ``[C, k, D]`` and their positions ``[C, k, 2]``."""
+        model = self.model.model
+        tower = model.vision_tower
+        start = time.perf_counter()
+        context_before = self.stats.get("context_s", 0.0)
+        outputs = run_clip_tower(
+            tower, pixels.to(device=tower.device, dtype=tower.dtype), feature_layer=self.feature_layer,
+            drop_cls=self.drop_cls, cls_layer=self.cls_layer, full_width=self.full_width,
+            want_keys="keys" in self.needs, multi_layers=self.multi_layers, timings=self.stats)
+        self._timed("vision_s", start)
+        self.stats["vision_s"] -= self.stats.get("context_s", 0.0) - context_before   # the tower alone
+        query_vectors = None
+        if "query" in self.needs:
+            start = time.perf_counter()
+            query_vectors = query(crop_rows)
+            self._timed("query_s", start)
+        features = outputs.features
+        context = CompressionContext(self.grid, cls_attention=outputs.cls_attention, keys=outputs.keys,
+                                     query=query_vectors, multi_layer_features=outputs.multi_layer_features)
+        projector = model.multi_modal_projector
+        if not self.before_projector:
+            start = time.perf_counter()
+            features = projector(features)
+            self._timed("projector_s", start)
+        start = time.perf_counter()
+        out = self.compressor.compress(features, context)
+        self._timed("compressor_s", start)
+        tokens = out.features
+        if self.before_projector:
+            start = time.perf_counter()
+            tokens = projector(tokens.to(dtype=next(projector.parameters()).dtype))
+            self._timed("projector_s", start)
+        return tokens, out.positions
+
+    def prepare(self, batch: dict[str, Any], images_per_row: list[int], query: QueryFn) -> dict[str, Any]:
+        if not self.compresses_features:
+            return super().prepare(batch, images_per_row, query)
+        pixels, crops = self._crops(batch)
+        image_rows = [row for row, n in enumerate(images_per_row) for _ in range(n)]
+        crop_rows = [row for row, n in zip(image_rows, crops) for _ in range(n)]
+        tokens, positions = self._compress_crops(pixels, crop_rows, query)
+        features = self._pack(tokens, positions, crops, batch)
+        kwargs = {key: value for key, value in batch.items()
+                  if key not in ("pixel_values", "image_sizes")}
+        kwargs["mm_encoder_outputs"] = _wrap_features(features)
+        return kwargs
+
+    def _pack(self, tokens: Tensor, positions: Tensor, crops: list[int], batch: dict[str, Any]) -> list[Tensor]:
+        return list(tokens)
+
+
+def anyres_unpadded_region(image_size: Sequence[int], rows: int, cols: int) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1) of a ``rows`` x ``cols`` tile-feature grid that LLaVA-NeXT keeps for an
+    image of ``(height, width)`` (transformers' ``unpad_image``)."""
+    height, width = int(image_size[0]), int(image_size[1])
+    if width / height > cols / rows:
+        new_height = int(round(height * (cols / width), 7))
+        padding = (rows - new_height) // 2
+        return padding, rows - padding, 0, cols
+    new_width = int(round(width * (rows / height), 7))
+    padding = (cols - new_width) // 2
+    return 0, rows, padding, cols - padding
+
+
+def pack_anyres(tiles: Tensor, positions: Tensor, tile_grid: tuple[int, int], grid: tuple[int, int],
+                image_size: Sequence[int], newline: Tensor) -> Tensor:
+    """Lay compressed tile tokens out as LLaVA-NeXT does: the rows of the un-padded tile-feature grid,
+    each followed by ``newline``.
+
+    ``tiles [n, k, D]`` and ``positions [n, k, 2]`` (row, col in each tile's ``grid``) for the
+    ``tile_grid`` (rows, cols) of tiles in raster order. A token belongs to the feature row of its
+    position (rounded down; tokens in the padding go to the nearest kept row), so every un-padded
+    row gets its newline whatever was kept: ``n·k + rows`` tokens in all.
+    """
+    tile_rows, tile_cols = tile_grid
+    g_h, g_w = grid
+    total_rows, total_cols = tile_rows * g_h, tile_cols * g_w
+    r0, r1, _, _ = anyres_unpadded_region(image_size, total_rows, total_cols)
+    n, k, dim = tiles.shape
+    offsets = torch.tensor([[i * g_h, j * g_w] for i in range(tile_rows) for j in range(tile_cols)],
+                           dtype=torch.float64, device=positions.device)
+    where = positions.to(torch.float64) + offsets[:n, None, :]                   # [n, k, 2] in the full grid
+    bucket = where[..., 0].floor().clamp(r0, r1 - 1) - r0
+    keys = (bucket * (total_cols + 1) + where[..., 1]).reshape(-1)
+    lines = torch.arange(r1 - r0, dtype=torch.float64, device=positions.device) * (total_cols + 1) + total_cols
+    order = torch.argsort(torch.cat([keys, lines]), stable=True)
+    features = torch.cat([tiles.reshape(n * k, dim), newline.to(tiles)[None].expand(r1 - r0, dim)], dim=0)
+    return features[order.to(features.device)]
+
+
+class LlavaNextSeam(LlavaSeam):
+    """``llava_next``: compress every crop (base view and tiles) to k / crops tokens; newlines kept."""
+
+    def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
+        super().__init__(model, compressor, plan)
+        self.side = self.config.vision_config.image_size
+        self.pinpoints = [list(p) for p in self.config.image_grid_pinpoints]
+
+    def tile_grid(self, image_size: Sequence[int]) -> tuple[int, int]:
+        from transformers.models.llava_next.modeling_llava_next import get_anyres_image_grid_shape
+
+        rows, cols = get_anyres_image_grid_shape(  # type: ignore[no-untyped-call]
+            [int(s) for s in image_size], self.pinpoints, self.side)
+        return int(rows), int(cols)
+
+    def layout(self, image_size: Sequence[int]) -> tuple[int, int]:
+        """(crops, newline tokens) of an image of ``(height, width)``."""
+        rows, cols = self.tile_grid(image_size)
+        r0, r1, _, _ = anyres_unpadded_region(image_size, rows * self.grid[0], cols * self.grid[1])
+        return 1 + rows * cols, r1 - r0
+
+    def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
+        if not self.compresses_features:
+            return None
+        size = image_inputs["image_sizes"][index]
+        size = size.tolist() if hasattr(size, "tolist") else list(size)
+        crops, newlines = self.layout(size)
+        if crops > self.plan.crops:
+            raise InvalidTokenCountError(
+                f"an image of {size[0]}x{size[1]} gives {crops} crops, more than the {self.plan.crops} k was"
+                " divided by", field="visual_tokens", value=self.plan.visual_tokens,
+            )
+        return crops * self.crop_tokens + newlines
+
+    def _crops(self, batch: dict[str, Any]) -> tuple[Tensor, list[int]]:
+        pixels = batch["pixel_values"]
+        sizes = batch["image_sizes"].tolist()
+        crops = [self.layout(size)[0] for size in sizes]
+        if pixels.dim() == 5:
+            pixels = torch.cat([p[:c] for p, c in zip(pixels, crops)], dim=0)
+        return pixels, crops
+
+    def _pack(self, tokens: Tensor, positions: Tensor, crops: list[int], batch: dict[str, Any]) -> list[Tensor]:
+        newline = self.model.model.image_newline
+        out = []
+        start = 0
+        for size, count in zip(batch["image_sizes"].tolist(), crops):
+            image_tokens, image_positions = tokens[start:start + count], positions[start:start + count]
+            start += count
+            tiles = pack_anyres(image_tokens[1:], image_positions[1:], self.tile_grid(size), self.grid, size,
+                                newline)
+            out.append(torch.cat([image_tokens[0], tiles], dim=0))
+        return out
+
+
+class QwenSeam(Seam):
+    """``qwen2_vl`` / ``qwen2_5_vl``: compress the merged tokens per image; M-RoPE from positions."""
+
+    def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
+        super().__init__(model, compressor, plan)
+        self.merge = int(self.config.vision_config.spatial_merge_size)
+        self.needs = set(compressor.required_inputs) if self.compresses_features else set()
+        self._positions: list[Tensor] | None = None
+        self._prepared: tuple[Any, list[Tensor]] | None = None
+        self._original_rope_index: Any = None
+        self._patch: Any = None
+        if self.compresses_features:
+            base = model.model
+            self._original_rope_index = base.get_rope_index
+            seam = self
+
+            original = base.get_rope_index
+
+            def get_rope_index(*args: Any, **kwargs: Any) -> Any:
+                if seam._positions is None:
+                    return original(*args, **kwargs)
+                return seam.rope_index(*args, **kwargs)
+
+            base.get_rope_index = get_rope_index
+            self._patch = get_rope_index
+
+    def close(self) -> None:
+        if self._original_rope_index is not None:
+            base = self.model.model
+            if vars(base).get("get_rope_index") is self._patch:
+                if self._original_rope_index == type(base).get_rope_index.__get__(base):
+                    del base.get_rope_index                  # the class's method is visible again
+                else:                                        # another seam's patch was below ours
+                    base.get_rope_index = self._original_rope_index
+            self._original_rope_index = None                 # a patch left in a chain now passes through
+        super().close()
+
+    def merged_grid(self, thw: Sequence[int]) -> tuple[int, int]:
+        t, h, w = (int(v) for v in thw)
+        if t != 1:
+            raise ValidationError("the Qwen seam compresses still images (one temporal patch), not video",
+                                  field="images", value=t)
+        return h // self.merge, w // self.merge
+
+    def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
+        if not self.compresses_features:
+            return None
+        grid = self.merged_grid(image_inputs["image_grid_thw"][index].tolist())
+        native = grid[0] * grid[1]
+        if self.plan.card.token_rule == "native":
+            return native
+        k = self.plan.compressor_tokens
+        if k > native:
+            raise InvalidTokenCountError(
+                f"{self.plan.compressor} cannot keep {k} visual tokens: an image of {grid[0]}x{grid[1]} merged"
+                f" tokens gives only {native}; use a larger image or a smaller k", field="visual_tokens", value=k,
+            )
+        self.plan.card.check_tokens(k, native, grid)
+        return k
+
+    def prepare(self, batch: dict[str, Any], images_per_row: list[int], query: QueryFn) -> dict[str, Any]:
+        if not self.compresses_features:
+            return super().prepare(batch, images_per_row, query)
+        base = self.model.model
+        thw = batch["image_grid_thw"]
+        start = time.perf_counter()
+        pixels = batch["pixel_values"].to(device=base.visual.device)
+        merged = base.get_image_features(pixels, thw, return_dict=True).pooler_output
+        self._timed("vision_s", start)
+        image_rows = [row for row, n in enumerate(images_per_row) for _ in range(n)]
+        query_vectors = None
+        if "query" in self.needs:
+            start = time.perf_counter()
+            query_vectors = query(image_rows)
+            self._timed("query_s", start)
+        grids = [self.merged_grid(t) for t in thw.tolist()]
+        features: list[Tensor | None] = [None] * len(grids)
+        positions: list[Tensor | None] = [None] * len(grids)
+        by_grid: dict[tuple[int, int], list[int]] = {}
+        for i, grid in enumerate(grids):
+            by_grid.setdefault(grid, []).append(i)
+        for grid, members in by_grid.items():
+            stacked = torch.stack([merged[i] for i in members])
+            context = CompressionContext(grid, query=None if query_vectors is None else query_vectors[members])
+            compressor = self.compressor
+            if self.plan.card.token_rule == "native":     # `none` keeps each image's own count
+                compressor = type(compressor)(grid[0] * grid[1])
+            start = time.perf_counter()
+            out = compressor.compress(stacked, context)
+            self._timed("compressor_s", start)
+            for j, i in enumerate(members):
+                features[i] = out.features[j]
+                positions[i] = torch.floor(out.positions[j] + 0.5).to(torch.long)
+        kwargs = {key: value for key, value in batch.items() if key != "pixel_values"}
+        kwargs["mm_encoder_outputs"] = _wrap_features([f for f in features if f is not None])
+        self._prepared = (kwargs["mm_encoder_outputs"], [p for p in positions if p is not None])
+        return kwargs
+
+    @contextmanager
+    def session(self, model_kwargs: dict[str, Any]) -> Iterator[None]:
+        prepared = self._prepared
+        if prepared is not None and model_kwargs.get("mm_encoder_outputs") is prepared[0]:
+            self._positions = prepared[1]
+        try:
+            with super().session(model_kwargs):
+                yield
+        finally:
+            self._positions = None
+            self._prepared = None
+
+    def rope_index(self, input_ids: Tensor, mm_token_type_ids: Tensor, image_grid_thw: Tensor | None = None,
+                   video_grid_thw: Tensor | None = None, attention_mask: Tensor | None = None,
+                   **_: Any) -> tuple[Tensor, Tensor]:
+        """transformers' ``get_rope_index`` for compressed images: each image's kept tokens at
+        (start, start + row, start + col) of the merged grid; text after an image resumes where the
+        uncompressed image would have ended, so text positions are unchanged."""
+        if video_grid_thw is not None:
+            raise ValidationError("the Qwen seam does not compress video", field="videos", value=None)
+        assert self._positions is not None and image_grid_thw is not None
+        positions = iter(self._positions)
+        grids = iter(image_grid_thw.tolist())
+        position_ids = torch.zeros(3, input_ids.shape[0], input_ids.shape[1], dtype=input_ids.dtype,
+                                   device=input_ids.device)
+        deltas = []
+        for row in range(input_ids.shape[0]):
+            types = mm_token_type_ids[row]
+            ids = input_ids[row]
+            if attention_mask is not None:
+                keep = attention_mask[row].bool()
+                types, ids = types[keep], ids[keep]
+            current = 0
+            parts = []
+            for kind, group in itertools.groupby(types.tolist()):
+                count = len(list(group))
+                if kind == 0:
+                    parts.append(torch.arange(count, device=input_ids.device).view(1, -1).expand(3, -1) + current)
+                    current += count
+                    continue
+                if kind != 1:
+                    raise ValidationError("the Qwen seam does not compress video", field="videos", value=None)
+                pos = next(positions).to(input_ids.device)
+                grid_h, grid_w = self.merged_grid(next(grids))
+                if pos.shape[0] != count:
+                    raise ValidationError(f"an image has {count} placeholders but {pos.shape[0]} compressed tokens",
+                                          field="input_ids", value=count)
+                parts.append(torch.stack([torch.full_like(pos[:, 0], current), pos[:, 0] + current,
+                                          pos[:, 1] + current]))
+                current += max(grid_h, grid_w)
+            llm = torch.cat(parts, dim=1).to(position_ids.dtype)
+            if attention_mask is not None:
+                position_ids[:, row, attention_mask[row].bool()] = llm
+            else:
+                position_ids[:, row] = llm
+            deltas.append(int(llm.max()) + 1 - len(ids))
+        return position_ids, torch.tensor(deltas, device=input_ids.device).unsqueeze(1)
+
+
+_SEAMS: dict[str, type[Seam]] = {
+    "llava": LlavaSeam,
+    "llava_next": LlavaNextSeam,
+    "qwen2_vl": QwenSeam,
+    "qwen2_5_vl": QwenSeam,
+}
+
+
+def make_seam(model: Any, compressor: Compressor, plan: RunPlan) -> Seam:
+    """The seam of ``plan.family`` around ``model`` and ``compressor``."""
+    cls = _SEAMS.get(plan.family)
+    if cls is None:  # pragma: no cover - resolve() refuses other families first
+        raise ValidationError(f"no seam for model_type {plan.family!r}", field="model_type", value=plan.family)
+    return cls(model, compressor, plan)
+
