@@ -6,6 +6,7 @@ Nothing here imports torch or transformers at module level: the adapters are imp
 
 from __future__ import annotations
 
+import abc
 import copy
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -110,14 +111,17 @@ class HFFamily(ModelFamily):
                 field=field if isinstance(field, str) else "config", value=None,
             ) from exc
 
+    @abc.abstractmethod
     def _tiny_dict(self, tokenizer: Any) -> dict[str, Any]:
-        raise NotImplementedError
+        """The tiny config as a dict, sized to the tokenizer's vocabulary."""
 
+    @abc.abstractmethod
     def _tokenizer(self) -> Any:
-        raise NotImplementedError
+        """The in-process tokenizer with this family's special tokens."""
 
+    @abc.abstractmethod
     def _processor(self, config: PretrainedConfig, tokenizer: Any) -> Any:
-        raise NotImplementedError
+        """The family's processor built from classes (no hub)."""
 
     def tiny_config(self, **overrides: Any) -> PretrainedConfig:
         import transformers
@@ -173,8 +177,9 @@ class HFFamily(ModelFamily):
         model = model.to(device).eval()
         return model, self._load_processor(path, trust_remote_code=trust_remote_code)
 
+    @abc.abstractmethod
     def _load_processor(self, path: str, *, trust_remote_code: bool) -> Any:
-        raise NotImplementedError
+        """The processor saved beside a checkpoint."""
 
     @staticmethod
     def _pixels(shape: tuple[int, ...], mode: Any, seed: int = 0) -> torch.Tensor:
