@@ -8,7 +8,6 @@ third-party class is imported only when its card or an instance is asked for.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 import warnings
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vlmplanner._plugins import import_object
 from vlmplanner.errors import (
     InvalidTokenCountError,
     UnknownCompressorError,
@@ -134,11 +134,8 @@ def resolve_name(name: str) -> str:
 def _load_class(name: str) -> type[Compressor]:
     entry = _registry[name]
     if isinstance(entry.target, str):
-        module_name, _, attr = entry.target.partition(":")
         try:
-            value: Any = importlib.import_module(module_name)
-            for part in attr.split("."):
-                value = getattr(value, part)
+            value: Any = import_object(entry.target)
         except Exception as exc:
             raise ValidationError(
                 f"compressor {name!r} ({entry.origin}) could not be imported from {entry.target!r}: "

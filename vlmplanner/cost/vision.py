@@ -7,7 +7,6 @@ over hundreds of models that share one vision tower computes it once.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 

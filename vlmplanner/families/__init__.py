@@ -12,11 +12,11 @@ transformers.
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from vlmplanner._plugins import import_object
 from vlmplanner.errors import ValidationError, VlmPlannerWarning, suggest
 from vlmplanner.schemas import ModelSpec
 
@@ -91,9 +91,8 @@ def _unsupported(model_type: object) -> ValidationError:
 def _resolve(model_type: str, target: type[ModelFamily] | str) -> type[ModelFamily]:
     cls: Any = target
     if isinstance(target, str):
-        module_name, _, attribute = target.partition(":")
         try:
-            cls = getattr(importlib.import_module(module_name), attribute) if attribute else None
+            cls = import_object(target)
         except (ImportError, AttributeError) as exc:
             raise ValidationError(f"the adapter for model_type {model_type!r} ({target}) cannot be loaded: {exc}",
                                   field="model_type", value=model_type) from exc
