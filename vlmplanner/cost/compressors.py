@@ -37,10 +37,13 @@ class Term:
 
 TERMS: Mapping[str, Term] = MappingProxyType({
     "Vn*d": Term(lambda m: m["vn"] * m["d"]),
+    "d*hv": Term(lambda m: m["d"] * m["hv"]),
     "Vn*hv": Term(lambda m: m["vn"] * m["hv"]),
     "Vn*hv^2": Term(lambda m: m["vn"] * m["hv"] ** 2),
     "Vn^2*d": Term(lambda m: m["vn"] ** 2 * m["d"]),
     "Vn^2*hv*Lv": Term(lambda m: m["vn"] ** 2 * m["hv"] * m["lv"]),
+    "V*Vn": Term(lambda m: m["vn"], per_token=True),
+    "V*hv^2": Term(lambda m: m["hv"] ** 2, per_token=True),
     "V*Vn*hv": Term(lambda m: m["vn"] * m["hv"], per_token=True),
     "V*Vn*d": Term(lambda m: m["vn"] * m["d"], per_token=True),
     "N*Q": Term(lambda m: m["n_llm"] * m["q"], per_image=False),
@@ -71,7 +74,11 @@ FORMULAS: Mapping[str, CompressorFormula] = MappingProxyType({
     "visionzip-ft": _SELECT_MERGE,
     "prumerge": _SELECT_MERGE,
     "prumerge+": _SELECT_MERGE,
-    "divprune": CompressorFormula({"V*Vn*d": 2.0}, "greedy max-min distances: 2·V·Vn·d"),
+    "divprune": CompressorFormula(
+        {"Vn^2*d": 2.0, "Vn*d": 3.0, "V*Vn": 2.0},
+        "all-pairs cosine distances 2·Vn²·d (the first pick needs every token's nearest neighbour),"
+        " normalising 3·Vn·d, greedy max-min updates 2·V·Vn",
+    ),
     "cdpruner": CompressorFormula(
         {"Vn^2*d": 2.0}, "DPP kernel over the Vn tokens: 2·Vn²·d (greedy MAP inference ignored)"
     ),
@@ -94,9 +101,12 @@ FORMULAS: Mapping[str, CompressorFormula] = MappingProxyType({
     ),
     "mqt": CompressorFormula(_CROSS_ATTENTION, "query-transformer cross-attention: 2·(2·Vn·hv²) + 4·V·Vn·hv"),
     "quecc": CompressorFormula(
-        {**_CROSS_ATTENTION, "N*Q": 2.0},
-        "cross-attention 2·(2·Vn·hv²) + 4·V·Vn·hv, plus the extra LLM pass over the query text it"
-        " needs for its query embedding: 2·N·Q",
+        {"Vn*hv^2": 28.0, "V*hv^2": 4.0, "Vn*hv": 7.0, "d*hv": 2.0, "N*Q": 2.0},
+        "width E = hv over multi-layer features of width 4·E: dense projections on every token"
+        " 28·Vn·E² (query MLP 4, key and value MLPs 2·10, attention key/value in-projections 4), the"
+        " k queries' in- and out-projections 4·V·E², local-window attention, query add and depthwise"
+        " convolution 7·Vn·E, the text projection 2·d·E, plus the extra LLM pass over the query"
+        " text for its query embedding: 2·N·Q",
     ),
     "fastv": _IN_LLM_SCORING,
     "pdrop": _IN_LLM_SCORING,
