@@ -34,8 +34,8 @@ TARGETS = {
 }
 BUDGET_S = 10.0
 BUDGET_BYTES = 2 * 2**30
-#: fvcore on materialized LLaVA-1.5-7B (bf16, 2 threads), as measured in profiling.md §3.1.
-FVCORE_7B_REFERENCE = {"build_s": 107.6, "count_s": 32.5, "peak_rss_bytes": 15.5e9}
+#: fvcore on materialized LLaVA-1.5-7B (bf16, 2 threads), measured with --fvcore-7b (docs/benchmarks.md).
+FVCORE_7B_REFERENCE = {"build_s": 115.5, "count_s": 74.4, "peak_rss_bytes": 14.82 * 2**30}
 
 
 def _peak_rss() -> int:
@@ -79,7 +79,7 @@ def fvcore_child() -> dict[str, object]:
     torch.set_default_dtype(torch.bfloat16)
     # the shipped config says torch_dtype float16, which transformers applies to the sub-models it
     # builds from sub-configs: cast the whole model so every weight is bf16
-    target.model = LlavaForConditionalGeneration(target.config).to(torch.bfloat16).eval()
+    target.model = LlavaForConditionalGeneration(target.config).to(torch.bfloat16).eval()  # type: ignore[arg-type]
     torch.set_default_dtype(torch.float32)
     t1 = time.perf_counter()
     count = count_flops(target, method="fvcore")
@@ -91,7 +91,7 @@ def fvcore_child() -> dict[str, object]:
 def run_child(args: list[str]) -> dict[str, object]:
     start = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     result["process_s"] = time.perf_counter() - start
     return result
 
@@ -131,8 +131,9 @@ def main() -> None:
     if args.fvcore_7b:
         fv = run_child(["--fvcore-child"])
     else:
-        fv = {**FVCORE_7B_REFERENCE, "source": "NOT RUN: figure measured in shared/reference/profiling.md §3.1"}
-    print(f"{'LLaVA-1.5-7B':<14} {'fvcore (materialized bf16)':<28} {'':>9} {'':>8} {float(fv['build_s']):>7.1f}"
+        fv = {**FVCORE_7B_REFERENCE, "source": "NOT RUN: the figure measured with --fvcore-7b on 2026-11-24, docs/benchmarks.md"}
+    print(f"{'LLaVA-1.5-7B':<14} {'fvcore (materialized bf16)':<28} {'':>9} {'':>8}"
+          f" {float(fv['build_s']):>7.1f}"  # type: ignore[arg-type]
           f" {float(fv['count_s']):>7.1f} {float(fv['peak_rss_bytes']) / 2**30:>12.2f}"  # type: ignore[arg-type]
           f"  ({fv['source']})")
 

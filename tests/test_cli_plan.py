@@ -97,7 +97,7 @@ def test_frontier(capsys: pytest.CaptureFixture[str], url: str) -> None:
 
 
 def test_warnings_are_one_line(capsys: pytest.CaptureFixture[str], url: str) -> None:
-    code, out, err = run(capsys, "recommend", "--task", "visual-reasoning", "--budget-gflops", "20000",
+    code, _out, err = run(capsys, "recommend", "--task", "visual-reasoning", "--budget-gflops", "20000",
                          "--model", "paper-2411.03312/llava-next-qwen1.5-14b", "--catalog", url)
     assert code == 0
     assert "warning: " in err and "outside the fitted range" in err and "Traceback" not in err

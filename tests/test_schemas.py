@@ -64,15 +64,15 @@ def test_budget_parse_errors(text: str) -> None:
 
 
 def model_data(**llm: object) -> dict[str, object]:
-    base_llm = dict(name="x", params_b=7, num_layers=32, hidden_size=4096, num_heads=32, num_kv_heads=32,
-                    intermediate_size=11008, vocab_size=32000)
+    base_llm = {"name": "x", "params_b": 7, "num_layers": 32, "hidden_size": 4096, "num_heads": 32, "num_kv_heads": 32,
+                    "intermediate_size": 11008, "vocab_size": 32000}
     base_llm.update(llm)
-    return dict(
-        checkpoint="org/model", model_type="llava", display_name="M", llm=base_llm,
-        vision=dict(name="clip", image_size=336, patch_size=14, num_layers=24, hidden_size=1024, num_heads=16,
-                    intermediate_size=4096),
-        projector="mlp2x_gelu", native_visual_tokens=576, source="test",
-    )
+    return {
+        "checkpoint": "org/model", "model_type": "llava", "display_name": "M", "llm": base_llm,
+        "vision": {"name": "clip", "image_size": 336, "patch_size": 14, "num_layers": 24, "hidden_size": 1024, "num_heads": 16,
+                    "intermediate_size": 4096},
+        "projector": "mlp2x_gelu", "native_visual_tokens": 576, "source": "test",
+    }
 
 
 @pytest.mark.parametrize("field", ["hidden_size", "num_layers", "num_heads"])

@@ -16,10 +16,13 @@ if TYPE_CHECKING:
         CatalogError,
         CatalogOutOfDateError,
         CatalogWriteError,
+        NoFeasibleCandidateError,
         NotFoundError,
         ValidationError,
         VlmPlannerError,
     )
+    from .pipeline import load
+    from .planner import Planner, Recommendation
     from .schemas import (
         Benchmark,
         Budget,
@@ -33,9 +36,6 @@ if TYPE_CHECKING:
         Task,
         Workload,
     )
-    from .errors import NoFeasibleCandidateError
-    from .pipeline import load
-    from .planner import Planner, Recommendation
     from .store import Catalog, SeedReport, open_catalog
 
 _LAZY: dict[str, str] = {
@@ -67,7 +67,6 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    "__version__",
     "Benchmark",
     "Budget",
     "Candidate",
@@ -79,11 +78,9 @@ __all__ = [
     "CompressorSpec",
     "CostMeasurement",
     "Hardware",
-    "load",
     "ModelSpec",
     "NoFeasibleCandidateError",
     "NotFoundError",
-    "open_catalog",
     "Planner",
     "QualityResult",
     "Recommendation",
@@ -93,6 +90,9 @@ __all__ = [
     "ValidationError",
     "VlmPlannerError",
     "Workload",
+    "__version__",
+    "load",
+    "open_catalog",
 ]
 
 

@@ -21,8 +21,8 @@ from vlmplanner.schemas import Budget, Hardware, Workload
 
 
 def test_full_accounting_costs_more_than_the_paper(planner: Planner) -> None:
-    kwargs = dict(task="visual-reasoning", budget=Budget(gflops=1000), workload=Workload(text_tokens=50),
-                  family="llava_next", compressor="tokenpacker")
+    kwargs = {"task": "visual-reasoning", "budget": Budget(gflops=1000), "workload": Workload(text_tokens=50),
+                  "family": "llava_next", "compressor": "tokenpacker"}
     paper = planner.recommend(**kwargs, accounting="paper")  # type: ignore[arg-type]
     full = planner.recommend(**kwargs, accounting="full")  # type: ignore[arg-type]
     assert full.cost.flops <= 1000e9 and full.cost.flops_by_component["vision_tower"] > 0

@@ -67,7 +67,8 @@ def test_flops_only_needs_no_device(checkpoint: Path, tmp_path: Path, capsys: py
     (["--tokens", "4,x"], "comma-separated positive integers"),
     (["--tokens", "4"], "--device is required"),
     (["--tokens", "4", "--device", "gpu"], "unknown device"),
-    (["--tokens", "4", "--flops-only", "--compressor", "visionzip"], "no runnable implementation"),
+    (["--tokens", "4", "--flops-only", "--compressor", "visionzip"], "only vlmplanner.pipeline"),
+    (["--tokens", "3", "--flops-only", "--compressor", "pool"], "pool"),
     (["--tokens", "4", "--flops-only", "--image-size", "big"], "HEIGHTxWIDTH"),
 ])
 def test_bad_input_exits_2_with_a_message(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],

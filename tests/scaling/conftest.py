@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from vlmplanner.testing.paper_grid import paper_grid

@@ -23,10 +23,10 @@ SHIPPED = load_shipped()
 
 
 def good_result(**overrides: object) -> ResultIn:
-    fields: dict[str, object] = dict(
-        model="llava-hf/llava-1.5-7b-hf", compressor="pool", visual_tokens=144, benchmark="GQA",
-        score=58.25, source="unit test run",
-    )
+    fields: dict[str, object] = {
+        "model": "llava-hf/llava-1.5-7b-hf", "compressor": "pool", "visual_tokens": 144, "benchmark": "GQA",
+        "score": 58.25, "source": "unit test run",
+    }
     fields.update(overrides)
     return ResultIn.model_validate(fields)
 
@@ -124,7 +124,7 @@ def test_bad_results_are_rejected_and_nothing_written(
     batch = [good_result(visual_tokens=64), good_result(**overrides)]
     with pytest.raises(error) as caught:
         catalog.add_results(batch)
-    assert getattr(caught.value, "field") == field
+    assert caught.value.field == field
     assert catalog.counts() == before
 
 

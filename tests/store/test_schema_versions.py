@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from vlmplanner.errors import CatalogConnectionError, CatalogError, CatalogNewerError, CatalogOutOfDateError
+from vlmplanner.errors import (
+    CatalogConnectionError,
+    CatalogError,
+    CatalogNewerError,
+    CatalogOutOfDateError,
+)
 from vlmplanner.store import migrate, open_catalog
 from vlmplanner.store.engine import make_engine
 from vlmplanner.store.orm import Base

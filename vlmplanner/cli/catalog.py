@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,14 +16,14 @@ catalog_app = typer.Typer(help="Read and write the catalog of models, compressor
                           no_args_is_help=True)
 
 CatalogUrl = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--catalog", help="Catalog database URL (default: $VLMPLANNER_CATALOG_URL, then a SQLite"
                  " file in your data directory)", show_default=False),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _open(url: Optional[str]) -> Catalog:
+def _open(url: str | None) -> Catalog:
     from vlmplanner.store import open_catalog
 
     return open_catalog(url)
@@ -31,7 +31,7 @@ def _open(url: Optional[str]) -> Catalog:
 
 @catalog_app.command("models")
 def models(
-    family: Annotated[Optional[str], typer.Option(help="Only this HF model_type, e.g. llava or qwen2_vl.")] = None,
+    family: Annotated[str | None, typer.Option(help="Only this HF model_type, e.g. llava or qwen2_vl.")] = None,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
@@ -53,8 +53,8 @@ def models(
 
 @catalog_app.command("compressors")
 def compressors(
-    kind: Annotated[Optional[str], typer.Option(help="pre-llm or in-llm.")] = None,
-    training: Annotated[Optional[str], typer.Option(help="training-free or trained.")] = None,
+    kind: Annotated[str | None, typer.Option(help="pre-llm or in-llm.")] = None,
+    training: Annotated[str | None, typer.Option(help="training-free or trained.")] = None,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
@@ -91,7 +91,7 @@ def hardware(catalog: CatalogUrl = None, json: Json = False) -> None:
 
 @catalog_app.command("benchmarks")
 def benchmarks(
-    task_family: Annotated[Optional[str], typer.Option(help="visual-reasoning, ocr-text, captioning or aggregate.")] = None,
+    task_family: Annotated[str | None, typer.Option(help="visual-reasoning, ocr-text, captioning or aggregate.")] = None,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
@@ -110,13 +110,13 @@ def benchmarks(
 
 @catalog_app.command("results")
 def results(
-    model: Annotated[Optional[str], typer.Option(help="A model checkpoint.")] = None,
-    compressor: Annotated[Optional[str], typer.Option(help="A compressor name or alias.")] = None,
-    benchmark: Annotated[Optional[str], typer.Option(help="A benchmark name.")] = None,
-    task_family: Annotated[Optional[str], typer.Option(help="A task family.")] = None,
-    tokens: Annotated[Optional[int], typer.Option(help="Visual tokens.")] = None,
-    provenance: Annotated[Optional[str], typer.Option(help="published, measured or imported.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="At most this many rows.")] = None,
+    model: Annotated[str | None, typer.Option(help="A model checkpoint.")] = None,
+    compressor: Annotated[str | None, typer.Option(help="A compressor name or alias.")] = None,
+    benchmark: Annotated[str | None, typer.Option(help="A benchmark name.")] = None,
+    task_family: Annotated[str | None, typer.Option(help="A task family.")] = None,
+    tokens: Annotated[int | None, typer.Option(help="Visual tokens.")] = None,
+    provenance: Annotated[str | None, typer.Option(help="published, measured or imported.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
@@ -160,16 +160,16 @@ def show(
 
 @catalog_app.command("add-result")
 def add_result(
-    model: Annotated[Optional[str], typer.Option(help="A model checkpoint in the catalog.")] = None,
-    compressor: Annotated[Optional[str], typer.Option(help="A compressor name.")] = None,
-    tokens: Annotated[Optional[int], typer.Option(help="Visual tokens the LLM received.")] = None,
-    benchmark: Annotated[Optional[str], typer.Option(help="A benchmark name.")] = None,
-    score: Annotated[Optional[float], typer.Option(help="The score, on the benchmark's metric.")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Where the number comes from.")] = None,
-    provenance: Annotated[Optional[str], typer.Option(
+    model: Annotated[str | None, typer.Option(help="A model checkpoint in the catalog.")] = None,
+    compressor: Annotated[str | None, typer.Option(help="A compressor name.")] = None,
+    tokens: Annotated[int | None, typer.Option(help="Visual tokens the LLM received.")] = None,
+    benchmark: Annotated[str | None, typer.Option(help="A benchmark name.")] = None,
+    score: Annotated[float | None, typer.Option(help="The score, on the benchmark's metric.")] = None,
+    source: Annotated[str | None, typer.Option(help="Where the number comes from.")] = None,
+    provenance: Annotated[str | None, typer.Option(
         help="measured, imported or published (default: measured from flags, imported from --csv).")] = None,
     note: Annotated[str, typer.Option(help="Anything a reader must know.")] = "",
-    csv: Annotated[Optional[Path], typer.Option("--csv", help="Read many results from a CSV file instead (columns:"
+    csv: Annotated[Path | None, typer.Option("--csv", help="Read many results from a CSV file instead (columns:"
                    " model, compressor, visual_tokens, benchmark, score, source).")] = None,
     catalog: CatalogUrl = None,
     json: Json = False,

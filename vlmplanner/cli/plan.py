@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,12 +20,12 @@ OutputTokens = Annotated[int, typer.Option(help="Tokens generated per request.")
 Hardware = Annotated[str, typer.Option(help="Hardware profile (h100-sxm, h200, a100-80gb, l40s, l4, cpu-generic;"
                                        " a unique prefix such as h100 works).")]
 Accounting = Annotated[str, typer.Option(help="full (vision, prefill, decode, KV cache) or paper (2·N·(Q+V)).")]
-Family = Annotated[Optional[str], typer.Option(help="Only models of this HF model_type (or law family).")]
-Model = Annotated[Optional[str], typer.Option(help="Only this checkpoint.")]
-Compressor = Annotated[Optional[str], typer.Option(help="Only this compressor.")]
+Family = Annotated[str | None, typer.Option(help="Only models of this HF model_type (or law family).")]
+Model = Annotated[str | None, typer.Option(help="Only this checkpoint.")]
+Compressor = Annotated[str | None, typer.Option(help="Only this compressor.")]
 
 
-def _planner(catalog: Optional[str], hardware: str, dtype: str, accounting: str) -> Planner:
+def _planner(catalog: str | None, hardware: str, dtype: str, accounting: str) -> Planner:
     from vlmplanner.planner import Planner
 
     return Planner(catalog, hardware=None if hardware.lower() == "none" else hardware, dtype=dtype,
@@ -39,8 +39,8 @@ def _workload(text_tokens: int, output_tokens: int, batch: int, images: int) -> 
                  images_per_request=images)
 
 
-def _budget(gflops: Optional[float], latency_ms: Optional[float], memory_gb: Optional[float],
-            usd: Optional[float], latency_kind: str, texts: list[str]) -> Any:
+def _budget(gflops: float | None, latency_ms: float | None, memory_gb: float | None,
+            usd: float | None, latency_kind: str, texts: list[str]) -> Any:
     from vlmplanner.schemas import Budget, build
 
     fields: dict[str, Any] = {"gflops": gflops, "latency_ms": latency_ms, "memory_gb": memory_gb,
@@ -51,7 +51,7 @@ def _budget(gflops: Optional[float], latency_ms: Optional[float], memory_gb: Opt
     return build(Budget, {k: v for k, v in fields.items() if v is not None} | {"latency_kind": latency_kind})
 
 
-def _fmt(value: Optional[float], scale: float = 1.0, unit: str = "", digits: int = 4) -> str:
+def _fmt(value: float | None, scale: float = 1.0, unit: str = "", digits: int = 4) -> str:
     if value is None or not math.isfinite(value):
         return "–"
     return f"{value * scale:,.{digits}g}{unit}"
@@ -59,11 +59,11 @@ def _fmt(value: Optional[float], scale: float = 1.0, unit: str = "", digits: int
 
 def recommend(
     task: Task,
-    budget_gflops: Annotated[Optional[float], typer.Option(help="Budget: GFLOPs per request.")] = None,
-    budget_latency_ms: Annotated[Optional[float], typer.Option(help="Budget: latency in ms.")] = None,
-    budget_memory_gb: Annotated[Optional[float], typer.Option(help="Budget: memory in GB.")] = None,
-    budget_usd_per_1k: Annotated[Optional[float], typer.Option(help="Budget: USD per 1,000 requests.")] = None,
-    budget: Annotated[Optional[list[str]], typer.Option(
+    budget_gflops: Annotated[float | None, typer.Option(help="Budget: GFLOPs per request.")] = None,
+    budget_latency_ms: Annotated[float | None, typer.Option(help="Budget: latency in ms.")] = None,
+    budget_memory_gb: Annotated[float | None, typer.Option(help="Budget: memory in GB.")] = None,
+    budget_usd_per_1k: Annotated[float | None, typer.Option(help="Budget: USD per 1,000 requests.")] = None,
+    budget: Annotated[list[str] | None, typer.Option(
         "--budget", help="A limit with its unit: '1000 GFLOPs', '250 ms', '24 GB', '0.5 usd/1k' (repeatable).")] = None,
     latency_kind: Annotated[str, typer.Option(help="What a latency budget limits: end-to-end or prefill.")] = "end-to-end",
     text_tokens: TextTokens = 50,
@@ -145,7 +145,7 @@ def frontier(
 def fit(
     family: Family = None,
     compressor: Compressor = None,
-    benchmark: Annotated[Optional[str], typer.Option(help="Only this benchmark.")] = None,
+    benchmark: Annotated[str | None, typer.Option(help="Only this benchmark.")] = None,
     text_tokens: Annotated[int, typer.Option(help="Q for the optimal visual-token count V*.")] = 50,
     catalog: CatalogUrl = None,
     json: Json = False,

@@ -54,7 +54,9 @@ def _image_size(text: str | None) -> tuple[int, int] | None:
 def profile(
     model: Annotated[str, typer.Argument(help="A catalog checkpoint (llava-hf/llava-1.5-7b-hf) or a local"
                                          " checkpoint directory.")],
-    compressor: Annotated[str, typer.Option(help="The compressor (only 'none' runs until compressors land).")] = "none",
+    compressor: Annotated[str, typer.Option(
+        help="The compressor: none, or one that works on the projected features alone (pool, divprune)."
+    )] = "none",
     tokens: Annotated[str | None, typer.Option(help="Visual tokens per image, comma-separated, e.g."
                                                " 1,4,16,64,144,576 (default: the model's native count).")] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (cuda:N); required unless --flops-only.")] = None,

@@ -250,7 +250,14 @@ class CompressorCard:
         return replace(self, **changes)
 
 
+def _is_traced_size(value: Any) -> bool:
+    dim = getattr(value, "dim", None)
+    return callable(dim) and dim() == 0 and not value.is_floating_point()
+
+
 def _check_native(native: Any) -> int:
+    if _is_traced_size(native):  # a torch.jit trace (fvcore) hands shapes over as 0-d integer tensors
+        native = int(native)
     if isinstance(native, bool) or not isinstance(native, int) or native < 1:
         raise ValidationError(f"native token count must be a positive integer, got {native!r}",
                               field="native_tokens", value=native)

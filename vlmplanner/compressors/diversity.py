@@ -26,22 +26,22 @@ def max_min_diverse(features: Tensor, k: int) -> Tensor:
     """
     batch, n, _ = features.shape
     x = unit(features)
-    dist = 1.0 - torch.bmm(x, x.transpose(1, 2))                           # [B, N, N]
-    eye = torch.eye(n, dtype=torch.bool, device=features.device)
-    nearest = dist.masked_fill(eye, float("inf")).amin(dim=-1)             # [B, N]
-    if n == 1:
-        nearest = torch.zeros_like(nearest)
+    similarity = torch.bmm(x, x.transpose(1, 2))                           # [B, N, N]: the one N² pass
+    similarity.diagonal(dim1=1, dim2=2).fill_(float("-inf"))               # a token is not its own neighbour
+    # the distance to the nearest neighbour, 1 - (highest similarity to another token); 1 - x is
+    # monotone in floating point, so this is exactly min over j != i of (1 - similarity)
+    nearest = 1.0 - similarity.amax(dim=-1) if n > 1 else features.new_zeros(batch, n)
     first = nearest.argmax(dim=-1)                                         # [B]
     rows = torch.arange(batch, device=features.device)
     chosen = [first]
     selected = torch.zeros(batch, n, dtype=torch.bool, device=features.device)
     selected[rows, first] = True
-    to_set = dist[rows, first]                                             # [B, N]
-    for _ in range(k - 1):
+    to_set = 1.0 - similarity[rows, first]                                 # [B, N]; only rows of the
+    for _ in range(k - 1):                                                 # matrix are read from here on
         nxt = to_set.masked_fill(selected, float("-inf")).argmax(dim=-1)
         chosen.append(nxt)
         selected[rows, nxt] = True
-        to_set = torch.minimum(to_set, dist[rows, nxt])
+        to_set = torch.minimum(to_set, 1.0 - similarity[rows, nxt])
     return torch.stack(chosen, dim=1).sort(dim=1).values
 
 

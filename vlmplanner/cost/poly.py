@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = ["Poly"]
 
-Coefficient = Union[float, np.ndarray[Any, Any]]
+Coefficient = Union[float, np.ndarray[Any, Any]]  # noqa: UP007 - a runtime alias, kept alike
 Operand = Union["Poly", float, int, np.ndarray[Any, Any]]
 
 

@@ -47,7 +47,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
 }
 
 _registry: dict[str, type[ModelFamily] | str] = dict(BUILTIN_FAMILIES)
-_origin: dict[str, str] = {name: "built-in" for name in BUILTIN_FAMILIES}
+_origin: dict[str, str] = dict.fromkeys(BUILTIN_FAMILIES, "built-in")
 _instances: dict[str, ModelFamily] = {}
 _entry_points_read = False
 

@@ -40,7 +40,7 @@ def image_runs(mask: Tensor) -> list[tuple[int, int]]:
     flags = mask.to(torch.int8).tolist()
     runs: list[tuple[int, int]] = []
     start = None
-    for i, flag in enumerate(flags + [0]):
+    for i, flag in enumerate([*flags, 0]):
         if flag and start is None:
             start = i
         elif not flag and start is not None:

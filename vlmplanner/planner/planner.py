@@ -26,7 +26,13 @@ from vlmplanner.schemas._base import build
 
 from .laws import law_family
 from .reasons import explain
-from .recommendation import CandidateCost, FrontierPoint, QualityEstimate, RankedCandidate, Recommendation
+from .recommendation import (
+    CandidateCost,
+    FrontierPoint,
+    QualityEstimate,
+    RankedCandidate,
+    Recommendation,
+)
 from .snapshot import Snapshot
 from .table import CandidateTable, build_table
 from .tasks import ResolvedTask, resolve_task

@@ -209,7 +209,7 @@ def _traced(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
     from .seam import Runner, resolve_compressor
 
     start = time.perf_counter()
-    name, module = resolve_compressor(compressor)
+    name, module = resolve_compressor(compressor, target.model_type)
     model = fake_model(target)
     request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
                             image_size=image_size, fake_mode=_fake_mode(model), what=f"model {target.name!r}")
@@ -425,7 +425,7 @@ def _fvcore(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
             field="method", value="fvcore",
         )
     start = time.perf_counter()
-    name, module = resolve_compressor(compressor)
+    name, module = resolve_compressor(compressor, target.model_type)
     model = target.model
     parameter = next(iter(model.parameters()))
     request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,

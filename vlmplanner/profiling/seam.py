@@ -6,16 +6,23 @@ shape ``(n, d)``, and the result has shape ``(tokens, d)``. It runs between the 
 LLM (a pre-LLM compressor). An ``nn.Module`` compressor is a submodule of the runner, so the FLOP
 counters attribute its work to the ``compressor`` component; a plain function is wrapped so it is too.
 
-Until compressors land, the only one is ``none``: at the native token count it is not called at
-all (the model runs its own forward pass); asked for fewer tokens it keeps k evenly spaced tokens,
-an index selection with no arithmetic, so the LLM sees k tokens and the vision tower and projector
-still run on the full image, which is what the analytic model charges ``none@k``.
+``none`` at the native token count is not called at all (the model runs its own forward pass);
+asked for fewer tokens it keeps k evenly spaced tokens, an index selection with no arithmetic, so
+the LLM sees k tokens and the vision tower and projector still run on the full image, which is what
+the analytic model charges ``none@k``.
+
+A built-in compressor by name (``pool``, ``divprune``, or a third party's registered one) runs here
+when it works on the projected features alone: its card requires no context from the model and its
+stage allows the LLM input. The others (the [CLS]-attention methods, FastV inside the LLM, QueCC
+with its query pass) need hooks into the model that only ``vlmplanner.pipeline`` installs; time
+them through a pipeline (``bench/bench_compression.py`` does).
 
 This module imports torch; import it only where torch is needed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,7 +33,8 @@ from vlmplanner.errors import ValidationError
 
 from .requests import Request
 
-__all__ = ["Compressor", "KeepEvenlySpaced", "Runner", "VlmPlannerRunner", "resolve_compressor"]
+__all__ = ["Compressor", "KeepEvenlySpaced", "RegisteredCompressor", "Runner", "VlmPlannerRunner", "check_profilable",
+           "resolve_compressor"]
 
 
 @runtime_checkable
@@ -61,24 +69,73 @@ class _CallableCompressor(nn.Module):
         return self.function(features, tokens)
 
 
-def resolve_compressor(compressor: str | Any) -> tuple[str, nn.Module]:
+class RegisteredCompressor(nn.Module):
+    """A registered compressor on one image's projected features ``(n, d)``: built for each k it is
+    asked for (``get_compressor``), on the square token grid (``grids`` overrides it per call)."""
+
+    def __init__(self, name: str, model_type: str | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.model_type = model_type
+        self._built: dict[tuple[int, tuple[int, int]], Any] = {}
+        self.grid: tuple[int, int] | None = None  # set by the runner when the family knows it
+
+    def forward(self, features: torch.Tensor, tokens: int) -> torch.Tensor:
+        from vlmplanner.compressors import CompressionContext, get_compressor
+
+        n = int(features.shape[-2])
+        grid = self.grid if self.grid is not None and self.grid[0] * self.grid[1] == n else _square(n, self.name)
+        key = (tokens, grid)
+        if key not in self._built:
+            self._built[key] = get_compressor(self.name, tokens, grid=grid, model_type=self.model_type)
+        out = self._built[key].compress(features.unsqueeze(0), CompressionContext(grid))
+        return out.features[0]  # type: ignore[no-any-return]
+
+
+def _square(n: int, name: str) -> tuple[int, int]:
+    side = math.isqrt(n)
+    if side * side != n:
+        raise ValidationError(f"compressor {name!r} needs the token grid, and {n} features per image are not a"
+                              " square grid; profile this model with compressor 'none' or time it through"
+                              " vlmplanner.pipeline", field="compressor", value=name)
+    return side, side
+
+
+def check_profilable(name: str) -> str:
+    """The canonical name of a registered compressor the profiler can run, else a ValidationError."""
+    from vlmplanner.compressors import compressor_card
+
+    card = compressor_card(name)
+    if card.requires or card.stage not in ("post-projector", "either"):
+        needs = (f"needs {', '.join(card.requires)} from the model" if card.requires
+                 else f"runs at stage {card.stage}")
+        raise ValidationError(
+            f"compressor {card.name!r} {needs}, which only vlmplanner.pipeline's hooks supply; the profiler runs"
+            " compressors on the projected features alone (none, pool, divprune, ...). Time it through"
+            " vlmplanner.pipeline (bench/bench_compression.py shows how)", field="compressor", value=name,
+        )
+    return card.name
+
+
+def resolve_compressor(compressor: str | Any, model_type: str | None = None) -> tuple[str, nn.Module]:
     """(catalog name, module) for a compressor name or object."""
     if isinstance(compressor, str):
         if compressor == "none":
             return "none", KeepEvenlySpaced()
-        raise ValidationError(
-            f"compressor {compressor!r} has no runnable implementation yet (compressors arrive in a later"
-            " release; only 'none' runs now); pass a compressor object to the Python API to profile your own",
-            field="compressor", value=compressor,
-        )
-    name = getattr(compressor, "name", None)
-    if not isinstance(name, str) or not name or "@" in name or " " in name or name != name.lower():
+        name = check_profilable(compressor)
+        if model_type is not None:
+            from vlmplanner.compressors import compressor_card
+
+            compressor_card(name).check_family(model_type)
+        return name, RegisteredCompressor(name, model_type)
+    given = getattr(compressor, "name", None)
+    if not isinstance(given, str) or not given or "@" in given or " " in given or given != given.lower():
         raise ValidationError("a compressor object needs a `name`: its lower-case catalog slug (no spaces or '@')",
                               field="compressor", value=repr(compressor))
     if not callable(compressor):
-        raise ValidationError(f"compressor {name!r} is not callable", field="compressor", value=name)
-    module = compressor if isinstance(compressor, nn.Module) else _CallableCompressor(compressor, name)
-    return name, module
+        raise ValidationError(f"compressor {given!r} is not callable", field="compressor", value=given)
+    module = compressor if isinstance(compressor, nn.Module) else _CallableCompressor(compressor, given)
+    return given, module
 
 
 class VlmPlannerRunner(nn.Module):
@@ -115,7 +172,12 @@ class VlmPlannerRunner(nn.Module):
         model: Any = self.model
         features = model.get_image_features(**request.vision)
         pooled = features.pooler_output if hasattr(features, "pooler_output") else features
-        kept = [self.compressor(f, request.visual_tokens) for f in pooled]
+        grids = _grids(request, model)
+        kept = []
+        for index, f in enumerate(pooled):
+            if isinstance(self.compressor, RegisteredCompressor):
+                self.compressor.grid = grids[index] if grids else None
+            kept.append(self.compressor(f, request.visual_tokens))
         for tensor in kept:
             if tensor.shape[-2] != request.visual_tokens:
                 raise ValidationError(
@@ -124,6 +186,15 @@ class VlmPlannerRunner(nn.Module):
                 )
         output = BaseModelOutputWithPooling(pooler_output=kept)  # type: ignore[arg-type]  # a list per image
         return {**request.kwargs, "mm_encoder_outputs": {"image": output}}
+
+
+def _grids(request: Request, model: Any) -> list[tuple[int, int]] | None:
+    """Each image's token grid after the merge, when the request says (Qwen's image_grid_thw)."""
+    thw = (request.vision or {}).get("image_grid_thw")
+    if thw is None:
+        return None
+    merge = int(getattr(model.config.vision_config, "spatial_merge_size", 1))
+    return [(int(t) * int(h) // merge, int(w) // merge) for t, h, w in thw.tolist()]
 
 
 Runner = VlmPlannerRunner

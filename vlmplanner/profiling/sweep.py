@@ -12,6 +12,7 @@ memory is stored with status ``oom``, one the analytic memory model says cannot 
 
 from __future__ import annotations
 
+import math
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -205,7 +206,7 @@ def profile_sweep(
     chosen = _methods(methods, flops_only)
     counts = _positive_ints(list(tokens), "visual_tokens", InvalidTokenCountError)
     batches = _positive_ints(list(batch_sizes), "batch_size", ValidationError)
-    compressor_name, _module = resolve_compressor(compressor)
+    compressor_name, _module = resolve_compressor(compressor, target.model_type)
     from vlmplanner.cost.dtypes import resolve_dtype
 
     dtype_name = resolve_dtype(dtype).name
@@ -224,6 +225,13 @@ def profile_sweep(
             f" {native} per image (asked: {', '.join(map(str, counts))}); nothing was run",
             field="visual_tokens", value=too_many[0],
         )
+    if isinstance(compressor, str) and compressor_name != "none":  # the compressor's own token rule
+        from vlmplanner.compressors import compressor_card
+
+        side = math.isqrt(native)
+        grid = (side, side) if side * side == native else None
+        for k in counts:
+            compressor_card(compressor_name).check_tokens(k, native, grid)
     q = build_request(target.family, target.config, visual_tokens=None, text_tokens=text_tokens,
                       image_size=image_size).text_tokens
     measured_device = device_name(run_device) if "measured" in chosen else ""
@@ -306,7 +314,7 @@ def _run_unit(unit: SweepUnit, *, target: ProfileTarget, compressor: Any, spec: 
                          cpu_threads=cpu_threads)
     except KeyboardInterrupt:
         raise
-    except Exception as exc:  # noqa: BLE001 - a unit's failure is stored, and the sweep goes on
+    except Exception as exc:
         if is_out_of_memory(exc):
             _free(run_device)
             return build(CostMeasurement, base, status="oom", note=f"out of memory: {_one_line(exc)}",

@@ -107,7 +107,7 @@ def measure_latency(target: ProfileTarget, visual_tokens: int | None = None, *, 
                              ("batch_size", batch_size, 1), ("cpu_threads", cpu_threads or 1, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValidationError(f"{name} must be an integer >= {low}, got {value!r}", field=name, value=value)
-    compressor_name, module = resolve_compressor(compressor)
+    compressor_name, module = resolve_compressor(compressor, target.model_type)
     request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
                             batch_size=batch_size, image_size=image_size, what=f"model {target.name!r}")
     model = target.materialize(device, torch_dtype)

@@ -1,5 +1,6 @@
 """The shared nouns (see DESIGN.md), as immutable pydantic models."""
 
+from ._base import Schema, build
 from .benchmark import TASK_FAMILIES, Benchmark, Task, TaskFamily
 from .budget import Budget
 from .candidate import Candidate
@@ -9,7 +10,6 @@ from .hardware import Hardware
 from .model import LlmSpec, ModelSpec, VisionSpec
 from .results import CostMeasurement, Provenance, QualityResult, ResultIn
 from .workload import Workload
-from ._base import Schema, build
 
 __all__ = [
     "TASK_FAMILIES",

@@ -47,7 +47,7 @@ from vlmplanner.schemas._base import build
 from . import convert
 from .csvio import read_rows
 from .engine import WRITE, check_connection, make_engine, mask_url
-from .migrate import ensure_schema, current_revision
+from .migrate import current_revision, ensure_schema
 from .orm import (
     Base,
     BenchmarkRow,
@@ -300,8 +300,8 @@ class Catalog:
             if benchmark is not None:
                 query = query.where(ResultRow.benchmark_id == self._benchmark_row(session, benchmark).id)
             if task_family is not None:
-                from vlmplanner.schemas import TASK_FAMILIES
                 from vlmplanner.errors import UnknownTaskError
+                from vlmplanner.schemas import TASK_FAMILIES
 
                 if task_family not in TASK_FAMILIES:
                     raise UnknownTaskError(task_family, TASK_FAMILIES)

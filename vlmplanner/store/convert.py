@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from vlmplanner.schemas import Benchmark, CompressorSpec, CostMeasurement, Hardware, ModelSpec, QualityResult
+from vlmplanner.schemas import (
+    Benchmark,
+    CompressorSpec,
+    CostMeasurement,
+    Hardware,
+    ModelSpec,
+    QualityResult,
+)
 
 from .orm import BenchmarkRow, CompressorRow, CostMeasurementRow, HardwareRow, ModelRow, ResultRow
 

@@ -18,10 +18,8 @@ def describe(catalog: Catalog, key: str) -> dict[str, Any]:
         candidate = Candidate.parse(key)
         model = catalog.model(candidate.model)
         compressor = catalog.compressor(candidate.compressor)
-        results = [
-            r for r in catalog.results(model=model.checkpoint, compressor=compressor.name,
-                                       visual_tokens=candidate.visual_tokens)
-        ]
+        results = list(catalog.results(model=model.checkpoint, compressor=compressor.name,
+                                       visual_tokens=candidate.visual_tokens))
         return {
             "kind": "candidate",
             "key": Candidate(model=model.checkpoint, compressor=compressor.name,

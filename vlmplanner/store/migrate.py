@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-from vlmplanner.errors import CatalogNewerError, CatalogOutOfDateError, CatalogError
+from vlmplanner.errors import CatalogError, CatalogNewerError, CatalogOutOfDateError
 
 from .engine import WRITE, mask_url
 
