@@ -67,6 +67,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "__version__",
     "Benchmark",
     "Budget",
     "Candidate",
@@ -78,9 +79,11 @@ __all__ = [
     "CompressorSpec",
     "CostMeasurement",
     "Hardware",
+    "load",
     "ModelSpec",
     "NoFeasibleCandidateError",
     "NotFoundError",
+    "open_catalog",
     "Planner",
     "QualityResult",
     "Recommendation",
@@ -90,9 +93,6 @@ __all__ = [
     "ValidationError",
     "VlmPlannerError",
     "Workload",
-    "__version__",
-    "load",
-    "open_catalog",
 ]
 
 
