@@ -36,6 +36,8 @@ import argparse
 import platform
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -123,6 +125,13 @@ class Configuration:
         self.images = [image] * batch_size
         self.rows: list[dict[str, float]] = []
 
+    @contextmanager
+    def _wrapped(self) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """The pipeline around the shared model, and this configuration's processed batch."""
+        with wrap(self.tiny.model, self.tiny.processor, self.name, self.k,
+                  compressor_options=self.options) as pipeline:
+            yield pipeline, dict(pipeline.encode(self.images, self.prompts))
+
     def _run(self, pipeline: Any, batch: dict[str, Any]) -> None:
         seam = pipeline.seam
         with torch.no_grad():
@@ -132,9 +141,7 @@ class Configuration:
 
     def once(self, record: bool = True) -> None:
         """One timed prefill (processor work outside the timing)."""
-        with wrap(self.tiny.model, self.tiny.processor, self.name, self.k,
-                  compressor_options=self.options) as pipeline:
-            batch = dict(pipeline.encode(self.images, self.prompts))
+        with self._wrapped() as (pipeline, batch):
             timer = LLMTimer(self.tiny.model)
             try:
                 pipeline.seam.reset_stats()
@@ -153,9 +160,7 @@ class Configuration:
         """Traced FLOPs of the same prefill, total and the language model's."""
         from torch.utils.flop_counter import FlopCounterMode
 
-        with wrap(self.tiny.model, self.tiny.processor, self.name, self.k,
-                  compressor_options=self.options) as pipeline:
-            batch = dict(pipeline.encode(self.images, self.prompts))
+        with self._wrapped() as (pipeline, batch):
             with FlopCounterMode(display=False, custom_mapping=sdpa_flops()) as counter:
                 self._run(pipeline, batch)
         per_module = counter.get_flop_counts()

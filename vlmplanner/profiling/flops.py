@@ -96,7 +96,7 @@ def _compressor_name(compressor: str | Any) -> str:
 def _analytic(target: ProfileTarget, visual_tokens: int | None, compressor: str | Any, text_tokens: int,
               image_size: tuple[int, int] | None, spec: CompressorSpec | None) -> FlopCount:
     from vlmplanner.cost import breakdown
-    from vlmplanner.schemas import CompressorSpec, Workload, build
+    from vlmplanner.schemas import Workload, build
 
     from .requests import build_request
 
@@ -105,7 +105,7 @@ def _analytic(target: ProfileTarget, visual_tokens: int | None, compressor: str 
     request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
                             image_size=image_size, what=f"model {target.name!r}")
     if spec is None:
-        spec = build(CompressorSpec, name=name, display_name=name, kind="pre-llm", training="training-free")
+        spec = placeholder_spec(name)
     workload = build(Workload, text_tokens=request.text_tokens, output_tokens=0, image_size=image_size)
     detail = breakdown(target.spec, spec, request.visual_tokens, workload, dtype="bf16")
     flops = {c: float(detail.flops.get(c, 0.0)) for c in PREFILL_COMPONENTS}
@@ -114,6 +114,13 @@ def _analytic(target: ProfileTarget, visual_tokens: int | None, compressor: str 
                      native_tokens=request.native_tokens, text_tokens=request.text_tokens, compressor=name,
                      image_size=image_size, convention=CONVENTIONS["analytic"],
                      seconds=time.perf_counter() - start, notes=tuple(detail.notes))
+
+
+def placeholder_spec(name: str) -> CompressorSpec:
+    """The spec costed for a compressor the caller gave no catalog spec for: a pre-LLM one."""
+    from vlmplanner.schemas import CompressorSpec, build
+
+    return build(CompressorSpec, name=name, display_name=name, kind="pre-llm", training="training-free")
 
 
 # --- component attribution -----------------------------------------------------------------------

@@ -22,7 +22,6 @@ This module imports torch; import it only where torch is needed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -93,12 +92,14 @@ class RegisteredCompressor(nn.Module):
 
 
 def _square(n: int, name: str) -> tuple[int, int]:
-    side = math.isqrt(n)
-    if side * side != n:
+    from vlmplanner.compressors.base import square_grid
+
+    try:
+        return square_grid(n)
+    except ValidationError:
         raise ValidationError(f"compressor {name!r} needs the token grid, and {n} features per image are not a"
                               " square grid; profile this model with compressor 'none' or time it through"
-                              " vlmplanner.pipeline", field="compressor", value=name)
-    return side, side
+                              " vlmplanner.pipeline", field="compressor", value=name) from None
 
 
 def check_profilable(name: str) -> str:

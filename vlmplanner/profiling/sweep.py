@@ -12,7 +12,6 @@ memory is stored with status ``oom``, one the analytic memory model says cannot 
 
 from __future__ import annotations
 
-import math
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -141,7 +140,7 @@ def _resolve_target(target: Any, catalog: Catalog | None) -> ProfileTarget:
 
 
 def _compressor_spec(name: str, catalog: Catalog | None, given: CompressorSpec | None) -> CompressorSpec:
-    from vlmplanner.schemas import CompressorSpec, build
+    from .flops import placeholder_spec
 
     if given is not None:
         return given
@@ -150,7 +149,7 @@ def _compressor_spec(name: str, catalog: Catalog | None, given: CompressorSpec |
             return catalog.compressor(name)
         except VlmPlannerError:
             pass
-    return build(CompressorSpec, name=name, display_name=name, kind="pre-llm", training="training-free")
+    return placeholder_spec(name)
 
 
 def _available_memory(device: str) -> int | None:
@@ -228,10 +227,8 @@ def profile_sweep(
     if isinstance(compressor, str) and compressor_name != "none":  # the compressor's own token rule
         from vlmplanner.compressors import compressor_card
 
-        side = math.isqrt(native)
-        grid = (side, side) if side * side == native else None
-        for k in counts:
-            compressor_card(compressor_name).check_tokens(k, native, grid)
+        for k in counts:  # the grid rules take the square grid of native
+            compressor_card(compressor_name).check_tokens(k, native)
     q = build_request(target.family, target.config, visual_tokens=None, text_tokens=text_tokens,
                       image_size=image_size).text_tokens
     measured_device = device_name(run_device) if "measured" in chosen else ""
