@@ -17,13 +17,19 @@ The hierarchy::
     │   └── UnknownTaskError
     ├── CatalogError               the store itself
     │   ├── CatalogConnectionError the database URL cannot be reached (password masked)
+    │   ├── CatalogLocationError   the catalog's file or folder is damaged or unusable
     │   ├── CatalogOutOfDateError  the schema needs `vlmplanner catalog upgrade`
     │   ├── CatalogNewerError      the schema was written by a newer vlmplanner
+    │   ├── CatalogReadOnlyError   a write to a catalog opened read-only
     │   └── CatalogWriteError      a write was rejected; nothing was written
     ├── FitError                   a scaling law cannot be fitted
     │   └── InsufficientDataError  too few points (or too few distinct sizes / token counts)
     ├── NoFeasibleCandidateError   nothing fits the budget; names the cheapest candidate
-    └── ShippedDataError           the data shipped in catalog/ is missing or inconsistent
+    ├── ShippedDataError           the data shipped in catalog/ is missing or inconsistent
+    ├── MissingExtraError          an optional dependency is not installed; names the pip command
+    ├── HubUnreachableError        the Hugging Face Hub (or a mirror) cannot be reached
+    ├── DeviceUnavailableError     the device asked for (cuda, cuda:N, mps) is not on this machine
+    └── ModelLoadError             a checkpoint's weights or processor failed to load
 
 Warnings: VlmPlannerWarning
     └── ExtrapolationWarning       a prediction outside the fitted range of N or V
@@ -41,16 +47,22 @@ from typing import Any
 __all__ = [
     "CatalogConnectionError",
     "CatalogError",
+    "CatalogLocationError",
     "CatalogNewerError",
     "CatalogOutOfDateError",
+    "CatalogReadOnlyError",
     "CatalogWriteError",
     "CsvFormatError",
+    "DeviceUnavailableError",
     "ExtrapolationWarning",
     "FitError",
+    "HubUnreachableError",
     "InsufficientDataError",
     "InvalidBudgetError",
     "InvalidHardwareError",
     "InvalidTokenCountError",
+    "MissingExtraError",
+    "ModelLoadError",
     "NoFeasibleCandidateError",
     "NotFoundError",
     "ScoreOutOfRangeError",
@@ -184,6 +196,19 @@ class CatalogConnectionError(CatalogError):
     code = "catalog-unreachable"
 
 
+class CatalogLocationError(CatalogError):
+    """The catalog's file or folder cannot be used: a damaged SQLite file, a folder that cannot be
+    created, a data directory that is a file. The message names the path and what to do."""
+
+    code = "catalog-location"
+
+
+class CatalogReadOnlyError(CatalogError):
+    """A write was asked of a catalog that can only be read (a read-only URL, file or role)."""
+
+    code = "catalog-read-only"
+
+
 class CatalogOutOfDateError(CatalogError):
     code = "catalog-out-of-date"
 
@@ -229,3 +254,38 @@ class ExtrapolationWarning(VlmPlannerWarning):
 class ShippedDataError(VlmPlannerError):
     code = "shipped-data"
     exit_code = 5
+
+
+class MissingExtraError(VlmPlannerError):
+    """A feature needs an optional dependency that is not installed; ``extra`` is the pip extra
+    that brings it (``pip install 'vlmplanner[torch]'``) and ``module`` the import that failed."""
+
+    code = "missing-extra"
+    exit_code = 8
+
+    def __init__(self, message: str, *, extra: str, module: str) -> None:
+        super().__init__(message, field="extra", value=extra)
+        self.extra = extra
+        self.module = module
+
+
+class HubUnreachableError(VlmPlannerError):
+    """The Hugging Face Hub (or the mirror given) did not answer: offline, DNS, TLS or a timeout."""
+
+    code = "hub-unreachable"
+    exit_code = 9
+
+
+class DeviceUnavailableError(VlmPlannerError):
+    """The device asked for is not on this machine (no CUDA, too few GPUs, no MPS)."""
+
+    code = "device-unavailable"
+    exit_code = 10
+
+
+class ModelLoadError(VlmPlannerError):
+    """A checkpoint's weights, config or processor could not be loaded (missing files, a format
+    transformers does not read, remote code that was not allowed)."""
+
+    code = "model-load-failed"
+    exit_code = 11
