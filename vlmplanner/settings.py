@@ -8,12 +8,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["CATALOG_URL_ENV", "DATA_DIR_ENV", "default_catalog_url", "resolve_catalog_url"]
+__all__ = ["CATALOG_URL_ENV", "DATA_DIR_ENV", "VERBOSE_ENV", "default_catalog_url", "resolve_catalog_url", "verbose"]
 
 #: A SQLAlchemy URL of the catalog to use instead of the default SQLite file.
 CATALOG_URL_ENV = "VLMPLANNER_CATALOG_URL"
 #: A folder for the default SQLite catalog instead of the user's data directory.
 DATA_DIR_ENV = "VLMPLANNER_DATA_DIR"
+#: "1" shows what libraries print while loading models (transformers warnings, progress bars);
+#: ``vlmplanner --verbose`` sets it. Unset, loading is quiet.
+VERBOSE_ENV = "VLMPLANNER_VERBOSE"
+
+
+def verbose() -> bool:
+    """Whether the user asked to see library warnings and progress bars."""
+    return os.environ.get(VERBOSE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def data_dir() -> Path:
