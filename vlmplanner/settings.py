@@ -8,7 +8,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["CATALOG_URL_ENV", "DATA_DIR_ENV", "VERBOSE_ENV", "default_catalog_url", "resolve_catalog_url", "verbose"]
+__all__ = [
+    "CATALOG_URL_ENV",
+    "DATA_DIR_ENV",
+    "DEBUG_ENV",
+    "VERBOSE_ENV",
+    "default_catalog_url",
+    "flag",
+    "resolve_catalog_url",
+    "verbose",
+]
 
 #: A SQLAlchemy URL of the catalog to use instead of the default SQLite file.
 CATALOG_URL_ENV = "VLMPLANNER_CATALOG_URL"
@@ -17,11 +26,18 @@ DATA_DIR_ENV = "VLMPLANNER_DATA_DIR"
 #: "1" shows what libraries print while loading models (transformers warnings, progress bars);
 #: ``vlmplanner --verbose`` sets it. Unset, loading is quiet.
 VERBOSE_ENV = "VLMPLANNER_VERBOSE"
+#: "1" makes the CLI show the traceback of an error, as ``vlmplanner --debug`` does.
+DEBUG_ENV = "VLMPLANNER_DEBUG"
+
+
+def flag(name: str) -> bool:
+    """An on/off environment variable: 1, true, yes or on (any case) is on."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def verbose() -> bool:
     """Whether the user asked to see library warnings and progress bars."""
-    return os.environ.get(VERBOSE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return flag(VERBOSE_ENV)
 
 
 def data_dir() -> Path:

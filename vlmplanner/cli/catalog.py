@@ -140,7 +140,7 @@ def results(
 
 @catalog_app.command("show")
 def show(
-    key: Annotated[str, typer.Argument(help="A model checkpoint, compressor, hardware or benchmark name, or a"
+    key: Annotated[str, typer.Argument(metavar="KEY", help="A model checkpoint, compressor, hardware or benchmark name, or a"
                                        " candidate key <checkpoint>+<compressor>@<tokens>.")],
     catalog: CatalogUrl = None,
     json: Json = False,

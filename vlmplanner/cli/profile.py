@@ -52,7 +52,7 @@ def _image_size(text: str | None) -> tuple[int, int] | None:
 
 
 def profile(
-    model: Annotated[str, typer.Argument(help="A catalog checkpoint (llava-hf/llava-1.5-7b-hf) or a local"
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="A catalog checkpoint (llava-hf/llava-1.5-7b-hf) or a local"
                                          " checkpoint directory.")],
     compressor: Annotated[str, typer.Option(
         help="The compressor: none, or one that works on the projected features alone (pool, divprune)."
@@ -112,7 +112,7 @@ def profile(
             _summary(stop.report, json)
             typer.echo(f"interrupted: {stop.report.done} measurement(s) were stored; run the same command again"
                        " to resume", err=True)
-            raise typer.Abort() from None  # exit status 130
+            raise typer.Exit(130) from None  # as a shell reports a process ended by Ctrl-C
     _summary(report, json)
     if report.failed:
         from vlmplanner.errors import VlmPlannerError

@@ -12,7 +12,7 @@ from .catalog import CatalogUrl, Json
 
 def register(
     model: Annotated[str, typer.Argument(
-        help="A checkpoint directory, a config.json file, or a Hub id org/name (its config.json is fetched).")],
+        metavar="MODEL", help="A checkpoint directory, a config.json file, or a Hub id org/name (its config.json is fetched).")],
     checkpoint: Annotated[str | None, typer.Option(
         help="The id to file the model under (default: the Hub id, or the checkpoint directory's path).")] = None,
     hub_url: Annotated[str, typer.Option(help="The Hub (or a mirror) to fetch config.json from.")] = (

@@ -13,7 +13,7 @@ from .catalog import CatalogUrl, Json
 
 def run(
     key: Annotated[str, typer.Argument(
-        help="A candidate key <checkpoint>+<compressor>@<visual tokens>, e.g. llava-hf/llava-1.5-7b-hf+pool@144.")],
+        metavar="KEY", help="A candidate key <checkpoint>+<compressor>@<visual tokens>, e.g. llava-hf/llava-1.5-7b-hf+pool@144.")],
     image: Annotated[list[Path], typer.Option(
         "--image", help="An image file; repeat it to ask about several images (one answer each).")],
     prompt: Annotated[list[str], typer.Option(
