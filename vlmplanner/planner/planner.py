@@ -25,6 +25,7 @@ from vlmplanner.schemas import Budget, Candidate, Hardware, Workload
 from vlmplanner.schemas._base import build
 
 from .laws import law_family
+from .limits import Limit, budget_limits, within
 from .reasons import explain
 from .recommendation import (
     CandidateCost,
@@ -58,15 +59,26 @@ class Planner:
 
     def __init__(self, catalog: Catalog | str | None = None, *, hardware: str | Hardware | None = "h100-sxm",
                  dtype: str = "bf16", accounting: Accounting = "full") -> None:
+        from vlmplanner.cost.dtypes import resolve_dtype
         from vlmplanner.store import Catalog, open_catalog
 
+        if not isinstance(catalog, (Catalog, str, type(None))):
+            raise ValidationError(f"catalog must be a Catalog, a database URL or None, got {type(catalog).__name__}"
+                                  f" {catalog!r:.60}", field="catalog", value=catalog)
+        if not isinstance(hardware, (str, Hardware, type(None))):
+            raise ValidationError(f"hardware must be a profile name such as 'h100-sxm', a Hardware or None, got"
+                                  f" {type(hardware).__name__} {hardware!r:.60}", field="hardware", value=hardware)
+        self.dtype = resolve_dtype(dtype).name  # before opening anything, so bad input fails cheaply
+        self.accounting: Accounting = _accounting(accounting)
         self._owns_catalog = not isinstance(catalog, Catalog)
         self.catalog: Catalog = catalog if isinstance(catalog, Catalog) else open_catalog(catalog)
-        self.dtype = dtype
-        self.accounting: Accounting = _accounting(accounting)
         self._snapshot: Snapshot | None = None
         self._tables: dict[tuple[Any, ...], tuple[ResolvedTask, CandidateTable]] = {}
-        self.hardware = self._resolve_hardware(hardware)
+        try:
+            self.hardware = self._resolve_hardware(hardware)
+        except BaseException:
+            self.close()
+            raise
 
     # -- catalog snapshot ---------------------------------------------------------------------
     @property
@@ -155,9 +167,10 @@ class Planner:
         if objective != "quality":
             raise ValidationError(f"unknown objective {objective!r}; supported: 'quality'", field="objective",
                                   value=objective)
-        budget = budget if isinstance(budget, Budget) else build(Budget, budget)
-        workload = workload if isinstance(workload, Workload) else build(Workload, workload or {})
-        accounting = _accounting(accounting or self.accounting)
+        _filters(task=task, family=family, model=model, compressor=compressor, training=training)
+        budget = _budget(budget)
+        workload = _workload(workload)
+        accounting = _accounting(self.accounting if accounting is None else accounting)
         if (budget.latency_ms is not None or budget.usd_per_1k_requests is not None) and self.hardware is None:
             raise InvalidBudgetError("a latency or money budget needs a hardware profile (hardware=...)",
                                      field="hardware", value=None)
@@ -172,20 +185,26 @@ class Planner:
                                 " this task with these filters; widen the filters or add results")
         costs = self._costs(table, workload, accounting)
         axis, axis_values = _axis(budget, costs)
-        within = _within(budget, costs, self.hardware)
-        if not within.any():
+        limits = budget_limits(budget, costs, self.hardware)
+        fits = within(limits, len(table))
+        if not fits.any():
             raise self._nothing_fits(table, budget, costs, axis, axis_values)
-        chosen = _best(table.score, axis_values, within)
+        chosen = _best(table.score, axis_values, fits)
         return self._recommendation(resolved, table, costs, budget, workload, accounting, axis, axis_values,
-                                    within, chosen)
+                                    limits, fits, chosen)
 
     def frontier(self, *, task: str, workload: Workload | dict[str, Any] | None = None,
                  accounting: Accounting | None = None, cost_axis: str = "flops", family: str | None = None,
                  model: str | None = None, compressor: str | None = None) -> list[FrontierPoint]:
         """The Pareto frontier of quality against one cost for a task, cheapest first."""
-        workload = workload if isinstance(workload, Workload) else build(Workload, workload or {})
+        _filters(task=task, family=family, model=model, compressor=compressor)
+        if cost_axis not in _AXES:
+            raise ValidationError(f"unknown cost axis {cost_axis!r}; use one of {', '.join(_AXES)}", field="cost_axis",
+                                  value=cost_axis)
+        workload = _workload(workload)
+        accounting = _accounting(self.accounting if accounting is None else accounting)
         _, table = self._table(task, family, model, compressor, workload.image_size)
-        costs = self._costs(table, workload, _accounting(accounting or self.accounting))
+        costs = self._costs(table, workload, accounting)
         values = _axis_values(cost_axis, costs)
         order = _pareto(table.score, values)
         return [FrontierPoint(key=table.key(i), score=float(table.score[i]),
@@ -227,7 +246,7 @@ class Planner:
 
     def _recommendation(self, task: ResolvedTask, table: CandidateTable, costs: CostArrays, budget: Budget,
                         workload: Workload, accounting: Accounting, axis: str, axis_values: np.ndarray,
-                        within: np.ndarray, chosen: int) -> Recommendation:
+                        limits: list[Limit], fits: np.ndarray, chosen: int) -> Recommendation:
         from vlmplanner.cost import breakdown
 
         snapshot = self.snapshot
@@ -251,7 +270,7 @@ class Planner:
             hardware=self.hardware.name if self.hardware else None, dtype=self.dtype,
             measured=measured[-1].model_dump(mode="json") if measured else None, notes=tuple(detail.notes),
         )
-        order = _top(table.score, within, chosen, RUNNERS_UP)
+        order = _top(table.score, fits, chosen, RUNNERS_UP)
         runners = tuple(
             RankedCandidate(key=table.key(i), quality=self.estimate(table, i), flops=float(costs.flops[i]),
                             latency_s=_finite(costs.latency_s[i]), memory_bytes=float(costs.memory_bytes[i]),
@@ -262,7 +281,7 @@ class Planner:
         frontier = tuple(
             FrontierPoint(key=table.key(i), score=float(table.score[i]),
                           provenance="predicted" if table.predicted[i] else "observed",
-                          cost=float(axis_values[i]), within_budget=bool(within[i]))
+                          cost=float(axis_values[i]), within_budget=bool(fits[i]))
             for i in frontier_rows
         )
         law = snapshot.laws.laws.get((law_family(model), compressor.name, task.benchmarks[0])) if not task.is_mix else None
@@ -271,14 +290,14 @@ class Planner:
             law_summary = {"label": law.label, "alpha": law.alpha, "beta": law.beta, "A": law.A, "D": law.D,
                            "loo_mae_points": law.loo_mae_points,
                            "optimal_visual_tokens": _finite(law.optimal_visual_tokens(workload.text_tokens))}
-        reason = explain(table=table, chosen=chosen, within=within, costs=costs, axis=axis, budget=budget,
+        reason = explain(table=table, chosen=chosen, limits=limits, axis_values=axis_values, costs=costs,
                          quality=quality, workload=workload, law=law_summary, accounting=accounting,
                          compressor_training={name: snapshot.compressors[name].training for name in table.compressors})
         return Recommendation(
             candidate=candidate, model=model, compressor=compressor, task=task.name, quality=quality, cost=cost,
             budget=budget, workload=workload, cost_axis=axis, frontier=tuple(p.key for p in frontier),
             frontier_points=frontier, runners_up=runners, reason=reason, considered=len(table),
-            feasible=int(within.sum()), without_estimate=table.without_estimate, law=law_summary,
+            feasible=int(fits.sum()), without_estimate=table.without_estimate, law=law_summary,
         )
 
     def _nothing_fits(self, table: CandidateTable, budget: Budget, costs: CostArrays, axis: str,
@@ -296,8 +315,44 @@ class Planner:
         )
 
 
-def _accounting(value: str) -> Accounting:
-    if value not in ("full", "paper"):
+def _filters(*, task: object, **optional: object) -> None:
+    """The task is required text; each filter is text or None."""
+    if not isinstance(task, str):
+        raise ValidationError(f"task must be a benchmark (GQA), a task family (visual-reasoning) or a mix"
+                              f" ('GQA:1,TextVQA:1'), got {type(task).__name__} {task!r:.60}", field="task", value=task)
+    for name, value in optional.items():
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"{name} must be a name or None, got {type(value).__name__} {value!r:.60}",
+                                  field=name, value=value)
+
+
+def _budget(value: object) -> Budget:
+    """A Budget, a mapping of its fields, or one limit as text with its unit ('1000 GFLOPs')."""
+    if isinstance(value, Budget):
+        return value
+    if isinstance(value, str):
+        return Budget.parse(value)
+    if isinstance(value, dict):
+        return build(Budget, value)
+    hint = " (a bare number has no unit: write Budget(gflops=1000) or '1000 GFLOPs')" if isinstance(
+        value, (int, float)) else ""
+    raise InvalidBudgetError(f"budget must be a Budget, a dict of its limits or text such as '1000 GFLOPs', got"
+                             f" {type(value).__name__} {value!r:.60}{hint}", field="budget", value=value)
+
+
+def _workload(value: object) -> Workload:
+    if isinstance(value, Workload):
+        return value
+    if value is None:
+        return Workload()
+    if isinstance(value, dict):
+        return build(Workload, value)
+    raise ValidationError(f"workload must be a Workload, a dict of its fields or None, got {type(value).__name__}"
+                          f" {value!r:.60}", field="workload", value=value)
+
+
+def _accounting(value: object) -> Accounting:
+    if not isinstance(value, str) or value not in ("full", "paper"):
         raise ValidationError(f"accounting must be 'full' or 'paper', got {value!r}", field="accounting", value=value)
     return value  # type: ignore[return-value]
 
@@ -326,22 +381,6 @@ def _axis(budget: Budget, costs: CostArrays) -> tuple[str, np.ndarray]:
         if limit is not None:
             return axis, _axis_values(axis, costs, budget.latency_kind)
     return "flops", costs.flops
-
-
-def _within(budget: Budget, costs: CostArrays, hardware: Hardware | None) -> np.ndarray:
-    ok = np.ones(costs.flops.shape, dtype=bool)
-    if budget.gflops is not None:
-        ok &= costs.flops <= budget.gflops * 1e9
-    if budget.latency_ms is not None:
-        latency = costs.prefill_s if budget.latency_kind == "prefill" else costs.latency_s
-        ok &= latency * 1e3 <= budget.latency_ms
-    if budget.memory_gb is not None:
-        ok &= costs.memory_bytes <= budget.memory_gb * 1e9
-    if budget.usd_per_1k_requests is not None:
-        ok &= costs.usd_per_1k <= budget.usd_per_1k_requests
-    if hardware is not None and hardware.memory_gb is not None:
-        ok &= costs.memory_bytes <= hardware.memory_gb * 1e9
-    return ok
 
 
 def _best(score: np.ndarray, cost: np.ndarray, within: np.ndarray) -> int:

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vlmplanner.schemas import Budget, Workload
+from vlmplanner.schemas import Workload
 
+from .limits import Limit, exceeded, within
 from .recommendation import QualityEstimate
 
 if TYPE_CHECKING:
@@ -23,9 +24,15 @@ def _gflops(value: float) -> str:
     return f"{value / 1e9:,.4g} GFLOPs"
 
 
-def explain(*, table: CandidateTable, chosen: int, within: np.ndarray, costs: CostArrays, axis: str,
-            budget: Budget, quality: QualityEstimate, workload: Workload, law: dict[str, Any] | None,
+def _over(limits: list[Limit], i: int) -> str:
+    """What candidate ``i`` needs of each limit it breaks: the limit that binds, with its number."""
+    return " and ".join(limit.describe(i) for limit in exceeded(limits, i))
+
+
+def explain(*, table: CandidateTable, chosen: int, limits: list[Limit], axis_values: np.ndarray, costs: CostArrays,
+            quality: QualityEstimate, workload: Workload, law: dict[str, Any] | None,
             accounting: str, compressor_training: dict[str, str]) -> str:
+    fits = within(limits, len(table))
     model = table.models[table.model_index[chosen]]
     tokens = int(table.visual_tokens[chosen])
     where = {"published": "published", "measured": "measured", "imported": "imported",
@@ -40,18 +47,19 @@ def explain(*, table: CandidateTable, chosen: int, within: np.ndarray, costs: Co
         f" ({where}{interval}) at {_gflops(costs.flops[chosen])} per request ({accounting} accounting,"
         f" Q={workload.text_tokens}, {workload.output_tokens} output tokens)."
     ]
-    # Is a larger LLM affordable at all? Say what the cheapest configuration of the next size costs.
+    # Is a larger LLM affordable at all? Say which limit the cheapest larger configuration breaks.
     sizes = np.array([m.llm.params_b for m in table.models])[table.model_index]
     larger = np.flatnonzero(sizes > model.llm.params_b)
     if larger.size:
-        cheapest_larger = larger[np.argmin(costs.flops[larger])]
-        if not within[cheapest_larger]:
+        if not fits[larger].any():
+            cheapest_larger = int(larger[np.argmin(np.where(np.isnan(axis_values[larger]), np.inf,
+                                                            axis_values[larger]))])
             sentences.append(
-                f"No larger LLM fits: the cheapest, {table.key(int(cheapest_larger))}, needs"
-                f" {_gflops(costs.flops[cheapest_larger])}."
+                f"No larger LLM fits: the cheapest, {table.key(cheapest_larger)}, needs"
+                f" {_over(limits, cheapest_larger)}."
             )
         else:
-            best_larger = larger[within[larger]]
+            best_larger = larger[fits[larger]]
             top = best_larger[np.argmax(table.score[best_larger])]
             sentences.append(
                 f"Larger LLMs fit but score lower here: the best, {table.key(int(top))}, scores"
@@ -61,10 +69,10 @@ def explain(*, table: CandidateTable, chosen: int, within: np.ndarray, costs: Co
                                 & (table.compressor_index == table.compressor_index[chosen])
                                 & (table.visual_tokens > tokens))
     if same_model.size:
-        more = same_model[np.argmin(table.visual_tokens[same_model])]
-        if not within[more]:
-            sentences.append(f"More visual tokens ({int(table.visual_tokens[more])}) would cost"
-                             f" {_gflops(costs.flops[more])}, over the budget.")
+        more = int(same_model[np.argmin(table.visual_tokens[same_model])])
+        if not fits[more]:
+            sentences.append(f"More visual tokens ({int(table.visual_tokens[more])}) would need"
+                             f" {_over(limits, more)}.")
     compressor = table.compressors[table.compressor_index[chosen]]
     if compressor_training.get(compressor) == "trained":
         sentences.append(f"Note: {compressor} is a trained compressor: running it needs weights trained for"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from vlmplanner.errors import InvalidBudgetError
 
-from ._base import Schema
+from ._base import Number, Schema
 
 __all__ = ["Budget"]
 
@@ -33,11 +33,13 @@ _PATTERN = re.compile(r"^\s*\$?\s*([-+]?[0-9.]+(?:e[-+]?\d+)?|nan|inf)\s*([a-z$/
 class Budget(Schema):
     """Per-request limits. Every limit given must be a positive, finite number."""
 
-    gflops: float | None = Field(None, description="FLOPs per request, in GFLOPs")
-    latency_ms: float | None = None
+    error_class: ClassVar[type[InvalidBudgetError]] = InvalidBudgetError
+
+    gflops: Number | None = Field(None, description="FLOPs per request, in GFLOPs")
+    latency_ms: Number | None = None
     latency_kind: Literal["prefill", "end-to-end"] = "end-to-end"
-    memory_gb: float | None = None
-    usd_per_1k_requests: float | None = None
+    memory_gb: Number | None = None
+    usd_per_1k_requests: Number | None = None
 
     @model_validator(mode="after")
     def _positive_and_present(self) -> Budget:
@@ -67,6 +69,9 @@ class Budget(Schema):
     @classmethod
     def parse(cls, text: str) -> Budget:
         """Read one limit with its unit: ``"1000 GFLOPs"``, ``"250ms"``, ``"24GB"``, ``"$0.5/1k"``."""
+        if not isinstance(text, str):
+            raise InvalidBudgetError(f"a budget to parse is text with a unit such as '1000 GFLOPs', got"
+                                     f" {type(text).__name__} {text!r:.60}", field="budget", value=text)
         match = _PATTERN.match(text)
         unit = match.group(2).lower() if match else ""
         if not match or not unit:

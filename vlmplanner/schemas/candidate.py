@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveInt, computed_field
+from typing import ClassVar
+
+from pydantic import Field, computed_field
 
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
 
-from ._base import Schema
+from ._base import PositiveCount, Schema
 
 __all__ = ["Candidate"]
 
@@ -14,9 +16,11 @@ __all__ = ["Candidate"]
 class Candidate(Schema):
     """A configuration to cost, rank and run. Its key is ``<checkpoint>+<compressor>@<tokens>``."""
 
+    field_error_classes: ClassVar[dict[str, type[ValidationError]]] = {"visual_tokens": InvalidTokenCountError}
+
     model: str = Field(min_length=1)
     compressor: str = Field(min_length=1)
-    visual_tokens: PositiveInt
+    visual_tokens: PositiveCount
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -29,6 +33,9 @@ class Candidate(Schema):
     @classmethod
     def parse(cls, key: str) -> Candidate:
         """Read a canonical key; a checkpoint never contains '+', a compressor may (``prumerge+``)."""
+        if not isinstance(key, str):
+            raise ValidationError(f"a candidate key is text <checkpoint>+<compressor>@<visual tokens>, got"
+                                  f" {type(key).__name__} {key!r:.60}", field="key", value=key)
         model, plus, rest = key.strip().partition("+")
         compressor, at, tokens = rest.rpartition("@")
         if not (plus and at and model and compressor and tokens):

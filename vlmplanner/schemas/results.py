@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, field_validator
 
-from ._base import Schema
+from vlmplanner.errors import InvalidTokenCountError, ValidationError
+
+from ._base import Count, Number, Schema
 
 __all__ = ["CostMeasurement", "Provenance", "QualityResult", "ResultIn"]
 
@@ -20,11 +22,13 @@ Provenance = Literal["published", "measured", "imported", "predicted"]
 class ResultIn(Schema):
     """One quality result to write. Names are resolved and the score range checked on write."""
 
+    field_error_classes: ClassVar[dict[str, type[ValidationError]]] = {"visual_tokens": InvalidTokenCountError}
+
     model: str = Field(min_length=1, description="a catalog checkpoint")
     compressor: str = Field(min_length=1)
-    visual_tokens: int
+    visual_tokens: Count
     benchmark: str = Field(min_length=1)
-    score: float
+    score: Number
     source: str = Field(min_length=1, description="where the number comes from")
     provenance: Literal["published", "measured", "imported"] = "measured"
     note: str = ""

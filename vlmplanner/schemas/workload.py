@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field
 
-from ._base import Schema
+from ._base import NonNegativeCount, PositiveCount, Schema
 
 __all__ = ["Workload"]
 
 
 class Workload(Schema):
-    text_tokens: NonNegativeInt = Field(50, description="Q: text tokens in the prompt")
-    output_tokens: NonNegativeInt = Field(0, description="tokens generated per request")
-    images_per_request: PositiveInt = 1
-    image_size: tuple[PositiveInt, PositiveInt] | None = Field(
+    """One request as the model sees it; every count is an integer (a bool or ``"50"`` is refused)."""
+
+    text_tokens: NonNegativeCount = Field(50, description="Q: text tokens in the prompt")
+    output_tokens: NonNegativeCount = Field(0, description="tokens generated per request")
+    images_per_request: PositiveCount = 1
+    image_size: tuple[PositiveCount, PositiveCount] | None = Field(
         None, description="(height, width) in pixels; None means the family's default"
     )
-    batch_size: PositiveInt = 1
+    batch_size: PositiveCount = 1
