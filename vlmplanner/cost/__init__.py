@@ -11,7 +11,7 @@ from .breakdown import CostBreakdown, breakdown
 from .dtypes import DTYPES
 from .efficiency import Efficiency
 from .evaluate import CostArrays, evaluate
-from .vision import FAMILIES, visual_tokens_per_image
+from .vision import FAMILIES, native_token_range, visual_tokens_per_image
 
 __all__ = [
     "DTYPES",
@@ -21,5 +21,6 @@ __all__ = [
     "Efficiency",
     "breakdown",
     "evaluate",
+    "native_token_range",
     "visual_tokens_per_image",
 ]

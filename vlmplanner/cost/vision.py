@@ -81,6 +81,29 @@ def visual_tokens_per_image(model: ModelSpec, image_size: tuple[int, int] | None
     return vision_profile(model, image_size).native
 
 
+def native_token_range(model: ModelSpec) -> tuple[int, int]:
+    """The fewest and the most visual tokens one uncompressed image gives ``model``'s LLM, over
+    every image its processor accepts.
+
+    A fixed-resolution family (LLaVA-1.5, the paper's single-crop grid) always gives the same count.
+    LLaVA-NeXT's anyres gives at least the base crop and at most its largest pinpoint layout; Qwen's
+    native resolution spans the released checkpoints' min_pixels to max_pixels.
+    """
+    family = check_family(model)
+    v = model.vision
+    if family in ("qwen2_vl", "qwen2_5_vl"):
+        per_token = (v.patch_size * v.spatial_merge_size) ** 2
+        return max(1, QWEN_MIN_PIXELS // per_token), QWEN_MAX_PIXELS // per_token
+    grid = v.image_size // v.patch_size
+    if family == "llava_next" and model.native_visual_tokens != grid * grid:
+        from vlmplanner.families.llava_next import DEFAULT_PINPOINTS
+
+        side = v.image_size
+        layouts = [visual_tokens_per_image(model, (h * side // 336, w * side // 336)) for h, w in DEFAULT_PINPOINTS]
+        return grid * grid, max(*layouts, model.native_visual_tokens)
+    return model.native_visual_tokens, model.native_visual_tokens
+
+
 def _check_image_size(image_size: tuple[int, int]) -> None:
     if len(image_size) != 2 or any(not isinstance(s, int) or s <= 0 for s in image_size):
         raise ValidationError(

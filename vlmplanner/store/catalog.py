@@ -59,6 +59,7 @@ from .orm import (
     ResultRow,
     ScalingFitRow,
 )
+from .rules import check_candidate
 
 __all__ = ["Catalog", "SeedReport", "open_catalog"]
 
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RESULT_CSV_COLUMNS = ("model", "compressor", "visual_tokens", "benchmark", "score", "source")
+RESULT_CSV_OPTIONAL = ("note", "device", "dtype", "provenance")
 _UPSERT_CHUNK = 400
 _LOCK_RETRIES = 5
 
@@ -394,8 +396,10 @@ class Catalog:
         model = self._model_row(session, result.model)
         compressor = self._compressor_row(session, result.compressor)
         benchmark = self._benchmark_row(session, result.benchmark)
-        if result.visual_tokens > model.native_visual_tokens and compressor.name == "none":
-            log.debug("result above the model's native token count: %s", result)
+        try:
+            check_candidate(convert.model_from_row(model), compressor.name, result.visual_tokens)
+        except InvalidTokenCountError as exc:
+            raise InvalidTokenCountError(exc.message + where, field=exc.field, value=exc.value) from None
         spec = convert.benchmark_from_row(benchmark)
         if not spec.contains(result.score):
             upper = "no upper bound" if spec.max_score is None else f"at most {spec.max_score:g}"
@@ -426,34 +430,36 @@ class Catalog:
         }
 
     def import_results_csv(self, path: str | Path, *, provenance: str = "imported") -> list[QualityResult]:
-        """Read results from a CSV file (columns: model, compressor, visual_tokens, benchmark, score,
-        source; optional note, device, dtype) and store them all, or none if any row is bad."""
+        """Read results from a CSV file and store them all, or none if any row is bad.
+
+        Columns (any case; a UTF-8 byte-order mark is fine): model, compressor, visual_tokens,
+        benchmark, score, source; optional note, device, dtype, provenance. An unknown column, or two
+        rows for the same result (model, compressor, visual_tokens, benchmark, source), is an error.
+        """
         path = Path(path)
         parsed: list[tuple[int, ResultIn]] = []
-        for line, row in read_rows(path, RESULT_CSV_COLUMNS):
+        first_line: dict[tuple[str, ...], int] = {}
+        for line, row in read_rows(path, RESULT_CSV_COLUMNS, RESULT_CSV_OPTIONAL):
             data: dict[str, Any] = {k: row[k] for k in RESULT_CSV_COLUMNS}
             for optional in ("note", "device", "dtype"):
                 if row.get(optional):
                     data[optional] = row[optional]
             data["provenance"] = row.get("provenance") or provenance
+            data["visual_tokens"] = _csv_number(int, row, "visual_tokens", path, line)
+            data["score"] = _csv_number(float, row, "score", path, line)
             try:
-                data["visual_tokens"] = int(row["visual_tokens"])
-            except ValueError:
-                raise CsvFormatError(
-                    f"visual_tokens must be an integer, got {row['visual_tokens']!r}",
-                    path=str(path), line=line, field="visual_tokens", value=row["visual_tokens"],
-                ) from None
-            try:
-                data["score"] = float(row["score"])
-            except ValueError:
-                raise CsvFormatError(
-                    f"score must be a number, got {row['score']!r}",
-                    path=str(path), line=line, field="score", value=row["score"],
-                ) from None
-            try:
-                parsed.append((line, build(ResultIn, data)))
+                result = build(ResultIn, data)
             except ValidationError as exc:
                 raise CsvFormatError(exc.message, path=str(path), line=line, field=exc.field, value=exc.value) from exc
+            key = (result.model, result.compressor.lower(), str(result.visual_tokens), result.benchmark.lower(),
+                   result.source)
+            if key in first_line:
+                raise CsvFormatError(
+                    f"the same result (model, compressor, visual_tokens, benchmark, source) is already on line"
+                    f" {first_line[key]}; keep one row per result", path=str(path), line=line, field="source",
+                    value=result.source)
+            first_line[key] = line
+            parsed.append((line, result))
         if not parsed:
             raise CsvFormatError("the file has no result rows", path=str(path), line=1)
 
@@ -543,6 +549,15 @@ class Catalog:
 
 _COST_KEY = ("candidate_key", "method", "device", "dtype", "batch_size", "text_tokens", "output_tokens")
 _RESULT_KEY = ("model_label", "compressor_label", "visual_tokens_label", "benchmark_id", "source")
+
+
+def _csv_number(kind: type[int] | type[float], row: dict[str, str], column: str, path: Path, line: int) -> Any:
+    try:
+        return kind(row[column])
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise CsvFormatError(f"{column} must be {what}, got {row[column]!r}", path=str(path), line=line,
+                             field=column, value=row[column]) from None
 
 
 def _stored_fit(row: ScalingFitRow, compressor: str, benchmark: str) -> StoredFit:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 __all__ = ["WriteStressReport", "run_concurrent_writes"]
 
-MODEL = "llava-hf/llava-1.5-7b-hf"
+#: A native-resolution model, so thousands of distinct token counts are all real configurations.
+MODEL = "Qwen/Qwen2-VL-7B-Instruct"
 SHARED_RESULTS = 10  # every process also writes these same results, to race on one natural key
 
 
@@ -38,12 +39,12 @@ def _writer(url: str, worker: int, per_process: int, batch: int, source: str) ->
     try:
         with open_catalog(url, seed=False) as catalog:
             results = [
-                ResultIn(model=MODEL, compressor="pool", visual_tokens=1 + worker * per_process + i,
+                ResultIn(model=MODEL, compressor="divprune", visual_tokens=1 + worker * per_process + i,
                          benchmark="GQA", score=(i % 100) * 0.5, source=source)
                 for i in range(per_process)
             ]
             shared = [
-                ResultIn(model=MODEL, compressor="none", visual_tokens=1 + i, benchmark="POPE", score=80.0,
+                ResultIn(model=MODEL, compressor="none", visual_tokens=64 + i, benchmark="POPE", score=80.0,
                          source=source)
                 for i in range(SHARED_RESULTS)
             ]
