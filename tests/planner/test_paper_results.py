@@ -55,21 +55,29 @@ def test_unmeasured_size_is_predicted_with_an_interval(planner: Planner) -> None
     assert rec.law is not None and rec.law["alpha"] > rec.law["beta"]
 
 
-def test_fits_are_stored_and_refreshed_when_results_change(planner_url: str) -> None:
+def test_shipped_fits_are_used_and_changed_results_refit_in_memory(planner_url: str) -> None:
+    key = ("llava_next:Qwen1.5", "tokenpacker", "avg_visual_reasoning")
     with Planner(planner_url, hardware=None) as first:
-        first.snapshot  # noqa: B018 - fits (or loads) the laws
         stored = {f.benchmark: f.data_digest for f in first.catalog.scaling_fits()}
-        assert {"avg_visual_reasoning", "avg_ocr_like"} <= set(stored)
+        assert {"avg_visual_reasoning", "avg_ocr_like"} <= set(stored)  # shipped with the catalog
+        assert first.snapshot.laws.refitted == [] and first.snapshot.laws.unsaved == []  # loaded, not fitted
     with Planner(planner_url, hardware=None) as second:
-        assert second.snapshot.laws.refitted == []  # unchanged results: loaded, not refitted
         second.catalog.add_result(model="paper-2411.03312/llava-next-qwen1.5-14b", compressor="tokenpacker",
                                   visual_tokens=16, benchmark="avg_visual_reasoning", score=0.56,
                                   source="test: a measured 14B point")
         second.refresh()
-        assert ("llava_next:Qwen1.5", "tokenpacker", "avg_visual_reasoning") in second.snapshot.laws.refitted
-        law = second.snapshot.laws.laws[("llava_next:Qwen1.5", "tokenpacker", "avg_visual_reasoning")]
+        assert key in second.snapshot.laws.refitted and key in second.snapshot.laws.unsaved
+        assert {f.benchmark: f.data_digest for f in second.catalog.scaling_fits()} == stored  # read, not written
+        law = second.snapshot.laws.laws[key]
         assert law.n_range[1] == 14
         rec = second.recommend(task="visual-reasoning", budget=Budget(gflops=2 * 14 * (50 + 16)), accounting="paper",
                                model="paper-2411.03312/llava-next-qwen1.5-14b", compressor="tokenpacker")
         assert rec.candidate.visual_tokens == 16 and rec.quality.provenance == "measured"
         assert rec.quality.score == 0.56
+    with Planner(planner_url, hardware=None) as third:  # same process: the new fit is not made again
+        assert third.snapshot.laws.refitted == [] and key in third.snapshot.laws.unsaved
+        assert third.snapshot.laws.save(third.catalog) == [key]
+        assert third.catalog.scaling_fits(benchmark="avg_visual_reasoning")[0].data_digest != stored[
+            "avg_visual_reasoning"]
+    with Planner(planner_url, hardware=None) as fourth:
+        assert fourth.snapshot.laws.unsaved == []

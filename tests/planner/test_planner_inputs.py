@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from vlmplanner.errors import InvalidBudgetError, UnknownHardwareError, ValidationError, VlmPlannerError
+from vlmplanner.errors import (
+    InvalidBudgetError,
+    UnknownHardwareError,
+    ValidationError,
+    VlmPlannerError,
+)
 from vlmplanner.planner import Planner
 from vlmplanner.schemas import Budget, Workload
 

@@ -59,12 +59,50 @@ def test_reopen_does_not_reseed_or_duplicate(catalog_url: str) -> None:
         assert second.counts() == counts
 
 
-def test_seed_restores_an_edited_shipped_row(catalog: Catalog) -> None:
+def test_seed_never_overwrites_a_users_row_and_reports_the_conflict(catalog: Catalog) -> None:
     original = catalog.model("llava-hf/llava-1.5-7b-hf")
-    catalog.add_model(original.model_copy(update={"display_name": "edited"}))
+    edited = original.model_copy(update={"display_name": "edited"})
+    catalog.add_model(edited)
     report = catalog.seed()
-    assert report.updated["models"] == 1
+    assert report.updated["models"] == 0
+    assert report.conflicts == {"models": ["llava-hf/llava-1.5-7b-hf"]}
+    assert catalog.model("llava-hf/llava-1.5-7b-hf") == edited
+    assert catalog.seed().conflicts == report.conflicts  # still reported, still kept
+    taken = catalog.seed(take_shipped=True)
+    assert taken.updated["models"] == 1 and not taken.conflicts
     assert catalog.model("llava-hf/llava-1.5-7b-hf") == original
+    assert not catalog.seed().changed  # the row is the shipped one again
+
+
+def test_seed_leaves_a_users_identical_row_and_its_own_rows(catalog: Catalog) -> None:
+    catalog.add_model(catalog.model("llava-hf/llava-1.5-7b-hf"))  # re-registered, same numbers
+    catalog.add_result(good_result())
+    report = catalog.seed()
+    assert not report.changed and not report.conflicts
+
+
+def test_seed_reports_a_users_result_under_a_shipped_key(catalog: Catalog, tmp_path: Path) -> None:
+    """A later release that ships a result a user had already added (same model, compressor,
+    tokens, benchmark and source) leaves the user's score and reports it."""
+    import csv
+    import shutil
+
+    from vlmplanner.store.shipped import shipped_catalog_dir
+
+    mine = catalog.add_result(good_result(provenance="published", source="Some paper, Table 2"))
+    release = tmp_path / "next-release"
+    shutil.copytree(shipped_catalog_dir(), release)
+    with (release / "results" / "compressor_results.csv").open("a", newline="") as handle:
+        csv.writer(handle).writerow([mine.model, mine.model_label, mine.compressor, mine.compressor_label,
+                                     mine.visual_tokens, mine.visual_tokens_label, "GQA", mine.metric, 57.0,
+                                     mine.task_family, "false", "", "", mine.source])
+    report = catalog.seed(release)
+    assert report.conflicts == {"results": [f"{mine.model} / pool / 144 / {mine.source}"]} or (
+        list(report.conflicts) == ["results"] and mine.source in report.conflicts["results"][0])
+    assert report.inserted["results"] == 0
+    assert [r.score for r in catalog.results() if r.id == mine.id] == [58.25]
+    assert catalog.seed(release, take_shipped=True).updated["results"] == 1
+    assert [r.score for r in catalog.results() if r.id == mine.id] == [57.0]
 
 
 def test_rows_leave_as_schemas(catalog: Catalog) -> None:
@@ -206,7 +244,8 @@ def test_scaling_fit_round_trip(catalog: Catalog) -> None:
     assert stored.compressor == "tokenpacker" and stored.alpha == 0.077 and stored.fit == fit
     again = catalog.save_scaling_fit(family="llava_next:Qwen1.5", compressor="tokenpacker",
                                      benchmark="avg_visual_reasoning", data_digest="def", fit={**fit, "alpha": 0.08})
-    assert [f.data_digest for f in catalog.scaling_fits()] == ["def"] and again.alpha == 0.08
+    mine = catalog.scaling_fits(family="llava_next:Qwen1.5", benchmark="avg_visual_reasoning")
+    assert [f.data_digest for f in mine] == ["def"] and again.alpha == 0.08
 
 
 def test_upgrading_the_previous_schema_keeps_every_row(catalog_url: str) -> None:

@@ -200,20 +200,34 @@ def add_result(
 
 
 @catalog_app.command("seed")
-def seed(catalog: CatalogUrl = None, json: Json = False) -> None:
-    """Bring in the data this release ships (idempotent: identical rows are left alone)."""
+def seed(
+    take_shipped: Annotated[bool, typer.Option(
+        "--take-shipped", help="Replace the rows you registered or added that differ from the shipped data"
+        " (without it they are kept and listed).")] = False,
+    catalog: CatalogUrl = None,
+    json: Json = False,
+) -> None:
+    """Bring in the data this release ships (idempotent); rows you wrote are never overwritten."""
     from vlmplanner.store import open_catalog
 
     with open_catalog(catalog, seed=False) as store:
-        report = store.seed()
+        report = store.seed(take_shipped=take_shipped)
     if json:
-        return print_json({"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged})
+        return print_json({"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged,
+                           "conflicts": report.conflicts})
     print_table("Seed", [
         ("table", lambda t: t),
         ("inserted", lambda t: report.inserted.get(t, 0)),
         ("updated", lambda t: report.updated.get(t, 0)),
         ("unchanged", lambda t: report.unchanged.get(t, 0)),
+        ("kept yours", lambda t: len(report.conflicts.get(t, ()))),
     ], list(report.inserted), caption="nothing changed" if not report.changed else "")
+    for table, keys in report.conflicts.items():
+        shown = "; ".join(keys[:5]) + (f"; and {len(keys) - 5} more" if len(keys) > 5 else "")
+        typer.echo(f"conflict: {len(keys)} {table} row(s) you wrote differ from the shipped data and were kept:"
+                   f" {shown}", err=True)
+    if report.conflicts:
+        typer.echo("to take the shipped rows instead: vlmplanner catalog seed --take-shipped", err=True)
 
 
 @catalog_app.command("upgrade")

@@ -147,14 +147,18 @@ def fit(
     compressor: Compressor = None,
     benchmark: Annotated[str | None, typer.Option(help="Only this benchmark.")] = None,
     text_tokens: Annotated[int, typer.Option(help="Q for the optimal visual-token count V*.")] = 50,
+    save: Annotated[bool, typer.Option(
+        "--save", help="Store the laws fitted now in the catalog, so later runs need not fit them.")] = False,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
-    """Fit (or refresh) the scaling laws and report them, with leave-one-LLM-size-out error."""
+    """Fit the scaling laws (in memory; --save stores them) and report them, with leave-one-LLM-size-out error."""
     from vlmplanner.planner import Planner
 
     with Planner(catalog, hardware=None) as planner:
         laws = planner.snapshot.laws
+        unsaved = set(laws.unsaved)
+        saved_now = set(laws.save(planner.catalog)) if save else set()
         rows = []
         for (fam, comp, bench), law in sorted(laws.laws.items()):
             if family is not None and family not in (fam, fam.split(":")[0]):
@@ -170,6 +174,7 @@ def fit(
                 "n_points": law.n_points, "n_range": list(law.n_range), "v_range": list(law.v_range),
                 "optimal_visual_tokens": v_star if math.isfinite(v_star) else None, "text_tokens": text_tokens,
                 "refitted_now": (fam, comp, bench) in laws.refitted,
+                "stored": (fam, comp, bench) not in unsaved or (fam, comp, bench) in saved_now,
             })
     if json:
         return print_json(rows)
@@ -181,4 +186,5 @@ def fit(
         (f"V* (Q={text_tokens})", lambda r: "∞ (all tokens)" if r["optimal_visual_tokens"] is None
          else f"{r['optimal_visual_tokens']:.3g}"),
         ("points", lambda r: r["n_points"]),
+        ("stored", lambda r: "yes" if r["stored"] else "no (--save)"),
     ], rows)

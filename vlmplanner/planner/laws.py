@@ -3,7 +3,8 @@
 A law is fitted per (law family, compressor, benchmark). The law family is the HF model_type plus
 the LLM series (``llava_next:Qwen1.5``), so a law fitted on the paper's Qwen1.5 grid never predicts
 a Vicuna model. A stored fit carries a digest of its points; when results change, the digest no
-longer matches and the law is refitted and stored again.
+longer matches and the law is refitted, in memory: reading never writes to the catalog. Fits made
+in a process are kept for the rest of it; ``LawBook.save`` (``vlmplanner fit --save``) stores them.
 """
 
 from __future__ import annotations
@@ -88,23 +89,48 @@ def collect_law_data(models: dict[str, ModelSpec], results: list[QualityResult])
     return data
 
 
+LawKey = tuple[str, str, str]
+#: Fits made in this process, by (law, digest of its points): a second Planner refits nothing.
+_FITTED: dict[tuple[LawKey, str], ScalingFit] = {}
+#: ... and the points that could not be fitted, so they are not tried again.
+_UNFITTABLE: set[tuple[LawKey, str]] = set()
+
+
 @dataclass
 class LawBook:
-    """The fitted laws for a catalog, refreshed when their results changed."""
+    """The fitted laws for a catalog, refreshed (in memory) when their results changed."""
 
-    laws: dict[tuple[str, str, str], ScalingFit]
-    data: dict[tuple[str, str, str], LawData]
-    refitted: list[tuple[str, str, str]]
+    laws: dict[LawKey, ScalingFit]
+    data: dict[LawKey, LawData]
+    #: laws fitted in this call (not read from the catalog or this process's earlier fits)
+    refitted: list[LawKey]
+    #: laws whose fit the catalog does not hold for these points: fitted now or earlier in the process
+    unsaved: list[LawKey] = field(default_factory=list)
+
+    def save(self, catalog: Catalog) -> list[LawKey]:
+        """Store every fit the catalog lacks for its current points; returns the laws stored."""
+        for key in self.unsaved:
+            family, compressor, benchmark = key
+            catalog.save_scaling_fit(family=family, compressor=compressor, benchmark=benchmark,
+                                     data_digest=self.data[key].digest, fit=self.laws[key].model_dump(mode="json"))
+        stored, self.unsaved = list(self.unsaved), []
+        return stored
 
     @classmethod
     def load(cls, catalog: Catalog, models: dict[str, ModelSpec], benchmarks: dict[str, Benchmark],
-             results: list[QualityResult], *, refit: bool = True) -> LawBook:
+             results: list[QualityResult], *, refit: bool = True, use_stored: bool = True) -> LawBook:
+        """Every law the results support: stored fits whose points still match, else fitted in memory.
+
+        ``use_stored=False`` ignores stored fits (to fit everything afresh); ``refit=False`` leaves
+        out laws that would need fitting.
+        """
         from vlmplanner.scaling import ScalingFit, fit_scaling_law
 
         data = collect_law_data(models, results)
-        stored = {(f.family, f.compressor, f.benchmark): f for f in catalog.scaling_fits()}
-        laws: dict[tuple[str, str, str], ScalingFit] = {}
-        refitted: list[tuple[str, str, str]] = []
+        stored = {(f.family, f.compressor, f.benchmark): f for f in catalog.scaling_fits()} if use_stored else {}
+        laws: dict[LawKey, ScalingFit] = {}
+        refitted: list[LawKey] = []
+        unsaved: list[LawKey] = []
         for key, points in data.items():
             benchmark = benchmarks[key[2]]
             if not points.fittable or benchmark.max_score is None:
@@ -113,16 +139,19 @@ class LawBook:
             if saved is not None and saved.data_digest == points.digest:
                 laws[key] = ScalingFit.model_validate(saved.fit)
                 continue
-            if not refit:
-                continue
-            try:
-                fit = fit_scaling_law(points.n, points.v, points.score, scale=benchmark.max_score,
-                                      label=f"{key[0]} + {key[1]} on {key[2]}")
-            except FitError as exc:
-                log.info("no law for %s: %s", key, exc)
-                continue
-            catalog.save_scaling_fit(family=key[0], compressor=key[1], benchmark=key[2],
-                                     data_digest=points.digest, fit=fit.model_dump(mode="json"))
+            fit = _FITTED.get((key, points.digest))
+            if fit is None:
+                if not refit or (key, points.digest) in _UNFITTABLE:
+                    continue
+                try:
+                    fit = fit_scaling_law(points.n, points.v, points.score, scale=benchmark.max_score,
+                                          label=f"{key[0]} + {key[1]} on {key[2]}")
+                except FitError as exc:
+                    log.info("no law for %s: %s", key, exc)
+                    _UNFITTABLE.add((key, points.digest))
+                    continue
+                _FITTED[(key, points.digest)] = fit
+                refitted.append(key)
             laws[key] = fit
-            refitted.append(key)
-        return cls(laws=laws, data=data, refitted=refitted)
+            unsaved.append(key)
+        return cls(laws=laws, data=data, refitted=refitted, unsaved=unsaved)

@@ -79,6 +79,8 @@ class SeedReport:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
+    #: table -> keys of rows a user wrote that differ from the shipped row; they were left as they are
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -329,15 +331,15 @@ class Catalog:
     # -- writes: reference tables -------------------------------------------------------------
     def add_model(self, spec: ModelSpec) -> ModelSpec:
         """Insert or replace the model with this checkpoint id."""
-        self._write(lambda s: _upsert(s, ModelRow.__table__, [convert.model_values(spec) | {"updated_at": _now()}], ["checkpoint"]))
+        self._write(lambda s: _upsert(s, ModelRow.__table__, [convert.model_values(spec) | {"updated_at": _now(), "origin": USER}], ["checkpoint"]))
         return self.model(spec.checkpoint)
 
     def add_compressor(self, spec: CompressorSpec) -> CompressorSpec:
-        self._write(lambda s: _upsert(s, CompressorRow.__table__, [convert.compressor_values(spec) | {"updated_at": _now()}], ["name"]))
+        self._write(lambda s: _upsert(s, CompressorRow.__table__, [convert.compressor_values(spec) | {"updated_at": _now(), "origin": USER}], ["name"]))
         return self.compressor(spec.name)
 
     def add_hardware(self, spec: Hardware) -> Hardware:
-        self._write(lambda s: _upsert(s, HardwareRow.__table__, [convert.hardware_values(spec) | {"updated_at": _now()}], ["name"]))
+        self._write(lambda s: _upsert(s, HardwareRow.__table__, [convert.hardware_values(spec) | {"updated_at": _now(), "origin": USER}], ["name"]))
         return self.hardware(spec.name)
 
     def add_benchmark(self, spec: Benchmark) -> Benchmark:
@@ -353,7 +355,7 @@ class Catalog:
                         field="max_score",
                         value=spec.max_score,
                     )
-            _upsert(session, BenchmarkRow.__table__, [convert.benchmark_values(spec)], ["name"])
+            _upsert(session, BenchmarkRow.__table__, [convert.benchmark_values(spec) | {"origin": USER}], ["name"])
 
         self._write(work)
         return self.benchmark(spec.name)
@@ -427,6 +429,7 @@ class Catalog:
             "dtype": result.dtype,
             "versions": dict(result.versions),
             "recorded_at": _now(),
+            "origin": USER,
         }
 
     def import_results_csv(self, path: str | Path, *, provenance: str = "imported") -> list[QualityResult]:
@@ -526,8 +529,13 @@ class Catalog:
         return self.scaling_fits(family=family, compressor=compressor, benchmark=benchmark)[0]
 
     # -- seeding ------------------------------------------------------------------------------
-    def seed(self, directory: Path | None = None) -> SeedReport:
-        """Bring in the data this release ships; rows already identical are left untouched."""
+    def seed(self, directory: Path | None = None, *, take_shipped: bool = False) -> SeedReport:
+        """Bring in the data this release ships; rows already identical are left untouched.
+
+        A row you registered or added is never overwritten: where the shipped data differs from it,
+        ``SeedReport.conflicts`` names it. ``take_shipped=True`` replaces those rows with the shipped
+        ones.
+        """
         from vlmplanner import __version__
 
         from .seed import apply_seed
@@ -536,7 +544,7 @@ class Catalog:
         shipped = load_shipped(directory)
 
         def work(session: Session) -> SeedReport:
-            report = apply_seed(session, shipped)
+            report = apply_seed(session, shipped, take_shipped=take_shipped)
             meta = {"shipped_version": __version__, "shipped_digest": shipped.digest}
             current = {row.key: row.value for row in session.scalars(select(MetaRow))}
             if report.changed or any(current.get(k) != v for k, v in meta.items()):
@@ -547,6 +555,7 @@ class Catalog:
         return self._write(work)
 
 
+USER = "user"
 _COST_KEY = ("candidate_key", "method", "device", "dtype", "batch_size", "text_tokens", "output_tokens")
 _RESULT_KEY = ("model_label", "compressor_label", "visual_tokens_label", "benchmark_id", "source")
 

@@ -1,6 +1,9 @@
 """Schema versions: create a new catalog at head, refuse an out-of-date one, upgrade on request.
 
-Alembic is imported only when a schema must change, so opening an up-to-date catalog stays cheap.
+A new catalog is created from the ORM's tables and stamped with the head revision, as alembic's
+own stamp would (tests/store/test_schema_versions.py checks it matches running every migration).
+Alembic is imported only when an existing schema must change, so first use and opening an
+up-to-date catalog stay cheap.
 """
 
 from __future__ import annotations
@@ -8,7 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    text,
+)
 
 from vlmplanner.errors import CatalogError, CatalogNewerError, CatalogOutOfDateError
 
@@ -20,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD_REVISION", "current_revision", "ensure_schema", "known_revisions", "upgrade"]
 
 #: The schema this release writes; a test checks it equals alembic's head.
-HEAD_REVISION = "0002_scaling_fits"
+HEAD_REVISION = "0003_row_origin"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _VERSION_TABLE = "alembic_version"
 _PG_LOCK_KEY = 0x766C6D70  # "vlmp": serialises schema changes between processes on PostgreSQL
@@ -48,6 +61,19 @@ def current_revision(connection: Connection) -> str | None:
     if not inspect(connection).has_table(_VERSION_TABLE):
         return None
     return connection.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalar()
+
+
+#: alembic's version table, as alembic creates it.
+_VERSION = Table(_VERSION_TABLE, MetaData(), Column("version_num", String(32), nullable=False),
+                 PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
+
+
+def _create_at_head(connection: Connection) -> None:
+    from .orm import Base
+
+    Base.metadata.create_all(connection)
+    _VERSION.create(connection)
+    connection.execute(_VERSION.insert().values(version_num=HEAD_REVISION))
 
 
 def _lock(connection: Connection) -> None:
@@ -85,7 +111,7 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> bool:
                         field="catalog",
                         value=mask_url(engine.url),
                     )
-                _migrate(connection, "head")
+                _create_at_head(connection)
                 return True
         if revision == HEAD_REVISION:
             return False

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ORIGINS",
     "Base",
     "BenchmarkRow",
     "CompressorRow",
@@ -49,6 +50,15 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+#: Who wrote a row: "shipped" (seeded from catalog/, refreshed by later seeds) or "user" (registered,
+#: added or imported; seeding never overwrites it, and reports a shipped row that differs).
+ORIGINS = ("shipped", "user")
+
+
+def _origin() -> Any:
+    return mapped_column(String(8), default="user", server_default="user")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012 - read by SQLAlchemy
@@ -67,6 +77,7 @@ class ModelRow(Base):
     __tablename__ = "models"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = _origin()
     checkpoint: Mapped[str] = mapped_column(String(200), unique=True)
     model_type: Mapped[str] = mapped_column(String(64), index=True)
     display_name: Mapped[str] = mapped_column(String(200))
@@ -99,6 +110,7 @@ class CompressorRow(Base):
     __tablename__ = "compressors"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = _origin()
     name: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
@@ -116,6 +128,7 @@ class HardwareRow(Base):
     __tablename__ = "hardware"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = _origin()
     name: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     kind: Mapped[str] = mapped_column(String(16))
@@ -135,6 +148,7 @@ class BenchmarkRow(Base):
     __tablename__ = "benchmarks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = _origin()
     name: Mapped[str] = mapped_column(String(100), unique=True)
     metric: Mapped[str] = mapped_column(String(200))
     min_score: Mapped[float] = mapped_column(Float)
@@ -160,6 +174,7 @@ class ResultRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = _origin()
     model_id: Mapped[int | None] = mapped_column(
         ForeignKey("models.id", ondelete="RESTRICT"), nullable=True, index=True
     )

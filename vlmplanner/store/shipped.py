@@ -7,6 +7,7 @@ at the repository's top level.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from vlmplanner.schemas._base import Schema, build
 
 from .csvio import read_rows
 
-__all__ = ["PublishedResult", "ShippedCatalog", "load_shipped", "shipped_catalog_dir"]
+__all__ = ["FITS_FILE", "PublishedResult", "ShippedCatalog", "ShippedFit", "load_shipped", "shipped_catalog_dir"]
 
 RESULT_COLUMNS = (
     "model",
@@ -73,6 +74,18 @@ class PublishedResult:
         return (self.model_label, self.compressor_label, self.visual_tokens_label, self.benchmark, self.source)
 
 
+@dataclass(frozen=True)
+class ShippedFit:
+    """A scaling law fitted to the shipped results (``scripts/fit_shipped_laws.py`` writes them), so
+    a fresh catalog recommends without fitting. ``data_digest`` ties it to the points it rests on."""
+
+    family: str
+    compressor: str
+    benchmark: str
+    data_digest: str
+    fit: dict[str, Any]
+
+
 @dataclass
 class ShippedCatalog:
     models: list[ModelSpec] = field(default_factory=list)
@@ -80,6 +93,7 @@ class ShippedCatalog:
     hardware: list[Hardware] = field(default_factory=list)
     benchmarks: list[Benchmark] = field(default_factory=list)
     results: list[PublishedResult] = field(default_factory=list)
+    fits: list[ShippedFit] = field(default_factory=list)
     digest: str = ""
 
 
@@ -195,11 +209,30 @@ def read_published_results(path: Path) -> list[PublishedResult]:
     return results
 
 
+#: The shipped fits, next to the CSVs.
+FITS_FILE = "fits.json"
+
+
+def read_fits(path: Path) -> list[ShippedFit]:
+    """The shipped fits; a missing file means none (the planner then fits in memory)."""
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [ShippedFit(family=f["family"], compressor=f["compressor"], benchmark=f["benchmark"],
+                           data_digest=f["data_digest"], fit=dict(f["fit"])) for f in data["fits"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ShippedDataError(f"the shipped {path.name} is unreadable ({type(exc).__name__}: {exc});"
+                               " reinstall vlmplanner") from exc
+
+
 def load_shipped(directory: Path | None = None) -> ShippedCatalog:
     """Read every shipped file and check that they agree with each other."""
     directory = directory or shipped_catalog_dir()
     digest = hashlib.sha256()
     files = sorted(p for p in directory.rglob("*.csv") if "hf_configs" not in p.parts)
+    if (directory / FITS_FILE).is_file():
+        files.append(directory / FITS_FILE)
     for path in files:
         digest.update(path.relative_to(directory).as_posix().encode())
         digest.update(path.read_bytes())
@@ -212,6 +245,7 @@ def load_shipped(directory: Path | None = None) -> ShippedCatalog:
     )
     for path in sorted((directory / "results").glob("*.csv")):
         shipped.results.extend(read_published_results(path))
+    shipped.fits.extend(read_fits(directory / FITS_FILE))
     check_consistency(shipped)
     return shipped
 
@@ -247,6 +281,10 @@ def check_consistency(shipped: ShippedCatalog) -> None:
         if result.natural_key in seen:
             problems.append(f"duplicate result {result.natural_key}")
         seen.add(result.natural_key)
+    for fit in shipped.fits:
+        if fit.compressor not in compressors or fit.benchmark not in benchmarks:
+            problems.append(f"fit {fit.family} + {fit.compressor} on {fit.benchmark} names an unknown compressor or"
+                            " benchmark")
     if problems:
         shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
         raise ShippedDataError(f"the shipped catalog is inconsistent: {shown}")
