@@ -247,9 +247,10 @@ def upgrade(catalog: CatalogUrl = None) -> None:
 
 @catalog_app.command("info")
 def info(catalog: CatalogUrl = None, json: Json = False) -> None:
-    """Where the catalog is, its schema version, and how many rows each table holds."""
+    """Where the catalog is, its schema version, whether its file is intact, and how many rows each table holds."""
     with _open(catalog) as store:
-        data = {"url": store.url, "schema": store.schema_revision(), "counts": store.counts(), "meta": store.meta()}
+        data = {"url": store.url, "schema": store.schema_revision(), "integrity": store.check_integrity(),
+                "counts": store.counts(), "meta": store.meta()}
     if json:
         return print_json(data)
     for key, value in data.items():

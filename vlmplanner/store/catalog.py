@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from vlmplanner.errors import (
-    CatalogConnectionError,
+    CatalogLocationError,
     CatalogWriteError,
     CsvFormatError,
     InvalidTokenCountError,
@@ -46,6 +46,7 @@ from vlmplanner.schemas._base import build
 
 from . import convert
 from .csvio import read_rows
+from .dberrors import sqlite_path, translate
 from .engine import WRITE, check_connection, make_engine, mask_url
 from .migrate import current_revision, ensure_schema
 from .orm import (
@@ -142,10 +143,8 @@ class Catalog:
         with Session(self._engine) as session:
             try:
                 yield session
-            except OperationalError as exc:
-                raise CatalogConnectionError(
-                    f"reading the catalog at {self.url} failed: {exc.orig}", field="catalog", value=self.url
-                ) from exc
+            except DBAPIError as exc:
+                raise translate(exc, self._engine.url, doing="reading the catalog", masked=self.url) from exc
 
     def _write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one write transaction; all of it commits or none of it does."""
@@ -153,28 +152,41 @@ class Catalog:
             try:
                 with Session(self._write_engine) as session, session.begin():
                     return work(session)
-            except OperationalError as exc:
-                locked = "locked" in str(exc.orig).lower() or "deadlock" in str(exc.orig).lower()
-                if locked and attempt + 1 < _LOCK_RETRIES:
-                    time.sleep(0.05 * 2**attempt)
-                    continue
-                raise CatalogWriteError(
-                    f"writing to the catalog at {self.url} failed, nothing was written: {exc.orig}",
-                    field="catalog",
-                    value=self.url,
-                ) from exc
             except IntegrityError as exc:
                 raise CatalogWriteError(
                     f"the catalog refused the write, nothing was written: {exc.orig}"
                 ) from exc
+            except DBAPIError as exc:
+                locked = "locked" in str(exc.orig).lower() or "deadlock" in str(exc.orig).lower()
+                if isinstance(exc, OperationalError) and locked and attempt + 1 < _LOCK_RETRIES:
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                raise translate(exc, self._engine.url, doing="writing to the catalog", masked=self.url,
+                                writing=True) from exc
             except SQLAlchemyError as exc:
                 raise CatalogWriteError(f"writing to the catalog failed, nothing was written: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- schema facts -----------------------------------------------------------------------
     def schema_revision(self) -> str | None:
-        with self._engine.connect() as connection:
-            return current_revision(connection)
+        with self._read() as session:
+            return current_revision(session.connection())
+
+    def check_integrity(self) -> str:
+        """"ok", or a CatalogLocationError saying the SQLite file is damaged (PostgreSQL checks its own)."""
+        if self.dialect != "sqlite":
+            return "ok (checked by the server)"
+        from sqlalchemy import text
+
+        with self._read() as session:
+            problems = [line for row in session.execute(text("PRAGMA quick_check")) for line in str(row[0]).splitlines()]
+        if problems != ["ok"]:
+            shown = "; ".join(problems[:2]) + (f"; and {len(problems) - 2} more" if len(problems) > 2 else "")
+            raise CatalogLocationError(
+                f"the catalog file {sqlite_path(self._engine.url)} is damaged (quick_check: {shown}); move it aside"
+                " and vlmplanner creates and seeds a fresh one on next use, or pass --catalog with another URL",
+                field="catalog", value=self.url)
+        return "ok"
 
     def is_empty(self) -> bool:
         with self._read() as session:

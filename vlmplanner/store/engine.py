@@ -14,7 +14,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
-from vlmplanner.errors import CatalogConnectionError
+from vlmplanner.errors import CatalogConnectionError, CatalogLocationError
+
+from .dberrors import sqlite_path, translate
 
 __all__ = ["WRITE", "check_connection", "make_engine", "mask_url"]
 
@@ -26,7 +28,12 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 def mask_url(url: str | URL) -> str:
     """The URL with any password replaced by ``***``, safe to show in errors and logs."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":  # no password; show the path as written, not %-encoded
+            from urllib.parse import unquote
+
+            return unquote(parsed.render_as_string())
+        return parsed.render_as_string(hide_password=True)
     except Exception:  # an unparsable URL: show nothing after the scheme's credentials
         text = str(url)
         if "@" in text and "://" in text:
@@ -56,12 +63,13 @@ def make_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
-        database = parsed.database or ""
-        in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
-        if in_memory:
+        path = sqlite_path(parsed)
+        in_memory = path is None
+        if path is None:
             kwargs["poolclass"] = StaticPool
         else:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _prepare_location(path, create=parsed.query.get("mode") not in ("ro", "rw")
+                              and parsed.query.get("immutable") != "1")
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
@@ -84,6 +92,27 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _prepare_location(path: Path, *, create: bool) -> None:
+    """The folder a SQLite catalog lives in must exist (created here when the URL may create it)."""
+    from vlmplanner.settings import DATA_DIR_ENV
+
+    if path.is_dir():
+        raise CatalogLocationError(f"the catalog path {path} is a folder, not a database file; point --catalog"
+                                   " (or VLMPLANNER_CATALOG_URL) at a file inside it, e.g."
+                                   f" sqlite:///{path / 'catalog.sqlite3'}", field="catalog", value=str(path))
+    if not create or path.parent.is_dir():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocked = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+        why = (f"{blocked} is a file, not a folder" if blocked is not None and not blocked.is_dir()
+               else exc.strerror or str(exc))
+        raise CatalogLocationError(
+            f"cannot create the folder {path.parent} for the catalog: {why}; set {DATA_DIR_ENV} to a folder you"
+            " can write, or pass --catalog with another URL", field="catalog", value=str(path.parent)) from None
+
+
 def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -93,7 +122,12 @@ def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if not in_memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            try:  # a no-op on a catalog already in WAL mode; a read-only one keeps its mode
+                if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    cursor.execute("PRAGMA journal_mode = WAL")
+            except Exception as exc:
+                if "readonly" not in str(exc).lower() and "read-only" not in str(exc).lower():
+                    raise
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
@@ -116,10 +150,8 @@ def check_connection(engine: Engine) -> None:
             connection.execute(text("SELECT 1"))
     except DBAPIError as exc:
         engine.dispose()
-        lines = str(getattr(exc, "orig", exc)).strip().splitlines()
-        reason = lines[0] if lines else type(exc).__name__
-        raise CatalogConnectionError(
-            f"cannot reach the catalog at {mask_url(engine.url)}: {reason}",
-            field="catalog",
-            value=mask_url(engine.url),
-        ) from None
+        error = translate(exc, engine.url, doing="opening the catalog", masked=mask_url(engine.url))
+        if type(error) is CatalogConnectionError:
+            error = CatalogConnectionError(f"cannot reach the catalog at {mask_url(engine.url)}: {exc.orig}"
+                                           .splitlines()[0], field="catalog", value=mask_url(engine.url))
+        raise error from None

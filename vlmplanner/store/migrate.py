@@ -89,6 +89,18 @@ def _migrate(connection: Connection, target: str) -> None:
 
 def ensure_schema(engine: Engine, *, create: bool = True) -> bool:
     """Check the schema is at head; create it in an empty database. True if it was created now."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .dberrors import translate
+
+    try:
+        return _ensure_schema(engine, create=create)
+    except DBAPIError as exc:
+        raise translate(exc, engine.url, doing="creating the catalog", masked=mask_url(engine.url),
+                        writing=True) from exc
+
+
+def _ensure_schema(engine: Engine, *, create: bool) -> bool:
     with engine.connect() as connection:
         revision = current_revision(connection)
     if revision == HEAD_REVISION:
