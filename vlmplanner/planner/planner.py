@@ -60,9 +60,9 @@ class Planner:
     def __init__(self, catalog: Catalog | str | None = None, *, hardware: str | Hardware | None = "h100-sxm",
                  dtype: str = "bf16", accounting: Accounting = "full") -> None:
         from vlmplanner.cost.dtypes import resolve_dtype
-        from vlmplanner.store import Catalog, open_catalog
+        from vlmplanner.settings import resolve_catalog_url
 
-        if not isinstance(catalog, (Catalog, str, type(None))):
+        if not isinstance(catalog, (str, type(None))) and not _is_catalog(catalog):
             raise ValidationError(f"catalog must be a Catalog, a database URL or None, got {type(catalog).__name__}"
                                   f" {catalog!r:.60}", field="catalog", value=catalog)
         if not isinstance(hardware, (str, Hardware, type(None))):
@@ -70,8 +70,9 @@ class Planner:
                                   f" {type(hardware).__name__} {hardware!r:.60}", field="hardware", value=hardware)
         self.dtype = resolve_dtype(dtype).name  # before opening anything, so bad input fails cheaply
         self.accounting: Accounting = _accounting(accounting)
-        self._owns_catalog = not isinstance(catalog, Catalog)
-        self.catalog: Catalog = catalog if isinstance(catalog, Catalog) else open_catalog(catalog)
+        # A URL's catalog opens only when the cached snapshot is stale or something needs it.
+        self._catalog: Catalog | None = None if isinstance(catalog, (str, type(None))) else catalog
+        self._url: str | None = resolve_catalog_url(catalog) if isinstance(catalog, (str, type(None))) else None
         self._snapshot: Snapshot | None = None
         self._tables: dict[tuple[Any, ...], tuple[ResolvedTask, CandidateTable]] = {}
         try:
@@ -82,19 +83,44 @@ class Planner:
 
     # -- catalog snapshot ---------------------------------------------------------------------
     @property
+    def catalog(self) -> Catalog:
+        """The catalog, opened (and on first use created and seeded) when first needed."""
+        if self._catalog is None:
+            from vlmplanner.store import open_catalog
+
+            self._catalog = open_catalog(self._url)
+        return self._catalog
+
+    @property
     def snapshot(self) -> Snapshot:
         if self._snapshot is None:
-            self._snapshot = Snapshot.load(self.catalog)
+            self._snapshot = self._load_snapshot()
         return self._snapshot
 
+    def _load_snapshot(self) -> Snapshot:
+        from . import cache
+
+        if self._url is None:  # a Catalog object: read it
+            return Snapshot.load(self.catalog)
+        if self._catalog is None:
+            cached, _ = cache.load_cached(self._url)
+            if cached is not None:
+                return cached
+        catalog = self.catalog  # opens, creates and seeds as needed, checks the schema
+        version = cache.data_version(self._url)  # before reading: a write meanwhile makes this copy stale
+        snapshot = Snapshot.load(catalog)
+        cache.save_cached(self._url, version, snapshot)
+        return snapshot
+
     def refresh(self) -> None:
-        """Re-read the catalog (and refit laws whose results changed)."""
+        """Re-read the catalog (and refit, in memory, laws whose results changed)."""
         self._snapshot = None
         self._tables.clear()
 
     def close(self) -> None:
-        if self._owns_catalog:
-            self.catalog.close()
+        if self._url is not None and self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
 
     def __enter__(self) -> Planner:
         return self
@@ -105,7 +131,7 @@ class Planner:
     def _resolve_hardware(self, hardware: str | Hardware | None) -> Hardware | None:
         if hardware is None or isinstance(hardware, Hardware):
             return hardware
-        profiles = {h.name: h for h in self.catalog.hardware_profiles()}
+        profiles = self.snapshot.hardware
         name = hardware.strip().lower()
         if name in profiles:
             return profiles[name]
@@ -136,7 +162,7 @@ class Planner:
                 models = [snapshot.models[model]]
             names = sorted(snapshot.compressors)
             if compressor is not None:
-                names = [self.catalog.compressor(compressor).name] if compressor not in snapshot.compressors else [compressor]
+                names = [snapshot.compressor(compressor).name]
             if training is not None:
                 if training not in ("training-free", "trained"):
                     raise ValidationError(f"training must be 'training-free' or 'trained', got {training!r}",
@@ -258,9 +284,8 @@ class Planner:
         detail = breakdown(model, compressor, candidate.visual_tokens, workload, hardware=self.hardware,
                            dtype=self.dtype, accounting=accounting)
         # Only real measurements of this workload count as "measured cost" (not traced or analytic rows).
-        measured = [m for m in self.catalog.cost_measurements(candidate_key=candidate.key)
-                    if m.status == "ok" and m.method == "measured" and m.text_tokens == workload.text_tokens
-                    and m.batch_size == workload.batch_size]
+        measured = [m for m in snapshot.measurements.get(candidate.key, [])
+                    if m.text_tokens == workload.text_tokens and m.batch_size == workload.batch_size]
         cost = CandidateCost(
             accounting=accounting, flops=float(costs.flops[chosen]), prefill_flops=float(costs.prefill_flops[chosen]),
             decode_flops=float(costs.decode_flops[chosen]), flops_by_component=dict(detail.flops),
@@ -313,6 +338,12 @@ class Planner:
                       "usd_per_1k_requests": _finite(costs.usd_per_1k[cheapest])},
             field="budget", value=budget.model_dump(exclude_none=True),
         )
+
+
+def _is_catalog(value: object) -> bool:
+    from vlmplanner.store import Catalog
+
+    return isinstance(value, Catalog)
 
 
 def _filters(*, task: object, **optional: object) -> None:

@@ -7,10 +7,18 @@ database. ``Planner.refresh()`` takes a new snapshot after the catalog changed.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vlmplanner.schemas import Benchmark, CompressorSpec, Hardware, ModelSpec, QualityResult
+from vlmplanner.errors import UnknownCompressorError
+from vlmplanner.schemas import (
+    Benchmark,
+    CompressorSpec,
+    CostMeasurement,
+    Hardware,
+    ModelSpec,
+    QualityResult,
+)
 
 from .laws import LawBook, usable
 
@@ -32,6 +40,15 @@ class Snapshot:
     #: (checkpoint, compressor, benchmark) -> visual tokens -> the best-provenance results there
     observed: dict[tuple[str, str, str], dict[int, list[QualityResult]]]
     laws: LawBook
+    #: candidate key -> real measurements of its cost (method "measured", status "ok")
+    measurements: dict[str, list[CostMeasurement]] = field(default_factory=dict)
+
+    def compressor(self, name: str) -> CompressorSpec:
+        """The compressor called ``name`` or one of its aliases."""
+        found = self.compressors.get(name) or next((c for c in self.compressors.values() if c.answers_to(name)), None)
+        if found is None:
+            raise UnknownCompressorError(name, self.compressors, hint="vlmplanner catalog compressors lists them")
+        return found
 
     @classmethod
     def load(cls, catalog: Catalog, *, refit: bool = True) -> Snapshot:
@@ -51,4 +68,8 @@ class Snapshot:
             elif rank == PROVENANCE_RANK[existing[0].provenance]:
                 existing.append(result)
         laws = LawBook.load(catalog, models, benchmarks, results, refit=refit)
-        return cls(models, compressors, benchmarks, hardware, dict(observed), laws)
+        measurements: dict[str, list[CostMeasurement]] = defaultdict(list)
+        for measurement in catalog.cost_measurements():
+            if measurement.method == "measured" and measurement.status == "ok":
+                measurements[measurement.candidate_key].append(measurement)
+        return cls(models, compressors, benchmarks, hardware, dict(observed), laws, dict(measurements))

@@ -47,7 +47,8 @@ Number = Annotated[float, BeforeValidator(_number)]
 class Schema(BaseModel):
     """Immutable value object; unknown fields are an error, not silently dropped."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # defer_build: a class builds its validator when first used, so importing many schemas stays cheap
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
     #: The error class bad input to this schema raises ...
     error_class: ClassVar[type[ValidationError]] = ValidationError
     #: ... or, for these fields, a more specific one.

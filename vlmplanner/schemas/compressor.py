@@ -29,6 +29,11 @@ class CompressorSpec(Schema):
     description: str = ""
     source: str = ""
 
+    def answers_to(self, name: str) -> bool:
+        """Whether ``name`` (any case, spaces around ignored) is this compressor's name or an alias."""
+        wanted = name.strip().lower()
+        return wanted == self.name or wanted in (alias.lower() for alias in self.aliases)
+
     @field_validator("name")
     @classmethod
     def _slug(cls, value: str) -> str:

@@ -8,10 +8,9 @@ database a :class:`CatalogConnectionError`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from vlmplanner.errors import (
     CatalogConnectionError,
@@ -21,6 +20,8 @@ from vlmplanner.errors import (
     CatalogWriteError,
 )
 
+from .urls import sqlite_path
+
 __all__ = ["is_damage", "sqlite_path", "translate"]
 
 _DAMAGED = ("file is not a database", "database disk image is malformed", "malformed database schema",
@@ -29,23 +30,6 @@ _UNOPENABLE = ("unable to open database file",)
 _READ_ONLY = ("attempt to write a readonly database", "readonly database")
 #: PostgreSQL SQLSTATEs: insufficient_privilege, read_only_sql_transaction
 _PG_READ_ONLY = ("42501", "25006")
-
-
-def sqlite_path(url: str | URL) -> Path | None:
-    """The file behind a SQLite URL (``sqlite:///x.db`` or ``sqlite:///file:x.db?mode=ro&uri=true``);
-    None for in-memory databases and other backends."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    database = parsed.database or ""
-    if database.startswith("file:"):
-        database = database[len("file:"):].split("?", 1)[0]
-        if database.startswith("//"):  # file://host/path: the host part is empty for local files
-            database = database[2:].lstrip("/")
-            database = "/" + database
-    if database in ("", ":memory:") or database.startswith(":memory:") or parsed.query.get("mode") == "memory":
-        return None
-    return Path(database).expanduser()
 
 
 def is_damage(message: str) -> bool:

@@ -16,7 +16,8 @@ from sqlalchemy.pool import StaticPool
 
 from vlmplanner.errors import CatalogConnectionError, CatalogLocationError
 
-from .dberrors import sqlite_path, translate
+from .dberrors import translate
+from .urls import sqlite_path
 
 __all__ = ["WRITE", "check_connection", "make_engine", "mask_url"]
 
