@@ -19,10 +19,11 @@ import hashlib
 import logging
 import os
 import pickle
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from vlmplanner.store.stamp import data_version, sqlite_path
 
 if TYPE_CHECKING:
     from .snapshot import Snapshot
@@ -33,36 +34,14 @@ log = logging.getLogger(__name__)
 
 #: Bump when the Snapshot's shape or meaning changes, so older cache files are ignored.
 CACHE_FORMAT = 1
-DATA_VERSION_KEY = "data_version"
 
 
 def _catalog_file(url: str) -> Path | None:
-    from vlmplanner.store.urls import sqlite_path
-
     try:
         path = sqlite_path(url)
     except Exception:  # an unparsable URL: the store reports it when it opens
         return None
     return path if path is not None and path.is_file() else None
-
-
-def data_version(url: str) -> str | None:
-    """The catalog's schema revision and data version, read without SQLAlchemy; None when unknown."""
-    path = _catalog_file(url)
-    if path is None:
-        return None
-    try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return None
-    try:
-        (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-        row = connection.execute("SELECT value FROM catalog_meta WHERE key = ?", (DATA_VERSION_KEY,)).fetchone()
-    except (sqlite3.Error, TypeError):
-        return None
-    finally:
-        connection.close()
-    return None if row is None else f"{revision}:{row[0]}"
 
 
 def cache_path(url: str) -> Path | None:

@@ -61,7 +61,7 @@ from .orm import (
     ScalingFitRow,
 )
 from .rules import check_candidate
-from .urls import sqlite_path
+from .stamp import sqlite_path
 
 __all__ = ["Catalog", "SeedReport", "open_catalog"]
 
@@ -582,7 +582,7 @@ def _stamp_data_version(session: Session) -> None:
     (vlmplanner.planner.cache) know they are stale."""
     import uuid
 
-    from vlmplanner.planner.cache import DATA_VERSION_KEY
+    from .stamp import DATA_VERSION_KEY
 
     _upsert(session, MetaRow.__table__, [{"key": DATA_VERSION_KEY, "value": uuid.uuid4().hex}], ["key"])
 

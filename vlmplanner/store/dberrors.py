@@ -20,7 +20,7 @@ from vlmplanner.errors import (
     CatalogWriteError,
 )
 
-from .urls import sqlite_path
+from .stamp import sqlite_path
 
 __all__ = ["is_damage", "sqlite_path", "translate"]
 

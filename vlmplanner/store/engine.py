@@ -17,7 +17,7 @@ from sqlalchemy.pool import StaticPool
 from vlmplanner.errors import CatalogConnectionError, CatalogLocationError
 
 from .dberrors import translate
-from .urls import sqlite_path
+from .stamp import sqlite_path
 
 __all__ = ["WRITE", "check_connection", "make_engine", "mask_url"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import convert
@@ -66,7 +66,7 @@ def _sync(
                 setattr(row, stamp, _now())
             updated += 1
     if fresh:
-        session.execute(insert(row_type), fresh)  # one executemany, not one ORM object per row
+        session.execute(row_type.__table__.insert(), fresh)  # one Core executemany, no ORM objects
     session.flush()
     report.inserted[table], report.updated[table], report.unchanged[table] = inserted, updated, unchanged
     if conflicts:
@@ -137,7 +137,7 @@ def _sync_fits(session: Session, report: SeedReport, fits: Sequence[ShippedFit],
             row.fitted_at = _now()
             updated += 1
     if fresh:
-        session.execute(insert(ScalingFitRow), fresh)
+        session.execute(ScalingFitRow.__table__.insert(), fresh)
     session.flush()
     report.inserted["scaling_fits"], report.updated["scaling_fits"] = inserted, updated
     report.unchanged["scaling_fits"] = unchanged

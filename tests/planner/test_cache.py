@@ -1,0 +1,101 @@
+"""The planner's snapshot cache: a warm recommend opens no database, and any write makes it miss."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vlmplanner.planner import Planner, cache
+from vlmplanner.schemas import Budget
+from vlmplanner.store import open_catalog
+from vlmplanner.store.stamp import data_version
+
+TASK = {"task": "visual-reasoning", "budget": Budget(gflops=1000)}
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    open_catalog(url).close()
+    return url
+
+
+def test_a_second_planner_reads_the_cache_not_the_catalog(url: str) -> None:
+    with Planner(url) as first:
+        chosen = first.recommend(**TASK).candidate
+    assert cache.cache_path(url) is not None and cache.cache_path(url).is_file()  # type: ignore[union-attr]
+    with Planner(url) as second:
+        assert second.recommend(**TASK).candidate == chosen
+        assert second._catalog is None  # never opened
+
+
+def test_every_write_makes_the_cache_miss(url: str) -> None:
+    with Planner(url) as first:
+        first.recommend(**TASK)
+    before = data_version(url)
+    with open_catalog(url) as catalog:
+        catalog.add_result(model="paper-2411.03312/llava-next-qwen1.5-4b", compressor="tokenpacker",
+                           visual_tokens=36, benchmark="avg_visual_reasoning", score=0.99, source="test: a run")
+    assert data_version(url) != before
+    with Planner(url) as second:
+        rec = second.recommend(task="visual-reasoning", budget=Budget(gflops=1000),
+                               model="paper-2411.03312/llava-next-qwen1.5-4b", compressor="tokenpacker")
+        assert rec.quality.score == 0.99 and rec.quality.provenance == "measured"
+
+
+def test_a_no_op_seed_keeps_the_cache(url: str) -> None:
+    before = data_version(url)
+    with open_catalog(url) as catalog:
+        assert not catalog.seed().changed
+    assert data_version(url) == before
+
+
+def test_a_damaged_cache_file_is_rebuilt(url: str) -> None:
+    with Planner(url) as first:
+        chosen = first.recommend(**TASK).candidate
+    path = cache.cache_path(url)
+    assert path is not None
+    path.write_bytes(b"not a pickle")
+    with Planner(url) as second:
+        assert second.recommend(**TASK).candidate == chosen
+    assert cache.load_cached(url)[0] is not None  # written again
+
+
+def test_an_unwritable_cache_folder_is_skipped(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("VLMPLANNER_DATA_DIR", str(blocker))
+    with Planner(url) as planner:
+        assert planner.recommend(**TASK).candidate
+    assert not (blocker / "cache").exists()
+
+
+def test_a_catalog_without_a_stamp_is_never_cached(url: str) -> None:
+    import sqlite3
+
+    from vlmplanner.store.stamp import sqlite_path
+
+    path = sqlite_path(url)
+    assert path is not None
+    with sqlite3.connect(path) as connection:
+        connection.execute("DELETE FROM catalog_meta WHERE key = 'data_version'")
+    assert data_version(url) is None
+    with Planner(url) as planner:
+        planner.recommend(**TASK)
+    assert cache.load_cached(url) == (None, None)
+
+
+def test_a_warm_recommend_imports_no_database_engine(url: str, tmp_path: Path) -> None:
+    with Planner(url) as planner:
+        planner.recommend(**TASK)
+    code = ("import sys\nfrom vlmplanner.cli.app import main\n"
+            f"assert main(['recommend', '--task', 'visual-reasoning', '--budget-gflops', '1000', '--catalog', {url!r}])"
+            " == 0\nprint(sorted(m for m in ('sqlalchemy', 'alembic', 'scipy', 'torch') if m in sys.modules))")
+    env = {**os.environ, "VLMPLANNER_DATA_DIR": os.environ["VLMPLANNER_DATA_DIR"]}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
