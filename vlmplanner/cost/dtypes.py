@@ -35,8 +35,7 @@ _ALIASES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "f
 
 def resolve_dtype(dtype: str) -> DType:
     """The DType for a name (``bf16``, ``bfloat16``, ...); unknown names are a ValidationError."""
-    key = dtype.strip().lower() if isinstance(dtype, str) else dtype
-    key = _ALIASES.get(key, key)
+    key = _ALIASES.get(dtype.strip().lower(), dtype.strip().lower()) if isinstance(dtype, str) else None
     if key not in DTYPES:
         raise ValidationError(
             f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}"

@@ -47,8 +47,10 @@ Number = Annotated[float, BeforeValidator(_number)]
 class Schema(BaseModel):
     """Immutable value object; unknown fields are an error, not silently dropped."""
 
-    # defer_build: a class builds its validator when first used, so importing many schemas stays cheap
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
+    # defer_build: a class builds its validator when first used, so importing many schemas stays cheap;
+    # no protected namespaces: fields such as model_type are ours (pydantic < 2.10 warns about "model_")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True,
+                              protected_namespaces=())
     #: The error class bad input to this schema raises ...
     error_class: ClassVar[type[ValidationError]] = ValidationError
     #: ... or, for these fields, a more specific one.
