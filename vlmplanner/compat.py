@@ -1,0 +1,632 @@
+"""Every private or fast-moving torch / transformers / huggingface_hub API vlmplanner relies on.
+
+Why one module: these are the calls a new release can move or change under us -- FakeTensor
+internals, the CPU SDPA op, transformers' modelling helpers and the attributes of its models and
+processors, the ``mm_encoder_outputs`` argument the seams hand compressed features through. Had
+they been spread over the code, a release that moved one would break somewhere deep, or worse
+count silently wrong (transformers 5.17 accepted ``mm_encoder_outputs`` into ``**kwargs`` and
+ignored it, so a compressor's tokens were dropped without a word). Here each use is a named shim
+that checks what it relies on and, when that is gone, raises :class:`IncompatibleVersionError`
+naming the shim, the package, the installed version and the supported range. tests/test_compat.py
+exercises every shim against the installed releases.
+
+Nothing is imported at module level beyond the standard library and vlmplanner's own light
+modules: ``import vlmplanner.compat`` works in the core install, and a shim that needs torch or
+transformers raises :class:`~vlmplanner.errors.MissingExtraError` (through
+:func:`vlmplanner.extras.require`) when they are missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import inspect
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from vlmplanner.errors import MissingExtraError
+from vlmplanner.extras import EXTRA_OF, available, require
+
+__all__ = [
+    "anyres_grid_shape",
+    "check_encoder_outputs",
+    "clip_attention",
+    "clip_encoder_layers",
+    "ClipAttention",
+    "decoder_attention",
+    "decoder_layer_inputs",
+    "DecoderAttention",
+    "ENCODER_OUTPUTS",
+    "encoder_outputs",
+    "fake_mode_of",
+    "fake_tensor_mode",
+    "hub_cached",
+    "hub_endpoint",
+    "hub_offline",
+    "image_features",
+    "image_only_processor_class",
+    "image_token_id",
+    "IncompatibleVersionError",
+    "is_fake_tensor",
+    "module_flops",
+    "no_init_weights",
+    "override_placeholders",
+    "patch_rope_index",
+    "quiet_hf",
+    "release_placeholders",
+    "sdpa_cpu_op",
+    "sdpa_flop_count",
+    "supported",
+    "traceable_llava_next",
+    "transformers_class",
+    "vlm_part",
+]
+
+#: The releases the test suite last passed with (raised in the error message as "tested with").
+TESTED_WITH = {"torch": "2.13.0", "transformers": "5.24.0", "huggingface_hub": "2.4.0"}
+
+
+class IncompatibleVersionError(MissingExtraError):
+    """An installed torch / transformers / huggingface_hub lacks (or changed) an API a shim relies
+    on. ``shim`` names the function in vlmplanner.compat, ``package`` and ``installed`` the release;
+    the remedy is a supported release, so it is a MissingExtraError of the ``torch`` extra."""
+
+    code = "incompatible-version"
+
+    def __init__(self, message: str, *, shim: str, package: str, installed: str) -> None:
+        super().__init__(message, extra=EXTRA_OF.get(package, "torch"), module=package)
+        self.shim = shim
+        self.package = package
+        self.installed = installed
+
+
+def _installed(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def supported(package: str) -> str:
+    """The version range vlmplanner declares for ``package`` (from its installed metadata), e.g.
+    ``>=5.18``; empty when the metadata is unavailable."""
+    try:
+        requirements = metadata.requires("vlmplanner") or []
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree without metadata
+        return ""
+    for requirement in requirements:
+        found = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*([^;]*)", requirement)
+        if found and _canonical(found.group(1)) == _canonical(package) and found.group(2).strip():
+            return found.group(2).strip().strip("()")
+    return ""
+
+
+def _moved(shim: str, package: str, what: str) -> IncompatibleVersionError:
+    installed = _installed(package)
+    wanted = supported(package)
+    message = (f"vlmplanner.compat.{shim}: {package} {installed} {what}; vlmplanner supports {package}"
+               f"{wanted or ' as pinned in its torch extra'} (tested with {TESTED_WITH.get(package, '?')});"
+               f" install a supported release: pip install '{package}{wanted}'")
+    return IncompatibleVersionError(message, shim=shim, package=package, installed=installed)
+
+
+def _module(name: str, *, shim: str, feature: str) -> Any:
+    """Import a (possibly private) submodule: MissingExtraError when its package is absent,
+    IncompatibleVersionError when the package is there but the submodule moved."""
+    top = name.split(".")[0]
+    require(top, feature=feature)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            raise _moved(shim, _package(top), f"has no module {name}") from None
+        raise
+
+
+def _package(module: str) -> str:
+    return {"PIL": "pillow"}.get(module, module)
+
+
+def _attribute(owner: Any, name: str, *, shim: str, package: str, where: str) -> Any:
+    try:
+        return getattr(owner, name)
+    except AttributeError:
+        raise _moved(shim, package, f"has no {where}.{name}") from None
+
+
+# --- torch: fake tensors --------------------------------------------------------------------------
+
+def fake_tensor_mode() -> Any:
+    """A FakeTensorMode that lets real (integer) tensors in: full-size models are built in it with
+    shapes and dtypes only, no storage (``torch._subclasses.fake_tensor``, private)."""
+    module = _module("torch._subclasses.fake_tensor", shim="fake_tensor_mode", feature="building a model on fake"
+                     " tensors")
+    mode_class = _attribute(module, "FakeTensorMode", shim="fake_tensor_mode", package="torch",
+                            where="torch._subclasses.fake_tensor")
+    try:
+        return mode_class(allow_non_fake_inputs=True)
+    except TypeError:
+        raise _moved("fake_tensor_mode", "torch", "FakeTensorMode takes no allow_non_fake_inputs") from None
+
+
+def is_fake_tensor(value: Any) -> bool:
+    """Whether ``value`` is a FakeTensor (shape and dtype, no storage)."""
+    module = _module("torch._subclasses.fake_tensor", shim="is_fake_tensor", feature="fake tensors")
+    fake = _attribute(module, "FakeTensor", shim="is_fake_tensor", package="torch",
+                      where="torch._subclasses.fake_tensor")
+    return isinstance(value, fake)
+
+
+def fake_mode_of(value: Any) -> Any:
+    """The FakeTensorMode a FakeTensor belongs to, or None for a real tensor."""
+    if not is_fake_tensor(value):
+        return None
+    return _attribute(value, "fake_mode", shim="fake_mode_of", package="torch", where="FakeTensor")
+
+
+# --- torch: FLOP counting ---------------------------------------------------------------------------
+
+def sdpa_cpu_op() -> Any:
+    """``aten._scaled_dot_product_flash_attention_for_cpu``: the op CPU SDPA dispatches to, which
+    FlopCounterMode counts as 0 (torch 2.13), so the profiler registers a formula for it."""
+    torch = require("torch", feature="counting FLOPs")
+    aten = torch.ops.aten
+    if not hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
+        raise _moved("sdpa_cpu_op", "torch", "has no aten._scaled_dot_product_flash_attention_for_cpu")
+    return aten._scaled_dot_product_flash_attention_for_cpu
+
+
+def sdpa_flop_count(query_shape: Sequence[int], key_shape: Sequence[int], value_shape: Sequence[int]) -> int:
+    """FLOPs of dense attention (QKᵀ and AV) for ``[B, H, S, D]`` shapes
+    (``torch.utils.flop_counter.sdpa_flop_count``, outside its ``__all__``)."""
+    module = _module("torch.utils.flop_counter", shim="sdpa_flop_count", feature="counting FLOPs")
+    count = _attribute(module, "sdpa_flop_count", shim="sdpa_flop_count", package="torch",
+                       where="torch.utils.flop_counter")
+    return int(count(tuple(query_shape), tuple(key_shape), tuple(value_shape)))
+
+
+#: The key FlopCounterMode files the whole run under.
+GLOBAL = "Global"
+
+
+def module_flops(counter: Any) -> tuple[float, dict[str, float]]:
+    """(total, FLOPs per module path) of a finished FlopCounterMode. Paths start with the root
+    module's class name (``Runner.model.lm_head``) and include their submodules' FLOPs."""
+    counts = _attribute(counter, "get_flop_counts", shim="module_flops", package="torch",
+                        where="FlopCounterMode")()
+    if GLOBAL not in counts and counts:
+        raise _moved("module_flops", "torch", f"FlopCounterMode files no {GLOBAL!r} total")
+    totals = {path: float(sum(ops.values())) for path, ops in counts.items()}
+    return totals.pop(GLOBAL, 0.0), totals
+
+
+# --- transformers: classes, helpers, modelling functions ------------------------------------------------
+
+def transformers_class(name: str) -> Any:
+    """``transformers.<name>`` (a config, model or processor class), or IncompatibleVersionError."""
+    transformers = require("transformers", feature=f"transformers' {name}")
+    return _attribute(transformers, name, shim="transformers_class", package="transformers", where="transformers")
+
+
+def no_init_weights() -> contextlib.AbstractContextManager[Any]:
+    """transformers' switch that skips random weight initialization (``transformers.initialization``):
+    a FakeTensor model's values are never read, and initializing them costs seconds at 72B."""
+    module = _module("transformers.initialization", shim="no_init_weights", feature="building a fake model")
+    context: contextlib.AbstractContextManager[Any] = _attribute(
+        module, "no_init_weights", shim="no_init_weights", package="transformers",
+        where="transformers.initialization")()
+    return context
+
+
+def _llava_next_module(shim: str) -> Any:
+    return _module("transformers.models.llava_next.modeling_llava_next", shim=shim, feature="LLaVA-NeXT")
+
+
+def anyres_grid_shape(image_size: Sequence[int], pinpoints: Sequence[Sequence[int]], tile: int) -> tuple[int, int]:
+    """(rows, cols) of tiles LLaVA-NeXT cuts an image of ``(height, width)`` into, by transformers'
+    own ``get_anyres_image_grid_shape`` (so the seam's layout is the model's)."""
+    function = _attribute(_llava_next_module("anyres_grid_shape"), "get_anyres_image_grid_shape",
+                          shim="anyres_grid_shape", package="transformers", where="modeling_llava_next")
+    rows, cols = function([int(s) for s in image_size], [list(p) for p in pinpoints], int(tile))
+    return int(rows), int(cols)
+
+
+def _unpad_image(tensor: Any, original_size: Any) -> Any:
+    """LLaVA-NeXT's ``unpad_image`` on Python ints (a jit trace turns ``tensor.shape`` into tensors,
+    which ``round()`` refuses); the same arithmetic, the same FLOPs."""
+    if not isinstance(original_size, (list, tuple)):
+        original_size = original_size.tolist()
+    height, width = (int(v) for v in original_size)
+    current_height, current_width = (int(v) for v in tensor.shape[1:])
+    if width / height > current_width / current_height:
+        new_height = int(round(height * (current_width / width), 7))
+        padding = (current_height - new_height) // 2
+        return tensor[:, padding: current_height - padding, :]
+    new_width = int(round(width * (current_height / height), 7))
+    padding = (current_width - new_width) // 2
+    return tensor[:, :, padding: current_width - padding]
+
+
+@contextlib.contextmanager
+def traceable_llava_next() -> Iterator[None]:
+    """For the duration, LLaVA-NeXT's module-level ``unpad_image`` is replaced by one a torch.jit
+    trace can follow (fvcore traces the model)."""
+    module = _llava_next_module("traceable_llava_next")
+    original = _attribute(module, "unpad_image", shim="traceable_llava_next", package="transformers",
+                          where="modeling_llava_next")
+    module.unpad_image = _unpad_image
+    try:
+        yield
+    finally:
+        module.unpad_image = original
+
+
+#: The keyword ``encoder_outputs`` fills: the image features a VLM takes from outside.
+ENCODER_OUTPUTS = "mm_encoder_outputs"
+
+
+def encoder_outputs(model: Any, features: Sequence[Any]) -> dict[str, Any]:
+    """The keyword arguments that hand a VLM its image features from outside (one tensor per image)
+    instead of running its vision tower: ``mm_encoder_outputs={"image": BaseModelOutputWithPooling}``.
+
+    transformers before 5.18 takes the argument into ``**kwargs`` and ignores it, which would drop
+    the compressor's tokens silently: the model's ``forward`` must name it.
+    """
+    check_encoder_outputs(model)
+    outputs = _module("transformers.modeling_outputs", shim="encoder_outputs", feature="feeding image features")
+    pooling = _attribute(outputs, "BaseModelOutputWithPooling", shim="encoder_outputs", package="transformers",
+                         where="transformers.modeling_outputs")
+    return {ENCODER_OUTPUTS: {"image": pooling(pooler_output=list(features))}}
+
+
+_ACCEPTS_ENCODER_OUTPUTS: set[type] = set()
+
+
+def check_encoder_outputs(model: Any) -> None:
+    """IncompatibleVersionError unless ``model`` takes image features from outside
+    (:func:`encoder_outputs`); the seams check it when they are built, before any generation."""
+    model_class = type(model)
+    if model_class in _ACCEPTS_ENCODER_OUTPUTS:
+        return
+    forward = getattr(model_class, "forward", None)
+    parameters = inspect.signature(forward).parameters if callable(forward) else {}
+    if ENCODER_OUTPUTS not in parameters:
+        raise _moved("encoder_outputs", "transformers",
+                     f"{model_class.__name__}.forward takes no mm_encoder_outputs (image features from outside)")
+    _ACCEPTS_ENCODER_OUTPUTS.add(model_class)
+
+
+def image_features(model: Any, *args: Any, **kwargs: Any) -> Any:
+    """The projected features of each image (a sequence of ``[tokens, D]`` tensors):
+    ``get_image_features(..., return_dict=True).pooler_output`` of the inner VLM model."""
+    method = _attribute(model, "get_image_features", shim="image_features", package="transformers",
+                        where=type(model).__name__)
+    out = method(*args, return_dict=True, **kwargs)
+    return _attribute(out, "pooler_output", shim="image_features", package="transformers",
+                      where=f"{type(model).__name__}.get_image_features()")
+
+
+#: What the seam's replacement is called with: ``input_ids`` first (positional), the rest by name
+#: (Qwen2.5-VL adds ``second_per_grid_ts``, which the replacement takes in ``**kwargs``).
+_ROPE_PARAMETERS = ("input_ids", "mm_token_type_ids", "image_grid_thw", "video_grid_thw", "attention_mask")
+
+
+def patch_rope_index(base: Any, replacement: Callable[..., Any]) -> Callable[[], None]:
+    """Route Qwen2-VL's ``get_rope_index`` (M-RoPE positions) through ``replacement`` on one model
+    instance; ``replacement`` returns None to let the model's own run. Returns the undo.
+
+    The signature is checked, and the undo keeps a chain intact: a patch installed above this one
+    stays, and this one then passes every call through.
+    """
+    original = _attribute(base, "get_rope_index", shim="patch_rope_index", package="transformers",
+                          where=type(base).__name__)
+    signature = inspect.signature(original)
+    names = [p for p in signature.parameters if p not in ("args", "kwargs")]
+    if names[:1] != ["input_ids"] or not set(_ROPE_PARAMETERS) <= set(names):
+        raise _moved("patch_rope_index", "transformers",
+                     f"changed {type(base).__name__}.get_rope_index to {signature}")
+    active = True
+
+    def get_rope_index(*args: Any, **kwargs: Any) -> Any:
+        result = replacement(*args, **kwargs) if active else None
+        return original(*args, **kwargs) if result is None else result
+
+    base.get_rope_index = get_rope_index
+
+    def undo() -> None:
+        nonlocal active
+        active = False
+        if vars(base).get("get_rope_index") is get_rope_index:
+            if original == type(base).get_rope_index.__get__(base):
+                del base.get_rope_index                      # the class's method is visible again
+            else:                                            # another patch was below this one
+                base.get_rope_index = original
+
+    return undo
+
+
+_SUBCLASSES: dict[type, type] = {}
+
+
+def _replace_image_token(self: Any, image_inputs: dict[str, Any], image_idx: int, **kwargs: Any) -> str:
+    count_fn = self._vlmplanner_placeholders
+    count = None if count_fn is None else count_fn(image_inputs, image_idx)
+    if count is None:
+        return str(self._vlmplanner_base.replace_image_token(self, image_inputs, image_idx, **kwargs))
+    token: str = self.image_token
+    return token * int(count)
+
+
+def override_placeholders(processor: Any, count: Callable[[dict[str, Any], int], int | None]) -> Any:
+    """A shallow copy of ``processor`` that emits ``count(image_inputs, index)`` image placeholders
+    for each image (None: the processor's own number). The original is untouched.
+
+    It overrides transformers' ``ProcessorMixin.replace_image_token(image_inputs, image_idx)`` hook
+    in a subclass of the processor's own class.
+    """
+    cls = type(processor)
+    hook = getattr(cls, "replace_image_token", None)
+    names = list(inspect.signature(hook).parameters)[1:3] if callable(hook) else []
+    if names != ["image_inputs", "image_idx"] or not hasattr(processor, "image_token"):
+        raise _moved("override_placeholders", "transformers",
+                     f"has no {cls.__name__}.replace_image_token(image_inputs, image_idx) / image_token")
+    sub = _SUBCLASSES.get(cls)
+    if sub is None:
+        sub = type(f"Compressed{cls.__name__}", (cls,), {
+            "replace_image_token": _replace_image_token, "_vlmplanner_base": cls,
+            "__module__": __name__, "__doc__": f"{cls.__name__} that emits a compressor's token count."})
+        _SUBCLASSES[cls] = sub
+    new = copy.copy(processor)
+    new.__class__ = sub
+    new._vlmplanner_placeholders = count
+    return new
+
+
+def release_placeholders(processor: Any) -> None:
+    """An overridden processor counts placeholders as its class does again."""
+    if hasattr(processor, "_vlmplanner_placeholders"):
+        processor._vlmplanner_placeholders = None
+
+
+_PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "chat_template")
+
+
+def image_only_processor_class(cls: Any) -> Any:
+    """``cls`` (a Qwen processor) without its video processor, which needs torchvision.
+
+    transformers reads a processor's parts from its ``__init__`` signature, so a subclass whose
+    ``__init__`` leaves ``video_processor`` out constructs, saves and loads without it.
+    """
+    names = [p for p in inspect.signature(cls.__init__).parameters if p != "self"][:len(_PROCESSOR_PARTS)]
+    if tuple(names) != _PROCESSOR_PARTS:
+        raise _moved("image_only_processor_class", "transformers",
+                     f"changed {cls.__name__}.__init__ to ({', '.join(names)}, ...)")
+
+    class ImageOnlyProcessor(cls):  # type: ignore[misc]
+        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None,
+                     **kwargs: Any) -> None:
+            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+            self.video_processor = None
+
+    ImageOnlyProcessor.__name__ = ImageOnlyProcessor.__qualname__ = f"NoVideo{cls.__name__}"
+    return ImageOnlyProcessor
+
+
+# --- transformers: the parts of a model -------------------------------------------------------------
+
+#: Where each part of a transformers VLM lives (the first path that exists wins).
+_PARTS: dict[str, tuple[str, ...]] = {
+    "language_model": ("model.language_model",),
+    "vision_tower": ("model.vision_tower", "model.visual"),
+    "projector": ("model.multi_modal_projector", "model.visual.merger"),
+    "lm_head": ("lm_head",),
+    "image_newline": ("model.image_newline",),
+    "inner_model": ("model",),
+}
+
+
+def vlm_part(model: Any, part: str) -> Any:
+    """A part of a transformers VLM (``*ForConditionalGeneration``): ``language_model`` (the LLM
+    without lm_head), ``vision_tower`` (Qwen: ``visual``), ``projector`` (Qwen: the patch merger),
+    ``lm_head``, ``image_newline`` (LLaVA-NeXT) or ``inner_model`` (the ``*Model`` inside)."""
+    paths = _PARTS.get(part)
+    if paths is None:
+        raise ValueError(f"unknown VLM part {part!r}; known: {', '.join(_PARTS)}")
+    for path in paths:
+        value: Any = model
+        for name in path.split("."):
+            value = getattr(value, name, None)
+            if value is None:
+                break
+        else:
+            return value
+    raise _moved("vlm_part", "transformers", f"has no {' or '.join(paths)} on {type(model).__name__}")
+
+
+@dataclass(frozen=True)
+class DecoderAttention:
+    """What a Llama / Qwen2 decoder layer's attention row is recomputed from."""
+
+    norm: Any       # input_layernorm
+    q_proj: Any
+    k_proj: Any
+    head_dim: int
+    scaling: float
+
+
+def decoder_attention(layer: Any) -> DecoderAttention:
+    """The parts of a Llama-style decoder layer (``input_layernorm``, ``self_attn.q_proj / k_proj``,
+    ``head_dim``, ``scaling``) that FastV's single attention row is recomputed from."""
+    where = type(layer).__name__
+
+    def get(owner: Any, name: str, label: str) -> Any:
+        return _attribute(owner, name, shim="decoder_attention", package="transformers", where=label)
+
+    attention = get(layer, "self_attn", where)
+    label = f"{where}.self_attn"
+    return DecoderAttention(get(layer, "input_layernorm", where), get(attention, "q_proj", label),
+                            get(attention, "k_proj", label), int(get(attention, "head_dim", label)),
+                            float(get(attention, "scaling", label)))
+
+
+def decoder_layer_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(hidden states, rotary (cos, sin), attention mask) a decoder layer is called with, as a
+    forward pre-hook sees them. transformers 5 passes the rotary embedding to every layer; a
+    release that stops doing so would make the recomputed row skip RoPE, so its absence is an error."""
+    hidden = args[0] if args else kwargs.get("hidden_states")
+    if hidden is None or "position_embeddings" not in kwargs:
+        raise _moved("decoder_layer_inputs", "transformers",
+                     "no longer calls decoder layers with hidden_states and position_embeddings")
+    return hidden, kwargs["position_embeddings"], kwargs.get("attention_mask")
+
+
+@dataclass(frozen=True)
+class ClipAttention:
+    """What a CLIP encoder layer's [CLS] attention row and keys are recomputed from."""
+
+    norm: Any       # layer_norm1
+    q_proj: Any
+    k_proj: Any
+    heads: int
+    scale: float
+
+
+def clip_attention(layer: Any) -> ClipAttention:
+    """The parts of a CLIP encoder layer (``layer_norm1``, ``self_attn.q_proj / k_proj``,
+    ``num_heads``, ``scale``)."""
+    where = type(layer).__name__
+
+    def get(owner: Any, name: str, label: str) -> Any:
+        return _attribute(owner, name, shim="clip_attention", package="transformers", where=label)
+
+    attention = get(layer, "self_attn", where)
+    label = f"{where}.self_attn"
+    return ClipAttention(get(layer, "layer_norm1", where), get(attention, "q_proj", label),
+                         get(attention, "k_proj", label), int(get(attention, "num_heads", label)),
+                         float(get(attention, "scale", label)))
+
+
+def clip_encoder_layers(tower: Any) -> Any:
+    """The encoder layers of a CLIP vision tower (``CLIPVisionModel.vision_model.encoder.layers``)."""
+    inner = getattr(tower, "vision_model", tower)
+    encoder = _attribute(inner, "encoder", shim="clip_encoder_layers", package="transformers",
+                         where=type(inner).__name__)
+    return _attribute(encoder, "layers", shim="clip_encoder_layers", package="transformers",
+                      where=type(encoder).__name__)
+
+
+def image_token_id(config: Any) -> int:
+    """The id of the image placeholder token in ``input_ids`` (``image_token_id``; older LLaVA
+    configs call it ``image_token_index``)."""
+    for key in ("image_token_id", "image_token_index"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    raise _moved("image_token_id", "transformers",
+                 f"names no image_token_id / image_token_index on {type(config).__name__}")
+
+
+# --- huggingface_hub: where checkpoints come from ------------------------------------------------------
+
+_TRUE = ("1", "on", "yes", "true")
+
+
+def hub_offline() -> bool:
+    """Whether the Hub must not be contacted (``HF_HUB_OFFLINE``, read now, as huggingface_hub would)."""
+    value = os.environ.get("HF_HUB_OFFLINE")
+    if value is not None:
+        return value.strip().lower() in _TRUE
+    if available("huggingface_hub"):
+        constants = _module("huggingface_hub.constants", shim="hub_offline", feature="the Hugging Face Hub")
+        return bool(getattr(constants, "HF_HUB_OFFLINE", False))
+    return False
+
+
+def hub_endpoint() -> str:
+    """The Hub's base URL (``HF_ENDPOINT``, a mirror, or https://huggingface.co)."""
+    value = os.environ.get("HF_ENDPOINT")
+    if value:
+        return value.rstrip("/")
+    if available("huggingface_hub"):
+        constants = _module("huggingface_hub.constants", shim="hub_endpoint", feature="the Hugging Face Hub")
+        return str(getattr(constants, "ENDPOINT", "https://huggingface.co")).rstrip("/")
+    return "https://huggingface.co"
+
+
+def hub_cached(repo_id: str, filename: str = "config.json") -> bool:
+    """Whether ``filename`` of Hub repo ``repo_id`` is in the local Hugging Face cache
+    (``huggingface_hub.try_to_load_from_cache``; no network)."""
+    hub = require("huggingface_hub", feature="the Hugging Face cache")
+    lookup = _attribute(hub, "try_to_load_from_cache", shim="hub_cached", package="huggingface_hub",
+                        where="huggingface_hub")
+    return isinstance(lookup(repo_id, filename), str)
+
+
+# --- quiet loading --------------------------------------------------------------------------------------
+
+#: UserWarnings from these packages are hidden while a model loads (unless verbose).
+_NOISY = r"(transformers|huggingface_hub|torch|accelerate|safetensors|tokenizers)(\.|$)"
+
+
+@contextlib.contextmanager
+def quiet_hf() -> Iterator[None]:
+    """While a model, processor or generation runs: no transformers / huggingface_hub log warnings,
+    no progress bars, no Deprecation/FutureWarnings -- unless ``VLMPLANNER_VERBOSE`` asks for them
+    (``vlmplanner --verbose``). Everything is restored afterwards."""
+    from vlmplanner.settings import verbose
+
+    if verbose():
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(warnings.catch_warnings())
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.simplefilter("ignore", category)
+        warnings.filterwarnings("ignore", category=UserWarning, module=_NOISY)
+        if available("transformers"):
+            stack.callback(_quiet_transformers())
+        if available("huggingface_hub"):
+            stack.callback(_quiet_hub())
+        yield
+
+
+def _quiet_transformers() -> Callable[[], None]:
+    logging = _module("transformers.utils.logging", shim="quiet_hf", feature="quiet loading")
+    level = logging.get_verbosity()
+    bars = logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+    def restore() -> None:
+        logging.set_verbosity(level)
+        if bars:
+            logging.enable_progress_bar()
+
+    return restore
+
+
+def _quiet_hub() -> Callable[[], None]:
+    utils = _module("huggingface_hub.utils", shim="quiet_hf", feature="quiet loading")
+    logging = _module("huggingface_hub.utils.logging", shim="quiet_hf", feature="quiet loading")
+    level = logging.get_verbosity()
+    disabled = bool(utils.are_progress_bars_disabled())
+    logging.set_verbosity_error()
+    if not disabled:
+        utils.disable_progress_bars()
+
+    def restore() -> None:
+        logging.set_verbosity(level)
+        if not disabled:
+            utils.enable_progress_bars()
+
+    return restore
