@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from vlmplanner.cli.app import main
-from vlmplanner.errors import NotFoundError, UnknownModelError, ValidationError
+from vlmplanner.errors import HubUnreachableError, NotFoundError, UnknownModelError, ValidationError
 from vlmplanner.register import read_model_spec, register_model
 from vlmplanner.store import Catalog, open_catalog
 
@@ -152,7 +152,7 @@ def test_register_on_every_backend(catalog: Catalog) -> None:
 def test_an_unreachable_hub_fails_fast_with_the_file_hint(store: Catalog) -> None:
     before = snapshot(store)
     start = time.monotonic()
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(HubUnreachableError) as info:
         register_model("org/name", catalog=store, hub_url="http://127.0.0.1:1", timeout=3.0)
     assert time.monotonic() - start < 3.0
     assert HINT in str(info.value) and "cannot reach the Hub at http://127.0.0.1:1" in str(info.value)
@@ -164,7 +164,7 @@ def test_a_hub_timeout_is_reported(store: Catalog) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)
 
-    with pytest.raises(ValidationError, match="did not answer within 0.5 s") as info:
+    with pytest.raises(HubUnreachableError, match="did not answer within 0.5 s") as info:
         register_model("org/name", catalog=store, timeout=0.5, transport=httpx.MockTransport(handler))
     assert HINT in str(info.value)
 
@@ -211,6 +211,12 @@ def without(config: dict[str, Any], *path: str) -> dict[str, Any]:
     ({**config_of(QWEN), "hidden_size": 0}, "hidden_size", "must be a positive integer, got 0"),
     ({**config_of(LLAVA), "text_config": {"model_type": "gemma"}}, "text_config.num_hidden_layers",
      "config.json has no text_config.num_hidden_layers"),
+    # architectures outside sane limits (vlmplanner.families._config.LIMITS)
+    ({**config_of(QWEN), "num_hidden_layers": 10**12}, "num_hidden_layers", "is 1000000000000, above the 1000 "),
+    ({**config_of(QWEN), "vocab_size": 10**10}, "vocab_size", "above the 4194304 "),
+    ({**config_of(QWEN), "hidden_size": True}, "hidden_size", "must be a positive integer, got True"),
+    ({**config_of(LLAVA), "vision_config": {**config_of(LLAVA)["vision_config"], "image_size": -336}},
+     "vision_config.image_size", "must be a positive integer, got -336"),
 ])
 def test_file_failures(store: Catalog, tmp_path: Path, content: Any, field: str, match: str) -> None:
     path = write(tmp_path, content)
@@ -283,7 +289,7 @@ def test_cli_registers_from_a_hub(capsys: pytest.CaptureFixture[str], tmp_path: 
 def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     code, out, err = run(capsys, "register", "org/name", "--hub-url", "http://127.0.0.1:1", "--catalog", url)
-    assert code == 2 and out == ""
+    assert code == HubUnreachableError.exit_code == 9 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: cannot reach the Hub") and HINT in err
     code, _, err = run(capsys, "register", str(write(tmp_path, {"model_type": "blip-2"})), "--catalog", url)
     assert code == 2 and err.count("\n") == 1 and "supported: llava" in err

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmplanner.errors import UnknownModelError, ValidationError
+from vlmplanner.errors import HubUnreachableError, UnknownModelError, ValidationError
 from vlmplanner.schemas import ModelSpec
 
 if TYPE_CHECKING:
@@ -71,7 +71,11 @@ def read_config(path: str | Path) -> tuple[dict[str, Any], Path]:
 
 def fetch_hub_config(model_id: str, *, timeout: float = 10.0, hub_url: str = DEFAULT_HUB_URL,
                      transport: httpx.BaseTransport | None = None) -> tuple[dict[str, Any], str]:
-    """``{hub_url}/{model_id}/resolve/main/config.json`` as a dict, and the URL it came from."""
+    """``{hub_url}/{model_id}/resolve/main/config.json`` as a dict, and the URL it came from.
+
+    HubUnreachableError when the Hub does not answer (offline, DNS, TLS, a timeout); UnknownModelError
+    for a 404; ValidationError for a gated model, another HTTP status or a body that is not a config.
+    """
     import httpx
 
     url = f"{hub_url.rstrip('/')}/{model_id}/resolve/main/config.json"
@@ -96,12 +100,13 @@ def fetch_hub_config(model_id: str, *, timeout: float = 10.0, hub_url: str = DEF
                     raise ValidationError(f"{url} sent more than {MAX_CONFIG_BYTES} bytes: not a config.json",
                                           field="source", value=model_id)
     except httpx.TimeoutException as exc:
-        raise ValidationError(f"the Hub at {hub_url} did not answer within {timeout:g} s ({type(exc).__name__});"
-                              f" if you are offline, {_from_file_hint(model_id)}",
-                              field="source", value=model_id) from exc
+        raise HubUnreachableError(f"the Hub at {hub_url} did not answer within {timeout:g} s ({type(exc).__name__});"
+                                  f" if you are offline, {_from_file_hint(model_id)}",
+                                  field="source", value=model_id) from exc
     except httpx.HTTPError as exc:  # connection refused, DNS failure, TLS, protocol errors
-        raise ValidationError(f"cannot reach the Hub at {hub_url} ({type(exc).__name__}: {exc}); if you are offline,"
-                              f" {_from_file_hint(model_id)}", field="source", value=model_id) from exc
+        detail = " ".join(str(exc).split())
+        raise HubUnreachableError(f"cannot reach the Hub at {hub_url} ({type(exc).__name__}: {detail}); if you are"
+                                  f" offline, {_from_file_hint(model_id)}", field="source", value=model_id) from exc
     return _parse(body, f"config.json of {model_id} from {url}"), url
 
 

@@ -11,13 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
+from _extras import requires, requires_torch
 from family_data import SHIPPED
-from torch._subclasses.fake_tensor import FakeTensor
 
+from vlmplanner.compat import is_fake_tensor
 from vlmplanner.errors import ValidationError
 from vlmplanner.families import fake_mode_of, get_family, spec_from_config
 
@@ -43,8 +40,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@requires_torch
 @pytest.mark.parametrize(("checkpoint", "config"), SHIPPED, ids=[c for c, _ in SHIPPED])
 def test_full_size_model_builds_on_fake_tensors_and_runs(checkpoint: str, config: dict[str, Any]) -> None:
+    import torch
+
     family = get_family(config["model_type"])
     hf_config = family.hf_config(config)
     family.build_fake(family.tiny_config())  # imports the modeling code before the peak is measured
@@ -54,7 +54,7 @@ def test_full_size_model_builds_on_fake_tensors_and_runs(checkpoint: str, config
     grown = peak_rss_mb() - before
 
     params = list(model.parameters())
-    assert params and all(isinstance(p, FakeTensor) for p in params)
+    assert params and all(is_fake_tensor(p) for p in params)
     total = sum(p.numel() for p in params)
     spec = spec_from_config(config, checkpoint=checkpoint, source="t")
     assert total > spec.llm.params_b * 1e9  # the whole VLM: the LLM plus its vision tower
@@ -63,14 +63,15 @@ def test_full_size_model_builds_on_fake_tensors_and_runs(checkpoint: str, config
 
     mode = fake_mode_of(model)
     inputs = family.dummy_inputs(hf_config, image_size=(336, 448), text_tokens=8, pixel_values_fake_mode=mode)
-    assert isinstance(inputs["pixel_values"], FakeTensor)
-    assert not any(isinstance(v, FakeTensor) for k, v in inputs.items() if k != "pixel_values")
+    assert is_fake_tensor(inputs["pixel_values"])
+    assert not any(is_fake_tensor(v) for k, v in inputs.items() if k != "pixel_values")
     with torch.no_grad():  # the fake mode is not active here
         out = model(**inputs, use_cache=False, logits_to_keep=1)
-    assert isinstance(out.logits, FakeTensor)
+    assert is_fake_tensor(out.logits)
     assert tuple(out.logits.shape) == (1, 1, spec.llm.vocab_size)
 
 
+@requires_torch
 def test_components_of_a_fake_model_are_its_submodules() -> None:
     config = dict(SHIPPED)["Qwen/Qwen2-VL-2B-Instruct"]
     family = get_family(config["model_type"])
@@ -83,7 +84,10 @@ def test_components_of_a_fake_model_are_its_submodules() -> None:
     }
 
 
+@requires_torch
 def test_fake_mode_of_a_real_model_is_an_error() -> None:
+    import torch
+
     with pytest.raises(ValidationError, match="build_fake"):
         fake_mode_of(torch.nn.Linear(2, 2))
 
@@ -96,6 +100,7 @@ def test_hf_config_rejects_a_config_of_another_family() -> None:
     assert info.value.field == "model_type"
 
 
+@requires("transformers")
 def test_hf_config_turns_transformers_errors_into_validation_errors() -> None:
     config = dict(dict(SHIPPED)["Qwen/Qwen2-VL-2B-Instruct"], hidden_size="wide")
     with pytest.raises(ValidationError, match="transformers rejects this qwen2_vl config.json.*hidden_size"):

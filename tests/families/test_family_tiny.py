@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _extras import TORCH_STACK, need
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-Image = pytest.importorskip("PIL.Image")
+need(*TORCH_STACK)  # every test here builds a tiny model
 
+import torch
 from family_data import FAMILIES
+from PIL import Image
 
 from vlmplanner.errors import ValidationError
 from vlmplanner.families import get_family

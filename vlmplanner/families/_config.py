@@ -15,9 +15,11 @@ from typing import Any
 from vlmplanner.errors import ValidationError
 
 __all__ = [
+    "LIMITS",
     "TEXT_DEFAULTS",
     "VISION_DEFAULTS",
     "Section",
+    "check_limit",
     "llm_parameter_count",
     "round_billions",
 ]
@@ -58,6 +60,38 @@ VISION_DEFAULTS: dict[str, dict[str, Any]] = {
 #: Text model types whose attention projections q/k/v always carry a bias (Qwen2 and its VL variants).
 QKV_BIAS_TYPES = frozenset({"qwen2", "qwen2_vl_text", "qwen2_5_vl_text"})
 
+#: The largest value accepted for each architecture key of a config.json (by its last part, in
+#: text_config, vision_config or at the top level). Why limits: a typo or a hostile file
+#: (``num_hidden_layers: 1e12``) would otherwise become a catalog row whose cost model overflows or
+#: a traced model that never finishes building. Each bound is generous -- 4x to 60x beyond the
+#: largest released models (126 layers and width 16384 for Llama-3.1-405B, a 262,144-token
+#: vocabulary for Gemma 3, 128 heads, head_dim 256, vision towers of 48 layers, 14-16 px patches
+#: on 224-1024 px inputs) -- so no real checkpoint comes near one.
+LIMITS: dict[str, int | float] = {
+    "num_hidden_layers": 1000, "depth": 1000,
+    "hidden_size": 65536 * 4, "embed_dim": 65536 * 4, "out_hidden_size": 65536 * 4,
+    "intermediate_size": 65536 * 16,
+    "num_attention_heads": 4096, "num_key_value_heads": 4096, "num_heads": 4096, "head_dim": 4096,
+    "vocab_size": 2 ** 22,
+    "image_size": 16384, "patch_size": 1024, "spatial_merge_size": 64, "temporal_patch_size": 64,
+    "mlp_ratio": 64.0,
+}
+
+
+def check_limit(name: str, value: int | float) -> None:
+    """ValidationError naming ``name`` (e.g. ``text_config.hidden_size``) when ``value`` is above
+    :data:`LIMITS` for its key."""
+    limit = LIMITS.get(name.rsplit(".", 1)[-1])
+    if limit is not None and value > limit:
+        raise ValidationError(
+            f"config.json {name} is {_number(value)}, above the {_number(limit)} vlmplanner accepts (no released"
+            " model comes near it): check the file", field=name, value=value,
+        )
+
+
+def _number(value: int | float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
 
 class Section:
     """One part of a config.json (the top level, ``text_config`` or ``vision_config``).
@@ -93,13 +127,25 @@ class Section:
         return any(key in source and source[key] is not None for source in (self.data, self.fallback, self.defaults))
 
     def positive_int(self, key: str, default: Any = _MISSING) -> int:
+        """A positive integer (an integral float such as 4096.0 is accepted) within :data:`LIMITS`."""
         value = self.raw(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or value != int(value) or value <= 0):
             raise ValidationError(
                 f"config.json {self.name(key)} must be a positive integer, got {value!r}",
                 field=self.name(key), value=value,
             )
+        check_limit(self.name(key), value)
         return int(value)
+
+    def positive_number(self, key: str, default: Any = _MISSING) -> float:
+        """A positive, finite number within :data:`LIMITS`."""
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValidationError(f"config.json {self.name(key)} must be a positive number, got {value!r}",
+                                  field=self.name(key), value=value)
+        check_limit(self.name(key), value)
+        return float(value)
 
     def boolean(self, key: str, default: Any = _MISSING) -> bool:
         value = self.raw(key, default)

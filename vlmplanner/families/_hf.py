@@ -1,7 +1,9 @@
 """What the built-in adapters share: transformers configs, fake and tiny models, loading, inputs.
 
 Nothing here imports torch or transformers at module level: the adapters are imported by
-``get_family`` when a model is registered, which must work in the light install.
+``get_family`` when a model is registered, which must work in the light install. What needs them
+asks :func:`vlmplanner.extras.require` (a MissingExtraError naming the extra when they are missing),
+and reaches transformers' classes through :mod:`vlmplanner.compat`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vlmplanner import compat
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 
+from ._hub import hub_options
+from ._load_errors import load_errors
 from .base import ModelFamily, TinyVLM
 
 if TYPE_CHECKING:
@@ -37,7 +43,7 @@ def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
 def fake_mode_of(model: torch.nn.Module) -> Any:
     """The ``FakeTensorMode`` a model from ``build_fake`` was built in (pass it to ``dummy_inputs``)."""
     for parameter in model.parameters():
-        mode = getattr(parameter, "fake_mode", None)
+        mode = compat.fake_mode_of(parameter)
         if mode is not None:
             return mode
     raise ValidationError("this model has no FakeTensor parameters; build it with build_fake()",
@@ -98,11 +104,10 @@ class HFFamily(ModelFamily):
 
     def hf_config(self, config: Mapping[str, Any]) -> PretrainedConfig:
         self._check_model_type(config)
-        import transformers
-
-        cls = getattr(transformers, self.config_class)
+        cls = compat.transformers_class(self.config_class)
         try:
-            built: PretrainedConfig = cls.from_dict(copy.deepcopy(dict(config)))
+            with compat.quiet_hf():
+                built: PretrainedConfig = cls.from_dict(copy.deepcopy(dict(config)))
             return built
         except Exception as exc:  # transformers' strict dataclasses raise their own error types
             field = getattr(exc, "field", None)
@@ -124,9 +129,7 @@ class HFFamily(ModelFamily):
         """The family's processor built from classes (no hub)."""
 
     def tiny_config(self, **overrides: Any) -> PretrainedConfig:
-        import transformers
-
-        return self._tiny_config(self._tokenizer(), overrides, getattr(transformers, self.config_class))
+        return self._tiny_config(self._tokenizer(), overrides, compat.transformers_class(self.config_class))
 
     def _tiny_config(self, tokenizer: Any, overrides: Mapping[str, Any], cls: Any) -> PretrainedConfig:
         data = deep_merge(self._tiny_dict(tokenizer), overrides)
@@ -134,13 +137,13 @@ class HFFamily(ModelFamily):
         return config
 
     def build_tiny(self, *, seed: int = 0, dtype: Any = None, **overrides: Any) -> TinyVLM:
+        require("torch", feature="building a tiny model")
         import torch
-        import transformers
 
         tokenizer = self._tokenizer()
-        config = self._tiny_config(tokenizer, overrides, getattr(transformers, self.config_class))
+        config = self._tiny_config(tokenizer, overrides, compat.transformers_class(self.config_class))
         torch.manual_seed(seed)
-        model = getattr(transformers, self.model_class)(config)
+        model = compat.transformers_class(self.model_class)(config)
         if dtype is not None:
             model = model.to(dtype)
         model.eval()
@@ -157,32 +160,48 @@ class HFFamily(ModelFamily):
         ``fake_mode_of(model)`` and pass it to ``dummy_inputs(pixel_values_fake_mode=...)``; run the
         forward pass with that mode *not* active (real integer inputs, fake pixel values).
         """
-        import transformers
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        mode = FakeTensorMode(allow_non_fake_inputs=True)
-        with mode:
-            model = getattr(transformers, self.model_class)(config)
+        require("torch", feature="building a model on fake tensors")
+        cls = compat.transformers_class(self.model_class)
+        with compat.fake_tensor_mode(), compat.quiet_hf():
+            model = cls(config)
         return model.eval()  # type: ignore[no-any-return]
 
     def load(self, checkpoint: str | Path, *, device: str = "cpu", dtype: Any = None,
              trust_remote_code: bool = False) -> tuple[Any, Any]:
-        import transformers
+        """(model, processor) through ``from_pretrained``, quietly (``compat.quiet_hf``).
+
+        Checked first, in this order: torch and transformers are installed (MissingExtraError), the
+        device is on this machine (DeviceUnavailableError), the files can be had -- a directory, the
+        Hub, or the cache when the Hub is out of reach -- (HubUnreachableError within a second or
+        two, not after the Hub client's retries). A load that fails is one ModelLoadError line.
+        """
+        from .devices import check_available
 
         path = str(checkpoint)
-        kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+        require("torch", feature=f"loading {path}")
+        require("transformers", feature=f"loading {path}")
+        check_available(device)
+        options = hub_options(path)                     # before the (slow) modelling import
+        model_class = compat.transformers_class(self.model_class)
+        local = Path(path).expanduser().is_dir()
+        kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, **options}
         if dtype is not None:
             kwargs["dtype"] = dtype
-        model = getattr(transformers, self.model_class).from_pretrained(path, **kwargs)
-        model = model.to(device).eval()
-        return model, self._load_processor(path, trust_remote_code=trust_remote_code)
+        with compat.quiet_hf():
+            with load_errors(path, part="model weights", local=local):
+                model = model_class.from_pretrained(path, **kwargs)
+            with load_errors(path, part="processor", local=local):
+                processor = self._load_processor(path, trust_remote_code=trust_remote_code, **options)
+        return model.to(device).eval(), processor     # out of memory here stays torch's error
 
     @abc.abstractmethod
-    def _load_processor(self, path: str, *, trust_remote_code: bool) -> Any:
-        """The processor saved beside a checkpoint."""
+    def _load_processor(self, path: str, *, trust_remote_code: bool, **options: Any) -> Any:
+        """The processor saved beside a checkpoint (``options``: more ``from_pretrained`` keywords,
+        such as ``local_files_only``)."""
 
     @staticmethod
     def _pixels(shape: tuple[int, ...], mode: Any, seed: int = 0) -> torch.Tensor:
+        require("torch", feature="building model inputs")
         import torch
 
         if mode is not None:

@@ -24,14 +24,15 @@ def word_level_tokenizer(specials: Sequence[str], extra_special_tokens: Mapping[
     ``extra_special_tokens`` names tokens for processors (``{"image_token": "<image>"}``), so
     ``tokenizer.image_token`` and ``tokenizer.image_token_id`` resolve as the processors expect.
     """
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from vlmplanner import compat
+    from vlmplanner.extras import require
 
-    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.WordLevelTrainer(special_tokens=[*BASE_SPECIALS, *specials])
+    tokenizers = require("tokenizers", feature="a tiny model's tokenizer")
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    trainer = tokenizers.trainers.WordLevelTrainer(special_tokens=[*BASE_SPECIALS, *specials])
     tokenizer.train_from_iterator([TINY_CORPUS], trainer)
-    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+    return compat.transformers_class("PreTrainedTokenizerFast")(
         tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>",
         extra_special_tokens=dict(extra_special_tokens),
     )

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vlmplanner import compat
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 from vlmplanner.schemas import ModelSpec, build
 
 from ._config import (
@@ -168,16 +170,12 @@ class LlavaFamily(HFFamily):
         }
 
     def _image_processor(self, config: PretrainedConfig) -> Any:
-        import transformers
-
         side = config.vision_config.image_size
-        cls = getattr(transformers, self.image_processor_class)
+        cls = compat.transformers_class(self.image_processor_class)
         return cls(size={"shortest_edge": side}, crop_size={"height": side, "width": side})
 
     def _processor(self, config: PretrainedConfig, tokenizer: Any) -> Any:
-        import transformers
-
-        cls = getattr(transformers, self.processor_class)
+        cls = compat.transformers_class(self.processor_class)
         return cls(
             image_processor=self._image_processor(config), tokenizer=tokenizer,
             patch_size=config.vision_config.patch_size,
@@ -185,10 +183,9 @@ class LlavaFamily(HFFamily):
             num_additional_image_tokens=CLS_TOKENS.get(config.vision_config.model_type, 0),
         )
 
-    def _load_processor(self, path: str, *, trust_remote_code: bool) -> Any:
-        import transformers
-
-        return getattr(transformers, self.processor_class).from_pretrained(path, trust_remote_code=trust_remote_code)
+    def _load_processor(self, path: str, *, trust_remote_code: bool, **options: Any) -> Any:
+        cls = compat.transformers_class(self.processor_class)
+        return cls.from_pretrained(path, trust_remote_code=trust_remote_code, **options)
 
     # -- inputs and components ----------------------------------------------------------------
     def _image_layout(self, config: PretrainedConfig,
@@ -204,11 +201,12 @@ class LlavaFamily(HFFamily):
     def dummy_inputs(self, config: PretrainedConfig, *, image_size: tuple[int, int] | None = None,
                      text_tokens: int = 50, batch_size: int = 1,
                      pixel_values_fake_mode: Any = None) -> dict[str, torch.Tensor]:
+        require("torch", feature="building model inputs")
         import torch
 
         _check_counts(text_tokens, batch_size)
         _check_image_size(image_size)
-        image_token = config.image_token_index
+        image_token = compat.image_token_id(config)
         tokens, pixel_shape, extra = self._image_layout(config, image_size)
         text = filler_ids(text_tokens, config.text_config.vocab_size,
                           [image_token, config.text_config.pad_token_id or 0])
@@ -224,12 +222,11 @@ class LlavaFamily(HFFamily):
         return inputs
 
     def components(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
-        vlm: Any = model
         return {
-            "vision_tower": vlm.model.vision_tower,
-            "projector": vlm.model.multi_modal_projector,
-            "llm_blocks": vlm.model.language_model,
-            "lm_head": vlm.lm_head,
+            "vision_tower": compat.vlm_part(model, "vision_tower"),
+            "projector": compat.vlm_part(model, "projector"),
+            "llm_blocks": compat.vlm_part(model, "language_model"),
+            "lm_head": compat.vlm_part(model, "lm_head"),
         }
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vlmplanner import compat
 from vlmplanner.errors import ValidationError
 
-from ._config import Section
+from ._config import LIMITS, Section
 from .llava import CLS_TOKENS, TINY_SIDE, LlavaFamily
 
 if TYPE_CHECKING:
@@ -64,19 +65,28 @@ def anyres_layout(height: int, width: int, *, side: int, patch: int, pinpoints: 
     return base + rows * cols + rows, crops
 
 
+#: At most this many pinpoints, each side at most the largest image side accepted (LIMITS).
+MAX_PINPOINTS = 1024
+
+
 def _pinpoints(config: Mapping[str, Any] | Any) -> list[tuple[int, int]]:
     raw = config.get("image_grid_pinpoints") if isinstance(config, Mapping) else config.image_grid_pinpoints
     if raw is None:
         return list(DEFAULT_PINPOINTS)
+    shape = f"config.json image_grid_pinpoints must be up to {MAX_PINPOINTS} [height, width] pairs of positive integers"
     try:
-        pins = [(int(h), int(w)) for h, w in raw]
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"config.json image_grid_pinpoints must be [height, width] pairs, got {raw!r}",
-                              field="image_grid_pinpoints", value=raw) from exc
-    if not pins or any(h <= 0 or w <= 0 for h, w in pins):
-        raise ValidationError(f"config.json image_grid_pinpoints must be positive pairs, got {raw!r}",
-                              field="image_grid_pinpoints", value=raw)
-    return pins
+        pairs = [(h, w) for h, w in raw]
+    except (TypeError, ValueError):
+        raise ValidationError(f"{shape}, got {raw!r}", field="image_grid_pinpoints", value=raw) from None
+    if not pairs or len(pairs) > MAX_PINPOINTS or any(
+            isinstance(v, bool) or not isinstance(v, int) or v <= 0 for pair in pairs for v in pair):
+        raise ValidationError(f"{shape}, got {raw!r}"[:300], field="image_grid_pinpoints", value=raw)
+    side = LIMITS["image_size"]
+    for h, w in pairs:
+        if max(h, w) > side:
+            raise ValidationError(f"config.json image_grid_pinpoints holds {h}x{w}, above the {side:g} px side"
+                                  " vlmplanner accepts: check the file", field="image_grid_pinpoints", value=[h, w])
+    return pairs
 
 
 class LlavaNextFamily(LlavaFamily):
@@ -103,10 +113,8 @@ class LlavaNextFamily(LlavaFamily):
         return data
 
     def _image_processor(self, config: PretrainedConfig) -> Any:
-        import transformers
-
         side = config.vision_config.image_size
-        cls = getattr(transformers, self.image_processor_class)
+        cls = compat.transformers_class(self.image_processor_class)
         return cls(size={"shortest_edge": side}, crop_size={"height": side, "width": side},
                    image_grid_pinpoints=[list(p) for p in _pinpoints(config)])
 

@@ -12,7 +12,9 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vlmplanner import compat
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import available, require
 from vlmplanner.schemas import ModelSpec, build
 
 from ._config import (
@@ -61,23 +63,6 @@ def smart_resize(height: int, width: int, *, factor: int = 28, min_pixels: int =
     return h, w
 
 
-def _no_video(cls: Any) -> Any:
-    """``cls`` without its video processor (which needs torchvision): images and text only.
-
-    The processor's parts are read from its ``__init__`` signature, so leaving ``video_processor``
-    out of it makes construction, ``save_pretrained`` and ``from_pretrained`` skip the video part.
-    """
-
-    class NoVideoProcessor(cls):  # type: ignore[misc]
-        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None,
-                     **kwargs: Any) -> None:
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-            self.video_processor = None
-
-    NoVideoProcessor.__name__ = NoVideoProcessor.__qualname__ = f"NoVideo{cls.__name__}"
-    return NoVideoProcessor
-
-
 class Qwen2VLFamily(HFFamily):
     """``qwen2_vl``: Qwen2VLForConditionalGeneration with Qwen2VLProcessor (images only)."""
 
@@ -92,10 +77,7 @@ class Qwen2VLFamily(HFFamily):
     # -- config.json -> ModelSpec ----------------------------------------------------------------
     def _vision_numbers(self, vision: Section) -> dict[str, int]:
         embed = vision.positive_int("embed_dim")
-        ratio = vision.raw("mlp_ratio")
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
-            raise ValidationError(f"config.json {vision.name('mlp_ratio')} must be a positive number, got {ratio!r}",
-                                  field=vision.name("mlp_ratio"), value=ratio)
+        ratio = vision.positive_number("mlp_ratio")
         return {"hidden_size": embed, "intermediate_size": int(embed * ratio)}
 
     def spec_from_config(self, config: Mapping[str, Any], *, checkpoint: str, source: str,
@@ -182,28 +164,22 @@ class Qwen2VLFamily(HFFamily):
         }
 
     def _processor_cls(self) -> Any:
-        import transformers
-
-        return _no_video(getattr(transformers, self.processor_class))
+        """The processor class without its video part (which needs torchvision): images and text."""
+        return compat.image_only_processor_class(compat.transformers_class(self.processor_class))
 
     def _processor(self, config: PretrainedConfig, tokenizer: Any) -> Any:
-        from transformers import Qwen2VLImageProcessorPil
-
         vision = config.vision_config
-        image_processor = Qwen2VLImageProcessorPil(patch_size=vision.patch_size, merge_size=vision.spatial_merge_size,
-                                                   temporal_patch_size=vision.temporal_patch_size)
+        image_processor = compat.transformers_class("Qwen2VLImageProcessorPil")(
+            patch_size=vision.patch_size, merge_size=vision.spatial_merge_size,
+            temporal_patch_size=vision.temporal_patch_size)
         return self._processor_cls()(image_processor=image_processor, tokenizer=tokenizer)
 
-    def _load_processor(self, path: str, *, trust_remote_code: bool) -> Any:
-        import importlib.util
-
-        import transformers
-
-        if importlib.util.find_spec("torchvision") is not None:
-            return transformers.AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
-                path, trust_remote_code=trust_remote_code)
+    def _load_processor(self, path: str, *, trust_remote_code: bool, **options: Any) -> Any:
+        if available("torchvision"):
+            return compat.transformers_class("AutoProcessor").from_pretrained(
+                path, trust_remote_code=trust_remote_code, **options)
         # without torchvision there is no video processor: load the image-and-text processor
-        return self._processor_cls().from_pretrained(path, trust_remote_code=trust_remote_code)
+        return self._processor_cls().from_pretrained(path, trust_remote_code=trust_remote_code, **options)
 
     # -- inputs and components ------------------------------------------------------------------------
     def dummy_inputs(self, config: PretrainedConfig, *, image_size: tuple[int, int] | None = None,
@@ -215,6 +191,7 @@ class Qwen2VLFamily(HFFamily):
         then the other ``text_tokens - 1`` text tokens: the two delimiters come on top of
         ``text_tokens``, as in the processor's output.
         """
+        require("torch", feature="building model inputs")
         import torch
 
         _check_counts(text_tokens, batch_size)
@@ -245,10 +222,9 @@ class Qwen2VLFamily(HFFamily):
         """As the base class says; note that ``projector`` (``model.visual.merger``, the patch
         merger) is a submodule of ``vision_tower`` (``model.visual``): the tower's own share is
         vision_tower minus projector."""
-        vlm: Any = model
         return {
-            "vision_tower": vlm.model.visual,
-            "projector": vlm.model.visual.merger,
-            "llm_blocks": vlm.model.language_model,
-            "lm_head": vlm.lm_head,
+            "vision_tower": compat.vlm_part(model, "vision_tower"),
+            "projector": compat.vlm_part(model, "projector"),
+            "llm_blocks": compat.vlm_part(model, "language_model"),
+            "lm_head": compat.vlm_part(model, "lm_head"),
         }
