@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from _extras import requires_torch
+
 from vlmplanner.compressors import Compressor, get_compressor
 from vlmplanner.testing.compressors import CompressorConformance, InLLMCompressorConformance
+
+pytestmark = requires_torch  # every check runs a compressor on tensors
 
 
 class TestNone(CompressorConformance):

@@ -7,6 +7,10 @@ test says exactly which terms make up the difference.
 
 from __future__ import annotations
 
+from _extras import need
+
+need("torch")  # every test here runs compressors on tensors
+
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 

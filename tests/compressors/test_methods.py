@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from _extras import need
+
+need("torch")  # every test here runs compressors on tensors
+
 import torch
 
 from vlmplanner.compressors import CompressionContext, InLLMCompressor, get_compressor

@@ -8,6 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _extras import need
+
+need("torch")  # every test here runs compressors on tensors
+
 import torch
 from torch import nn
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from _extras import requires_torch
 
 from vlmplanner.compressors import (
     BUILTIN_COMPRESSORS,
@@ -110,6 +111,10 @@ def test_builtins_and_names() -> None:
                         ("vanilla", "none"), ("DivPrune", "divprune"), ("FastV", "fastv")]:
         assert resolve_name(alias) == name
         assert compressor_card(alias).name == name
+
+
+@requires_torch
+def test_an_alias_builds_the_builtin() -> None:
     assert type(get_compressor("FasterVLM", 4)).__name__ == "ClsTopK"
 
 
@@ -151,6 +156,7 @@ def test_cards_agree_with_the_catalog() -> None:
         assert spec.name == name and spec.kind == row["kind"]
 
 
+@requires_torch  # the options are read from the implementation's signature
 def test_unknown_option_is_named() -> None:
     with pytest.raises(ValidationError) as info:
         get_compressor("pool", 4, kernel=2)
@@ -202,6 +208,7 @@ def test_register_rejects_bad_entries() -> None:
     assert "FasterVLM" in str(info.value)
 
 
+@requires_torch  # the third party's module imports torch
 def test_register_a_path_imports_lazily(third_party: str) -> None:
     register_compressor("first-k", f"{third_party}:FirstK")
     assert third_party not in sys.modules
@@ -212,6 +219,7 @@ def test_register_a_path_imports_lazily(third_party: str) -> None:
     assert resolve_name("Sequential-First") == "first-k"
 
 
+@requires_torch
 def test_entry_points(third_party: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.metadata
 
@@ -244,6 +252,7 @@ def test_entry_points(third_party: str, monkeypatch: pytest.MonkeyPatch) -> None
     assert calls == [group]                             # read once
 
 
+@requires_torch
 class TestThirdPartyConformance(CompressorConformance):
     """A third party's compressor runs the same suite as the built-ins."""
 

@@ -1,7 +1,8 @@
 """Tiny random-weight models of every family, saved to disk and registered in a temporary catalog.
 
 Built once per session: ``saved[family]`` is a directory written by ``save_pretrained`` (model and
-processor), registered as ``tiny/<family>`` in the SQLite catalog at ``catalog_file``.
+processor), registered as ``tiny/<family>`` in the SQLite catalog at ``catalog_file``. Without the
+torch extra the fixtures skip, naming it, and the tests that need no model still run.
 """
 
 from __future__ import annotations
@@ -10,11 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("PIL")
-
+from _extras import TORCH_STACK, need
 from pipeline_helpers import FAMILIES, SavedModel, build
 
 
@@ -26,6 +23,7 @@ def catalog_file(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def saved(tmp_path_factory: pytest.TempPathFactory, catalog_file: str) -> dict[str, SavedModel]:
     """Every family's tiny model saved to disk and registered as ``tiny/<family>``."""
+    need(*TORCH_STACK)
     from vlmplanner.register import register_model
     from vlmplanner.store import open_catalog
 

@@ -14,6 +14,7 @@ from pipeline_helpers import SavedModel
 
 import vlmplanner
 from vlmplanner.errors import (
+    DeviceUnavailableError,
     InvalidTokenCountError,
     UnknownCompressorError,
     UnknownModelError,
@@ -128,14 +129,17 @@ def test_paper_grid_model_without_weights(catalog: Any, no_loading: list[str]) -
     assert info.value.field == "checkpoint" and "no released weights" in info.value.message
 
 
-def test_cuda_on_a_machine_without_it(saved: dict[str, SavedModel], catalog: Any, no_loading: list[str]) -> None:
+def test_devices_this_machine_lacks(saved: dict[str, SavedModel], catalog: Any, no_loading: list[str]) -> None:
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    with pytest.raises(ValidationError) as info:
-        vlmplanner.load("tiny/llava+pool@4", catalog=catalog, checkpoint=saved["llava"].directory, device="cuda")
-    assert info.value.field == "device"
+    missing = [f"cuda:{torch.cuda.device_count()}", "mps" if not torch.backends.mps.is_available() else None,
+               "cuda" if not torch.cuda.is_available() else None]
+    for device in filter(None, missing):
+        with pytest.raises(DeviceUnavailableError) as info:
+            vlmplanner.load("tiny/llava+pool@4", catalog=catalog, checkpoint=saved["llava"].directory, device=device)
+        assert info.value.field == "device" and info.value.value == device
+        assert info.value.message.startswith(f"device {device!r} is not available: ") and "\n" not in info.value.message
+    assert no_loading == []
 
 
 def test_runtime_image_problems_are_named(saved: dict[str, SavedModel], catalog: Any) -> None:

@@ -8,12 +8,15 @@ import dataclasses
 from typing import Any
 
 import pytest
+from _extras import TORCH_STACK, need
+
+need(*TORCH_STACK)  # every test here runs a tiny model
+
+import torch
 from pipeline_helpers import LLMRecorder, build, make_image
 
 from vlmplanner.compressors import get_compressor
 from vlmplanner.pipeline import wrap
-
-torch = pytest.importorskip("torch")
 
 PROMPTS = ["what is in the picture ?", "how many dog are there ?"]
 

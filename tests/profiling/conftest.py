@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _extras import TORCH_STACK, need
 from profiling_helpers import small_llava
-
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="session")
 def tiny() -> dict[str, Any]:
     """One tiny random model per family, built on first use (tests that change them copy them)."""
+    need(*TORCH_STACK)
     from vlmplanner.families import get_family
 
     class Cache(dict):  # type: ignore[type-arg]
@@ -28,6 +27,7 @@ def tiny() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def small() -> Any:
+    need(*TORCH_STACK)
     return small_llava()
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _extras import TORCH_STACK, need
 
 from vlmplanner.cli.app import main
 
@@ -14,6 +15,7 @@ from vlmplanner.cli.app import main
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny LLaVA saved like a Hub checkpoint (weights, config.json, processor files)."""
+    need(*TORCH_STACK)
     from vlmplanner.families import get_family
 
     tiny = get_family("llava").build_tiny(seed=3)
@@ -78,15 +80,17 @@ def test_bad_input_exits_2_with_a_message(checkpoint: Path, tmp_path: Path, caps
     assert code == 2 and field_text in err, err
 
 
-def test_cuda_without_cuda_is_a_clear_error(checkpoint: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_cuda_device_this_machine_lacks_is_one_line(checkpoint: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    code, _out, err = _run(capsys, "profile", str(checkpoint), "--tokens", "4", "--device", "cuda",
+    from vlmplanner.errors import DeviceUnavailableError
+
+    missing = f"cuda:{torch.cuda.device_count()}"          # one past the last GPU: absent everywhere
+    code, out, err = _run(capsys, "profile", str(checkpoint), "--tokens", "4", "--device", missing,
                           "--catalog", f"sqlite:///{tmp_path / 'c.sqlite3'}")
-    assert code == 2 and "sees no CUDA device" in err
+    assert code == DeviceUnavailableError.exit_code == 10 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: device {missing!r} is not available")
 
 
 def test_unknown_catalog_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

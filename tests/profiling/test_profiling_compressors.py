@@ -5,6 +5,9 @@ pipeline's hooks before anything is built."""
 from __future__ import annotations
 
 import pytest
+from _extras import TORCH_STACK, need
+
+need(*TORCH_STACK)  # the profiler's seam runs compressors as torch modules
 
 from vlmplanner.compressors import compressor_card
 from vlmplanner.errors import InvalidTokenCountError, ValidationError

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _extras import TORCH_STACK, need
 from profiling_helpers import FAMILIES, within
 
 from vlmplanner.profiling import COMPONENTS, ProfileTarget, count_flops
 
-pytest.importorskip("fvcore")
+need(*TORCH_STACK, "fvcore")
 
 #: Agreement required between fvcore (with vlmplanner's handles) and the traced count.
 TOLERANCE = 0.01

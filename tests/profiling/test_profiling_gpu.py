@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _extras import TORCH_STACK, need
 
-torch = pytest.importorskip("torch")
+need(*TORCH_STACK)
+
+import torch
 
 pytestmark = [
     pytest.mark.gpu,

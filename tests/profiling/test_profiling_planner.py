@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _extras import requires_torch
 
 from vlmplanner.profiling import ProfileTarget, profile_sweep
 from vlmplanner.profiling.timing import Timing
@@ -16,6 +17,7 @@ from vlmplanner.schemas import Budget, Workload
 CHECKPOINT = "llava-hf/llava-1.5-7b-hf"
 
 
+@requires_torch
 def test_recommendation_carries_the_stored_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from vlmplanner.planner import Planner
     from vlmplanner.profiling import timing

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from vlmplanner.errors import InvalidTokenCountError, ValidationError
+from vlmplanner.errors import DeviceUnavailableError, InvalidTokenCountError, ValidationError
 from vlmplanner.profiling import ProfileTarget, profile_sweep
 from vlmplanner.profiling.sweep import SweepInterrupted
 
@@ -135,9 +135,13 @@ def test_device_is_required_and_checked(tiny: dict[str, Any], store: Any) -> Non
         profile_sweep(tiny["llava"], [4], catalog=store)
     assert info.value.field == "device"
     if not torch.cuda.is_available():
-        with pytest.raises(ValidationError) as info:
+        with pytest.raises(DeviceUnavailableError) as unavailable:
             profile_sweep(tiny["llava"], [4], catalog=store, device="cuda")
-        assert info.value.field == "device" and "CUDA" in info.value.message
+        assert unavailable.value.field == "device" and "sees no CUDA device" in unavailable.value.message
+    missing = f"cuda:{torch.cuda.device_count()}"          # one past the last GPU: absent everywhere
+    with pytest.raises(DeviceUnavailableError) as unavailable:
+        profile_sweep(tiny["llava"], [4], catalog=store, device=missing)
+    assert unavailable.value.value == missing
     with pytest.raises(ValidationError) as info:
         profile_sweep(tiny["llava"], [4], catalog=store, device="tpu")
     assert info.value.field == "device"

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+from vlmplanner.extras import require
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:  # a missing torch is one MissingExtraError, not a ModuleNotFoundError from deep inside
+    torch = require("torch", feature="a built-in compressor")
 
 __all__ = ["gather_tokens", "grid_positions", "score_dtype", "unit"]
 

@@ -8,16 +8,20 @@ need ``context.keys [B, N, Dk]`` (head-mean attention keys) to merge by similari
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, ClassVar
 
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 
 from ._cards import BUILTIN_CARDS, visionzip_split
 from ._tensor import gather_tokens, grid_positions, score_dtype, unit
 from .base import CompressionContext, CompressionOutput, Compressor, CompressorCard
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:
+    torch = require("torch", feature="compressors cls-topk, visionzip and prumerge+")
 
 __all__ = ["ClsTopK", "PruMergePlus", "VisionZip"]
 

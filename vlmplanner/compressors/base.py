@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
+from vlmplanner.extras import require
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -364,6 +365,7 @@ class Compressor(abc.ABC):
 
     def validate(self, features: Tensor, context: CompressionContext) -> None:
         """Every check :meth:`compress` makes before running; raises ValidationError subclasses."""
+        require("torch", feature="compressing visual tokens")
         import torch
 
         if not isinstance(features, torch.Tensor) or features.dim() != 3:
@@ -458,6 +460,7 @@ class InLLMCompressor(Compressor):
     def sequence_keep(length: int, image_slice: slice | tuple[int, int], kept: Tensor) -> Tensor:
         """All sequence indices to keep ``[B, length - Timg + k]``: text before the image, the kept
         image tokens, text after -- what the seam gathers hidden states, positions and masks with."""
+        require("torch", feature="in-LLM compression")
         import torch
 
         start, stop = _as_slice(image_slice, length)

@@ -6,14 +6,19 @@ flash/SDPA attention and on every family (the paper runs it on the projected tok
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import torch
-from torch import Tensor
+from vlmplanner.extras import require
 
 from ._cards import BUILTIN_CARDS
 from ._tensor import gather_tokens, grid_positions, unit
 from .base import CompressionContext, CompressionOutput, Compressor, CompressorCard
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:
+    torch = require("torch", feature="compressor divprune")
 
 __all__ = ["DivPrune", "max_min_diverse"]
 

@@ -10,16 +10,20 @@ their original position ids. Pruning happens once, at prefill; decoding sees the
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, ClassVar
 
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
+from vlmplanner.extras import require
 
 from ._cards import BUILTIN_CARDS
 from ._tensor import score_dtype
 from .base import CompressorCard, InLLMCompressor, _as_slice
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:
+    torch = require("torch", feature="compressor fastv")
 
 __all__ = ["FastV"]
 

@@ -32,17 +32,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
+from vlmplanner.extras import require
 
 from ._cards import BUILTIN_CARDS
 from ._tensor import grid_positions
 from .base import CompressionContext, CompressionOutput, Compressor, CompressorCard
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+    from torch import Tensor, nn
+else:
+    torch = require("torch", feature="compressor quecc")
+    F, nn = torch.nn.functional, torch.nn
 
 __all__ = ["QueCC", "QueCCData", "TrainingResult", "read_quecc_config", "train_quecc"]
 
@@ -54,7 +59,7 @@ _DEFAULTS: dict[str, Any] = {"grid": (24, 24), "vision_dim": 1024, "multi_dim": 
 
 def read_quecc_config(path: str | Path) -> dict[str, Any]:
     """The configuration stored with QueCC weights (cheap: reads the safetensors header only)."""
-    from safetensors import safe_open
+    safe_open = require("safetensors", feature="QueCC weights").safe_open
 
     path = Path(path)
     if not path.is_file():
@@ -234,7 +239,7 @@ class QueCC(Compressor, nn.Module):
     # -- weights -------------------------------------------------------------------------------
     def save_weights(self, path: str | Path) -> Path:
         """Write the weights and configuration to a safetensors file."""
-        from safetensors.torch import save_file
+        save_file = require("safetensors.torch", feature="saving QueCC weights").save_file
 
         path = Path(path)
         tensors = {name: t.detach().contiguous().cpu() for name, t in self.state_dict().items()}
@@ -246,7 +251,7 @@ class QueCC(Compressor, nn.Module):
 
     def load_weights(self, path: str | Path) -> QueCC:
         """Load weights saved by :meth:`save_weights`; the stored configuration must match."""
-        from safetensors.torch import load_file
+        load_file = require("safetensors.torch", feature="loading QueCC weights").load_file
 
         stored = read_quecc_config(path)
         for key, value in self.config.items():

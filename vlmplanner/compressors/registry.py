@@ -18,10 +18,12 @@ from typing import Any
 from vlmplanner._plugins import import_object
 from vlmplanner.errors import (
     InvalidTokenCountError,
+    MissingExtraError,
     UnknownCompressorError,
     ValidationError,
     VlmPlannerWarning,
 )
+from vlmplanner.extras import require
 
 from ._cards import BUILTIN_CARDS
 from .base import Compressor, CompressorCard
@@ -101,7 +103,7 @@ def _alias_table(*, load_all: bool = False) -> dict[str, str]:
         if card is None and load_all:
             try:
                 card = _card_of(name)
-            except ValidationError as exc:  # a broken third party must not hide the others
+            except (ValidationError, MissingExtraError) as exc:  # a broken plug-in must not hide the others
                 warnings.warn(f"compressor {name!r} could not be loaded: {exc}", VlmPlannerWarning,
                               stacklevel=3)
                 continue
@@ -134,8 +136,12 @@ def resolve_name(name: str) -> str:
 def _load_class(name: str) -> type[Compressor]:
     entry = _registry[name]
     if isinstance(entry.target, str):
+        if entry.origin == "built-in":
+            require("torch", feature=f"compressor {name!r}")
         try:
             value: Any = import_object(entry.target)
+        except MissingExtraError:  # a built-in's torch (or a plug-in's own require()) is not installed
+            raise
         except Exception as exc:
             raise ValidationError(
                 f"compressor {name!r} ({entry.origin}) could not be imported from {entry.target!r}: "
@@ -206,7 +212,7 @@ def list_compressors(*, family: str | None = None, kind: str | None = None) -> l
             continue
         try:
             card = _card_of(name)
-        except ValidationError as exc:
+        except (ValidationError, MissingExtraError) as exc:
             warnings.warn(f"compressor {name!r} skipped: {exc}", VlmPlannerWarning, stacklevel=2)
             continue
         if family is not None and not card.supports(family):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import torch.nn.functional as F
-from torch import Tensor
+from vlmplanner.extras import require
 
 from ._cards import BUILTIN_CARDS
 from ._tensor import grid_positions
 from .base import CompressionContext, CompressionOutput, Compressor, CompressorCard
+
+if TYPE_CHECKING:
+    import torch.nn.functional as F
+    from torch import Tensor
+else:
+    F = require("torch.nn.functional", feature="compressors none and pool")
 
 __all__ = ["NoCompression", "PoolCompressor"]
 

@@ -1,9 +1,11 @@
 """``load``, ``instantiate`` and ``wrap``: from a candidate key (or a recommendation, or a model in
 memory) to a running :class:`~vlmplanner.pipeline.runner.VLMPipeline`.
 
-Every check on the input runs first (:func:`vlmplanner.pipeline.resolve.resolve`, no torch), then the
-compressor is built (its weights file checked against the model), and only then the model's weights
-are loaded through transformers (``family.load``).
+The extras are checked first (torch, transformers, Pillow: a MissingExtraError naming ``pip install
+'vlmplanner[torch]'``), then every check on the input (:func:`vlmplanner.pipeline.resolve.resolve`,
+plain Python), then the compressor is built (its weights file checked against the model) and the
+device checked (DeviceUnavailableError), and only then the model's weights are loaded through
+transformers (``family.load``: ModelLoadError or HubUnreachableError when that fails).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 from vlmplanner.schemas import Candidate, ModelSpec
 
 from .resolve import RunPlan, resolve
@@ -38,25 +41,17 @@ def build_compressor(plan: RunPlan) -> Compressor:
 def _torch_dtype(name: str | None) -> Any:
     if name is None or name == "auto":
         return name
-    import torch
-
-    return getattr(torch, name)
+    return getattr(require("torch", feature="a model dtype"), name)
 
 
-def _check_device_available(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValidationError(f"device {device!r}: CUDA is not available on this machine", field="device",
-                              value=device)
-    if device.startswith("cuda:") and int(device.split(":")[1]) >= torch.cuda.device_count():
-        raise ValidationError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)",
-                              field="device", value=device)
-    if device == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise ValidationError("device 'mps' is not available on this machine", field="device", value=device)
+def _require_stack(feature: str) -> None:
+    """torch, transformers and Pillow, or one MissingExtraError naming the extra that brings them."""
+    for module in ("torch", "transformers", "PIL"):
+        require(module, feature=feature)
 
 
 def _place(compressor: Compressor, device: str) -> None:
+    require("torch", feature="placing a compressor")
     import torch
 
     if isinstance(compressor, torch.nn.Module):
@@ -91,7 +86,12 @@ def load(
     not support, a k the compressor does not allow or the model cannot give, a trained compressor
     without weights, a missing checkpoint directory, a bad device or dtype -- raises a
     :class:`~vlmplanner.errors.ValidationError` subclass naming the field, before anything is loaded.
+    Before those, MissingExtraError when torch, transformers or Pillow is missing; after them,
+    DeviceUnavailableError for a device this machine does not have, HubUnreachableError when the
+    weights are on a Hub that cannot be reached (and are not cached), ModelLoadError when the
+    checkpoint's files do not load.
     """
+    _require_stack("vlmplanner.load")
     plan = resolve(candidate_key, catalog=catalog, model_spec=model_spec, checkpoint=checkpoint,
                    compressor_weights=compressor_weights, compressor_options=compressor_options,
                    device=device, dtype=dtype, trust_remote_code=trust_remote_code)
@@ -100,17 +100,14 @@ def load(
 
 def _load_plan(plan: RunPlan) -> VLMPipeline:
     from vlmplanner.families import get_family
+    from vlmplanner.families.devices import check_available
 
+    _require_stack("loading a configuration")
     compressor = build_compressor(plan)                 # checks a weights file against the model first
-    _check_device_available(plan.device)
+    check_available(plan.device)
     family = get_family(plan.family)
-    try:
-        model, processor = family.load(plan.checkpoint, device=plan.device, dtype=_torch_dtype(plan.dtype),
-                                       trust_remote_code=plan.trust_remote_code)
-    except OSError as exc:
-        where = "the local directory" if plan.local_checkpoint else "the Hugging Face Hub (or its cache)"
-        raise ValidationError(f"cannot load {plan.checkpoint!r} from {where}: {exc}", field="checkpoint",
-                              value=plan.checkpoint) from exc
+    model, processor = family.load(plan.checkpoint, device=plan.device, dtype=_torch_dtype(plan.dtype),
+                                   trust_remote_code=plan.trust_remote_code)
     _place(compressor, plan.device)
     from .runner import VLMPipeline
 
@@ -122,6 +119,7 @@ def instantiate(recommendation: Recommendation, *, device: str = "cpu", dtype: A
                 compressor_weights: str | PathLike[str] | None = None) -> VLMPipeline:
     """Load a :class:`~vlmplanner.planner.Recommendation`'s configuration (its model spec travels
     with it, so no catalog is opened)."""
+    _require_stack("Recommendation.instantiate")
     return load(recommendation.candidate, device=device, dtype=dtype, checkpoint=checkpoint,
                 compressor_weights=compressor_weights, trust_remote_code=trust_remote_code,
                 model_spec=recommendation.model)
@@ -139,6 +137,7 @@ def wrap(model: Any, processor: Any, compressor: str | Compressor, visual_tokens
     from vlmplanner.compressors import Compressor, InLLMCompressor
     from vlmplanner.families import get_family
 
+    _require_stack("wrapping a model")
     config = model.config.to_dict()
     family = get_family(config.get("model_type"))
     spec = family.spec_from_config(config, checkpoint=checkpoint, source="a model in memory (vlmplanner.pipeline.wrap)")

@@ -24,13 +24,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
-
+from vlmplanner import compat
 from vlmplanner.compressors import InLLMCompressor
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
+from vlmplanner.extras import require
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:  # a missing torch is one MissingExtraError naming the extra
+    torch = require("torch", feature="in-LLM compression")
 
 __all__ = ["InLLMHooks", "image_runs", "last_token_attention"]
 
@@ -65,12 +70,12 @@ def last_token_attention(layer: Any, hidden: Tensor, position_embeddings: tuple[
 
     Recomputed from the layer's input exactly as its attention would compute that row (eager).
     """
-    attention = layer.self_attn
-    x = layer.input_layernorm(hidden)
+    parts = compat.decoder_attention(layer)
+    x = parts.norm(hidden)
     batch, length, _ = x.shape
-    head_dim = int(attention.head_dim)
-    q = attention.q_proj(x[:, -1:]).view(batch, 1, -1, head_dim).transpose(1, 2)       # [B, H, 1, d]
-    k = attention.k_proj(x).view(batch, length, -1, head_dim).transpose(1, 2)          # [B, Hkv, T, d]
+    head_dim = parts.head_dim
+    q = parts.q_proj(x[:, -1:]).view(batch, 1, -1, head_dim).transpose(1, 2)          # [B, H, 1, d]
+    k = parts.k_proj(x).view(batch, length, -1, head_dim).transpose(1, 2)             # [B, Hkv, T, d]
     if position_embeddings is not None:
         cos, sin = position_embeddings
         if cos.shape[0] != batch:
@@ -82,8 +87,7 @@ def last_token_attention(layer: Any, hidden: Tensor, position_embeddings: tuple[
     groups = q.shape[1] // k.shape[1]
     if groups > 1:
         k = k.repeat_interleave(groups, dim=1)
-    scaling = float(getattr(attention, "scaling", head_dim ** -0.5))
-    scores = (q @ k.transpose(2, 3)) * scaling                                         # [B, H, 1, T]
+    scores = (q @ k.transpose(2, 3)) * parts.scaling                                         # [B, H, 1, T]
     if attention_mask is not None:
         row = attention_mask[..., -1:, :]
         if row.shape[-1] != length:
@@ -187,9 +191,8 @@ class InLLMHooks:
         if not (self._active and self._prefill):
             return
         start = time.perf_counter()
-        hidden = self._hidden(args, kwargs)
-        self._row = last_token_attention(module, hidden, kwargs.get("position_embeddings"),
-                                         kwargs.get("attention_mask"))
+        hidden, position_embeddings, attention_mask = compat.decoder_layer_inputs(args, kwargs)
+        self._row = last_token_attention(module, hidden, position_embeddings, attention_mask)
         self.stats["compressor_s"] += time.perf_counter() - start
 
     def _select(self, hidden: Tensor) -> Tensor:

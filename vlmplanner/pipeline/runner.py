@@ -2,57 +2,41 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from typing_extensions import Self
 
+from vlmplanner import compat
 from vlmplanner.compressors import Compressor
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 from vlmplanner.schemas import Candidate, ModelSpec
 
 from .resolve import RunPlan
 from .seams import Seam, make_seam
+
+if TYPE_CHECKING:
+    import torch
+else:  # a missing torch is one MissingExtraError naming the extra
+    torch = require("torch", feature="the pipeline")
 
 __all__ = ["VLMPipeline", "compressed_processor"]
 
 #: ``max_new_tokens`` when neither it nor ``max_length`` is given to generate().
 DEFAULT_MAX_NEW_TOKENS = 32
 
-_SUBCLASSES: dict[type, type] = {}
-
-
-def _replace_image_token(self: Any, image_inputs: dict[str, Any], image_idx: int, **kwargs: Any) -> str:
-    seam = self._vlmplanner_seam
-    count = None if seam is None else seam.placeholders(image_inputs, image_idx)
-    if count is None:
-        return str(self._vlmplanner_base.replace_image_token(self, image_inputs, image_idx, **kwargs))
-    token: str = self.image_token
-    return token * int(count)
-
 
 def compressed_processor(processor: Any, seam: Seam) -> Any:
-    """A shallow copy of ``processor`` whose ``replace_image_token`` asks ``seam`` how many image
-    placeholders to emit (the model's own processor class, subclassed; the original is untouched)."""
-    cls = type(processor)
-    sub = _SUBCLASSES.get(cls)
-    if sub is None:
-        sub = type(f"Compressed{cls.__name__}", (cls,), {
-            "replace_image_token": _replace_image_token, "_vlmplanner_base": cls,
-            "__module__": __name__, "__doc__": f"{cls.__name__} that emits a compressor's token count."})
-        _SUBCLASSES[cls] = sub
-    new = copy.copy(processor)
-    new.__class__ = sub
-    new._vlmplanner_seam = seam
-    return new
+    """A shallow copy of ``processor`` that emits as many image placeholders as ``seam`` says
+    (``compat.override_placeholders``; the original is untouched)."""
+    return compat.override_placeholders(processor, seam.placeholders)
 
 
 def _open_image(image: Any) -> Any:
-    from PIL import Image
+    Image = require("PIL.Image", feature="reading images")
 
     if isinstance(image, (str, Path)):
         path = Path(image).expanduser()
@@ -127,7 +111,7 @@ class VLMPipeline:
     def close(self) -> None:
         """Remove the seam's hooks from the model (it then runs as transformers ships it)."""
         self.seam.close()
-        self.processor._vlmplanner_seam = None
+        compat.release_placeholders(self.processor)
 
     def __enter__(self) -> Self:
         return self
@@ -199,7 +183,7 @@ class VLMPipeline:
                 self.tokenizer.padding_side = "left"
                 tokens = self.tokenizer(self._questions(texts), padding=True, return_tensors="pt").to(self.device)
                 with torch.no_grad():
-                    hidden = self.model.model.language_model(
+                    hidden = compat.vlm_part(self.model, "language_model")(
                         input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).last_hidden_state
                 cache["all"] = hidden[:, -1]          # left padding: the last position is the last token
             return cache["all"][torch.as_tensor(rows, device=self.device)]
@@ -258,7 +242,7 @@ class VLMPipeline:
         for rows in self._groups(per_row, texts):
             kwargs = self._prepare([per_row[r] for r in rows], [texts[r] for r in rows])
             prompt_length = kwargs["input_ids"].shape[1]
-            with torch.no_grad(), self.seam.session(kwargs):
+            with torch.no_grad(), self.seam.session(kwargs), compat.quiet_hf():
                 start = time.perf_counter()
                 output = self.model.generate(**kwargs, **generation_kwargs)
                 self.stats["generate_s"] = time.perf_counter() - start
@@ -278,7 +262,7 @@ class VLMPipeline:
         per_row, texts = self._pairs(images, prompts)
         kwargs = self._prepare(per_row, texts)
         forward_kwargs.setdefault("logits_to_keep", 1)
-        with torch.no_grad(), self.seam.session(kwargs):
+        with torch.no_grad(), self.seam.session(kwargs), compat.quiet_hf():
             start = time.perf_counter()
             output = self.model(**kwargs, **forward_kwargs)
             self.stats["forward_s"] = time.perf_counter() - start

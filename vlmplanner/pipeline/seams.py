@@ -31,28 +31,27 @@ import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
-
+from vlmplanner import compat
 from vlmplanner.compressors import CompressionContext, Compressor, InLLMCompressor
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
+from vlmplanner.extras import require
 
 from .inllm import InLLMHooks, image_runs
 from .resolve import RunPlan
 from .vision import multi_layer_indices, run_clip_tower
 
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:  # a missing torch is one MissingExtraError naming the extra
+    torch = require("torch", feature="the pipeline's seams")
+    Tensor = torch.Tensor
+
 __all__ = ["LlavaNextSeam", "LlavaSeam", "QwenSeam", "Seam", "anyres_unpadded_region", "make_seam", "pack_anyres"]
 
 QueryFn = Callable[[list[int]], Tensor]
-
-
-def _image_token_id(config: Any) -> int:
-    value: Any = getattr(config, "image_token_id", None)
-    if value is None:
-        value = getattr(config, "image_token_index", None)
-    return int(value)
 
 
 class Seam:
@@ -64,12 +63,14 @@ class Seam:
         self.compressor = compressor
         self.plan = plan
         self.config = model.config
-        self.image_token_id = _image_token_id(self.config)
+        self.image_token_id = compat.image_token_id(self.config)
         self.stats: dict[str, float] = {}
         self.notes: list[str] = list(plan.notes)
         self.hooks: InLLMHooks | None = None
+        if self.compresses_features:                 # fails here, at load, on a transformers without it
+            compat.check_encoder_outputs(model)
         if isinstance(compressor, InLLMCompressor):
-            self.hooks = InLLMHooks(model.model.language_model, compressor, self.image_token_id)
+            self.hooks = InLLMHooks(compat.vlm_part(model, "language_model"), compressor, self.image_token_id)
 
     @property
     def compresses_features(self) -> bool:
@@ -117,13 +118,6 @@ class Seam:
     def llm_tokens_seen(self) -> list[tuple[int, int]]:
         """(layer, tokens) the in-LLM hooks saw at the last prefill (empty for other seams)."""
         return list(self.hooks.seen) if self.hooks is not None else []
-
-
-def _wrap_features(features: Sequence[Tensor]) -> dict[str, Any]:
-    from transformers.modeling_outputs import BaseModelOutputWithPooling
-
-    features_list: Any = list(features)          # the models take one tensor per image
-    return {"image": BaseModelOutputWithPooling(pooler_output=features_list)}
 
 
 class LlavaSeam(Seam):
@@ -176,8 +170,7 @@ class LlavaSeam(Seam):
 
     def _compress_crops(self, pixels: Tensor, crop_rows: list[int], query: QueryFn) -> Any:
         """Compressed, projected tokens ``[C, k, D]`` and their positions ``[C, k, 2]``."""
-        model = self.model.model
-        tower = model.vision_tower
+        tower = compat.vlm_part(self.model, "vision_tower")
         start = time.perf_counter()
         context_before = self.stats.get("context_s", 0.0)
         outputs = run_clip_tower(
@@ -194,7 +187,7 @@ class LlavaSeam(Seam):
         features = outputs.features
         context = CompressionContext(self.grid, cls_attention=outputs.cls_attention, keys=outputs.keys,
                                      query=query_vectors, multi_layer_features=outputs.multi_layer_features)
-        projector = model.multi_modal_projector
+        projector = compat.vlm_part(self.model, "projector")
         if not self.before_projector:
             start = time.perf_counter()
             features = projector(features)
@@ -219,7 +212,7 @@ class LlavaSeam(Seam):
         features = self._pack(tokens, positions, crops, batch)
         kwargs = {key: value for key, value in batch.items()
                   if key not in ("pixel_values", "image_sizes")}
-        kwargs["mm_encoder_outputs"] = _wrap_features(features)
+        kwargs.update(compat.encoder_outputs(self.model, features))
         return kwargs
 
     def _pack(self, tokens: Tensor, positions: Tensor, crops: list[int], batch: dict[str, Any]) -> list[Tensor]:
@@ -274,11 +267,7 @@ class LlavaNextSeam(LlavaSeam):
         self.pinpoints = [list(p) for p in self.config.image_grid_pinpoints]
 
     def tile_grid(self, image_size: Sequence[int]) -> tuple[int, int]:
-        from transformers.models.llava_next.modeling_llava_next import get_anyres_image_grid_shape
-
-        rows, cols = get_anyres_image_grid_shape(  # type: ignore[no-untyped-call]
-            [int(s) for s in image_size], self.pinpoints, self.side)
-        return int(rows), int(cols)
+        return compat.anyres_grid_shape(image_size, self.pinpoints, self.side)
 
     def layout(self, image_size: Sequence[int]) -> tuple[int, int]:
         """(crops, newline tokens) of an image of ``(height, width)``."""
@@ -308,7 +297,7 @@ class LlavaNextSeam(LlavaSeam):
         return pixels, crops
 
     def _pack(self, tokens: Tensor, positions: Tensor, crops: list[int], batch: dict[str, Any]) -> list[Tensor]:
-        newline = self.model.model.image_newline
+        newline = compat.vlm_part(self.model, "image_newline")
         out = []
         start = 0
         for size, count in zip(batch["image_sizes"].tolist(), crops):
@@ -329,32 +318,19 @@ class QwenSeam(Seam):
         self.needs = set(compressor.required_inputs) if self.compresses_features else set()
         self._positions: list[Tensor] | None = None
         self._prepared: tuple[Any, list[Tensor]] | None = None
-        self._original_rope_index: Any = None
-        self._patch: Any = None
+        self._unpatch: Any = None
         if self.compresses_features:
-            base = model.model
-            self._original_rope_index = base.get_rope_index
-            seam = self
+            self._unpatch = compat.patch_rope_index(compat.vlm_part(model, "inner_model"), self._rope_index_or_none)
 
-            original = base.get_rope_index
-
-            def get_rope_index(*args: Any, **kwargs: Any) -> Any:
-                if seam._positions is None:
-                    return original(*args, **kwargs)
-                return seam.rope_index(*args, **kwargs)
-
-            base.get_rope_index = get_rope_index
-            self._patch = get_rope_index
+    def _rope_index_or_none(self, *args: Any, **kwargs: Any) -> Any:
+        """Compressed positions while a session with compressed features runs; else None (the
+        model's own)."""
+        return None if self._positions is None else self.rope_index(*args, **kwargs)
 
     def close(self) -> None:
-        if self._original_rope_index is not None:
-            base = self.model.model
-            if vars(base).get("get_rope_index") is self._patch:
-                if self._original_rope_index == type(base).get_rope_index.__get__(base):
-                    del base.get_rope_index                  # the class's method is visible again
-                else:                                        # another seam's patch was below ours
-                    base.get_rope_index = self._original_rope_index
-            self._original_rope_index = None                 # a patch left in a chain now passes through
+        if self._unpatch is not None:
+            self._unpatch()
+            self._unpatch = None
         super().close()
 
     def merged_grid(self, thw: Sequence[int]) -> tuple[int, int]:
@@ -383,11 +359,11 @@ class QwenSeam(Seam):
     def prepare(self, batch: dict[str, Any], images_per_row: list[int], query: QueryFn) -> dict[str, Any]:
         if not self.compresses_features:
             return super().prepare(batch, images_per_row, query)
-        base = self.model.model
+        base = compat.vlm_part(self.model, "inner_model")
         thw = batch["image_grid_thw"]
         start = time.perf_counter()
-        pixels = batch["pixel_values"].to(device=base.visual.device)
-        merged = base.get_image_features(pixels, thw, return_dict=True).pooler_output
+        pixels = batch["pixel_values"].to(device=compat.vlm_part(self.model, "vision_tower").device)
+        merged = compat.image_features(base, pixels, thw)
         self._timed("vision_s", start)
         image_rows = [row for row, n in enumerate(images_per_row) for _ in range(n)]
         query_vectors = None
@@ -414,14 +390,14 @@ class QwenSeam(Seam):
                 features[i] = out.features[j]
                 positions[i] = torch.floor(out.positions[j] + 0.5).to(torch.long)
         kwargs = {key: value for key, value in batch.items() if key != "pixel_values"}
-        kwargs["mm_encoder_outputs"] = _wrap_features([f for f in features if f is not None])
-        self._prepared = (kwargs["mm_encoder_outputs"], [p for p in positions if p is not None])
+        kwargs.update(compat.encoder_outputs(self.model, [f for f in features if f is not None]))
+        self._prepared = (kwargs[compat.ENCODER_OUTPUTS], [p for p in positions if p is not None])
         return kwargs
 
     @contextmanager
     def session(self, model_kwargs: dict[str, Any]) -> Iterator[None]:
         prepared = self._prepared
-        if prepared is not None and model_kwargs.get("mm_encoder_outputs") is prepared[0]:
+        if prepared is not None and model_kwargs.get(compat.ENCODER_OUTPUTS) is prepared[0]:
             self._positions = prepared[1]
         try:
             with super().session(model_kwargs):

@@ -18,10 +18,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+from vlmplanner import compat
+from vlmplanner.extras import require
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:  # a missing torch is one MissingExtraError naming the extra
+    torch = require("torch", feature="the pipeline's vision-tower seam")
 
 __all__ = ["QUECC_LAYERS", "TowerOutputs", "cls_row_and_keys", "multi_layer_indices", "run_clip_tower"]
 
@@ -50,22 +56,21 @@ class TowerOutputs:
 def cls_row_and_keys(layer: Any, layer_input: Tensor, *, full_width: bool = False) -> tuple[Tensor, Tensor]:
     """(``[B, N]`` head-mean [CLS] attention to the patches, ``[B, N, Dk]`` keys of the patches) of one
     CLIP encoder layer, recomputed from its input hidden states ``[B, 1 + N, C]``."""
-    attention = layer.self_attn
-    x = layer.layer_norm1(layer_input)
-    q = attention.q_proj(x[:, :1])                                      # [B, 1, C]
-    k = attention.k_proj(x)                                             # [B, T, C]
+    parts = compat.clip_attention(layer)
+    x = parts.norm(layer_input)
+    q = parts.q_proj(x[:, :1])                                          # [B, 1, C]
+    k = parts.k_proj(x)                                                 # [B, T, C]
     dtype = torch.float32 if q.dtype not in (torch.float32, torch.float64) else q.dtype
     q, k = q.to(dtype), k.to(dtype)
     if full_width:
         scores = torch.softmax(q @ k.transpose(1, 2) * k.shape[-1] ** -0.5, dim=-1)  # [B, 1, T]
         return scores[:, 0, 1:], k[:, 1:]
     batch, length, width = k.shape
-    heads = attention.num_heads
+    heads = parts.heads
     head_dim = width // heads
     qh = q.view(batch, 1, heads, head_dim).transpose(1, 2)              # [B, H, 1, d]
     kh = k.view(batch, length, heads, head_dim).transpose(1, 2)         # [B, H, T, d]
-    scale = getattr(attention, "scale", head_dim ** -0.5)
-    scores = torch.softmax(qh @ kh.transpose(2, 3) * scale, dim=-1)     # [B, H, 1, T]
+    scores = torch.softmax(qh @ kh.transpose(2, 3) * parts.scale, dim=-1)  # [B, H, 1, T]
     return scores[:, :, 0, 1:].mean(dim=1), kh.mean(dim=1)[:, 1:]
 
 
@@ -91,8 +96,7 @@ def run_clip_tower(tower: Any, pixel_values: Tensor, *, feature_layer: int | Seq
     if cls_layer is not None:
         clock = time.perf_counter()
         index = cls_layer % len(states)                                 # the output of layer index - 1
-        inner = getattr(tower, "vision_model", tower)      # transformers 4 wraps the encoder once more
-        layers = inner.encoder.layers
+        layers = compat.clip_encoder_layers(tower)
         cls, keys = cls_row_and_keys(layers[index - 1], states[index - 1], full_width=full_width)
         result.cls_attention = cls
         result.keys = keys if want_keys else None

@@ -22,11 +22,13 @@ import copy
 import dataclasses
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vlmplanner import compat
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 
 from .conventions import COMPONENTS, CONVENTIONS, PREFILL_COMPONENTS
 
@@ -80,6 +82,9 @@ def count_flops(target: ProfileTarget, visual_tokens: int | None = None, *, meth
     if method not in FLOP_METHODS:
         raise ValidationError(f"unknown FLOP method {method!r}; known: {', '.join(FLOP_METHODS)}", field="method",
                               value=method)
+    if method != "analytic":
+        for module in ("torch", "transformers") + (("fvcore",) if method == "fvcore" else ()):
+            require(module, feature=f"counting FLOPs with method {method!r}")
     if method == "analytic":
         return _analytic(target, visual_tokens, compressor, text_tokens, image_size, compressor_spec)
     if method == "traced":
@@ -164,53 +169,34 @@ def _component_paths(target: ProfileTarget, root: Any, model: Any, compressor: A
 def _sdpa_cpu_flops(query_shape: Any, key_shape: Any, value_shape: Any, *args: Any, out_shape: Any = None,
                     **kwargs: Any) -> int:
     """FLOPs of aten._scaled_dot_product_flash_attention_for_cpu: QKᵀ and AV, dense."""
-    from torch.utils.flop_counter import sdpa_flop_count
-
     shapes = [tuple(s) if len(s) == 4 else (1, *s) for s in (query_shape, key_shape, value_shape)]
-    return int(sdpa_flop_count(*shapes))  # type: ignore[no-untyped-call]
+    return compat.sdpa_flop_count(*shapes)
 
 
 def sdpa_cpu_mapping() -> dict[Any, Any]:
     """The custom_mapping FlopCounterMode needs on CPU (torch 2.13 counts this op as 0)."""
-    import torch
-
-    return {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flops}
+    return {compat.sdpa_cpu_op(): _sdpa_cpu_flops}
 
 
 def fake_model(target: ProfileTarget) -> Any:
     """The target's full-size model on FakeTensor weights, built once per target."""
     model = target._fake_model
     if model is None:
-        with warnings.catch_warnings(), _no_init_weights():
+        # random initialization is skipped: the values are never read, and initializing fake
+        # parameters still dispatches every init op (72B: 2.7 s -> 0.5 s)
+        with warnings.catch_warnings(), compat.no_init_weights():
             warnings.simplefilter("ignore")
             model = target.family.build_fake(target.config)
         target._fake_model = model
     return model
 
 
-def _no_init_weights() -> contextlib.AbstractContextManager[Any]:
-    """Skip random weight initialization while building a FakeTensor model: the values are never
-    read, and initializing fake parameters still dispatches every init op (72B: 2.7 s -> 0.5 s)."""
-    try:
-        from transformers.initialization import no_init_weights
-    except ImportError:  # pragma: no cover - other transformers versions
-        return contextlib.nullcontext()
-    return no_init_weights()
-
-
-def _fake_mode(model: Any) -> Any:
-    for parameter in model.parameters():
-        mode = getattr(parameter, "fake_mode", None)
-        if mode is not None:
-            return mode
-    raise ValidationError("build_fake() returned a model without FakeTensor parameters", field="model",  # pragma: no cover
-                          value=type(model).__name__)
-
-
 def _traced(target: ProfileTarget, visual_tokens: int | None, compressor: str | Any, text_tokens: int,
             image_size: tuple[int, int] | None, sdpa_formula: bool) -> FlopCount:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
+
+    from vlmplanner.families import fake_mode_of
 
     from .requests import build_request
     from .seam import Runner, resolve_compressor
@@ -219,20 +205,19 @@ def _traced(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
     name, module = resolve_compressor(compressor, target.model_type)
     model = fake_model(target)
     request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
-                            image_size=image_size, fake_mode=_fake_mode(model), what=f"model {target.name!r}")
+                            image_size=image_size, fake_mode=fake_mode_of(model), what=f"model {target.name!r}")
     runner = Runner(model, module)
     mapping = sdpa_cpu_mapping() if sdpa_formula else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
             out = runner.prefill(request, use_cache=True)
-        prefill_counts = counter.get_flop_counts()
+        total, totals = compat.module_flops(counter)
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as step:
             runner.decode(request, out.past_key_values)
     root = type(runner).__name__
-    totals = {path: float(sum(ops.values())) for path, ops in prefill_counts.items()}
     paths = _component_paths(target, runner, model, runner.compressor, root)
-    flops = attribute(totals, paths, totals.get("Global", 0.0))
+    flops = attribute(totals, paths, total)
     flops["decode_step"] = float(step.get_total_flops())
     notes = [f"model built on FakeTensor weights from {target.config_source}"]
     if request.features_path:
@@ -325,39 +310,16 @@ def _traced_input(key: str, value: Any) -> bool:
                                                                                          "attention_mask"))
 
 
-@contextlib.contextmanager
-def _jit_traceable(model_type: str) -> Iterator[None]:
+def _jit_traceable(model_type: str) -> contextlib.AbstractContextManager[Any]:
     """Work around transformers code a torch.jit trace cannot follow, for the trace's duration.
 
     LLaVA-NeXT's ``unpad_image`` computes ``round(size * scale)`` from ``tensor.shape``, which a
-    jit trace turns into tensors (``TypeError: type Tensor doesn't define __round__``). The
-    replacement does the same arithmetic on Python ints; it changes no FLOP.
+    jit trace turns into tensors (``TypeError: type Tensor doesn't define __round__``);
+    ``compat.traceable_llava_next`` does the same arithmetic on Python ints and changes no FLOP.
     """
     if model_type != "llava_next":
-        yield
-        return
-    from transformers.models.llava_next import modeling_llava_next as module
-
-    original = module.unpad_image
-
-    def unpad_image(tensor: Any, original_size: Any) -> Any:
-        if not isinstance(original_size, (list, tuple)):
-            original_size = original_size.tolist()
-        height, width = (int(v) for v in original_size)
-        current_height, current_width = (int(v) for v in tensor.shape[1:])
-        if width / height > current_width / current_height:
-            new_height = int(round(height * (current_width / width), 7))
-            padding = (current_height - new_height) // 2
-            return tensor[:, padding: current_height - padding, :]
-        new_width = int(round(width * (current_height / height), 7))
-        padding = (current_width - new_width) // 2
-        return tensor[:, :, padding: current_width - padding]
-
-    module.unpad_image = unpad_image
-    try:
-        yield
-    finally:
-        module.unpad_image = original
+        return contextlib.nullcontext()
+    return compat.traceable_llava_next()
 
 
 def _fvcore_wrappers() -> tuple[type, type]:

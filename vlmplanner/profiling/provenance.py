@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 
 __all__ = [
     "cpu_name",
@@ -57,32 +58,18 @@ def cpu_name() -> str:
 
 
 def resolve_device(device: str | None) -> str:
-    """``cpu`` or ``cuda[:N]``, checked: CUDA without a CUDA device is a clear error.
+    """``cpu`` or ``cuda[:N]``, checked: a malformed name is a ValidationError, a CUDA device this
+    machine does not have a DeviceUnavailableError (both with field "device")."""
+    from vlmplanner.families.devices import check_available
 
-    Raises ValidationError with field "device" (a DeviceUnavailableError class is proposed for it).
-    """
     if device is None or not isinstance(device, str) or not device.strip():
         raise ValidationError("device is required: 'cpu' or 'cuda' (or 'cuda:N')", field="device", value=device)
     text = device.strip().lower()
     if text == "cpu":
         return "cpu"
     if text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValidationError(
-                f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA device"
-                " (torch.cuda.is_available() is False); use --device cpu, or run on a machine with a GPU"
-                " and a CUDA build of torch",
-                field="device", value=device,
-            )
-        index = int(text[5:]) if ":" in text else 0
-        if index >= torch.cuda.device_count():
-            raise ValidationError(
-                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible",
-                field="device", value=device,
-            )
-        return f"cuda:{index}"
+        check_available(text)
+        return text if ":" in text else "cuda:0"
     raise ValidationError(f"unknown device {device!r}; use 'cpu' or 'cuda' (or 'cuda:N')", field="device",
                           value=device)
 
@@ -90,8 +77,7 @@ def resolve_device(device: str | None) -> str:
 def device_name(device: str) -> str:
     """The name recorded with a measurement: the GPU's name, or ``cpu: <model>``."""
     if device.startswith("cuda"):
-        import torch
-
+        torch = require("torch", feature="naming a CUDA device")
         return str(torch.cuda.get_device_name(torch.device(device)))
     return cpu_name()
 

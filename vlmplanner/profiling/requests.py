@@ -15,7 +15,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from vlmplanner import compat
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
+from vlmplanner.extras import require
 
 __all__ = ["Request", "build_request", "count_placeholders", "image_token_id", "token_grid"]
 
@@ -55,26 +57,15 @@ class Request:
 def _move(inputs: dict[str, Any], device: str, dtype: Any) -> dict[str, Any]:
     out = {}
     for key, value in inputs.items():
-        if hasattr(value, "is_floating_point") and not _is_fake(value):
+        if hasattr(value, "is_floating_point") and not compat.is_fake_tensor(value):
             value = value.to(device=device, dtype=dtype if value.is_floating_point() else value.dtype)
         out[key] = value
     return out
 
 
-def _is_fake(value: Any) -> bool:
-    from torch._subclasses.fake_tensor import FakeTensor
-
-    return isinstance(value, FakeTensor)
-
-
 def image_token_id(config: Any) -> int:
     """The placeholder id of an image token in ``input_ids``."""
-    for key in ("image_token_id", "image_token_index"):
-        value = getattr(config, key, None)
-        if isinstance(value, int):
-            return value
-    raise ValidationError("the model's config names no image token id (image_token_id / image_token_index)",
-                          field="config", value=type(config).__name__)
+    return compat.image_token_id(config)
 
 
 def count_placeholders(config: Any, input_ids: Any) -> int:
@@ -115,6 +106,7 @@ def build_request(family: Any, config: Any, *, visual_tokens: int | None = None,
     ``text_tokens`` is passed to ``dummy_inputs``; the request's ``text_tokens`` counts every
     non-image position (Qwen adds <|vision_start|> and <|vision_end|> around the image).
     """
+    require("torch", feature="building a profiled request")
     import torch
 
     base = family.dummy_inputs(config, image_size=image_size, text_tokens=text_tokens, batch_size=batch_size,

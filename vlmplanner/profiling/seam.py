@@ -17,20 +17,26 @@ stage allows the LLM input. The others (the [CLS]-attention methods, FastV insid
 with its query pass) need hooks into the model that only ``vlmplanner.pipeline`` installs; time
 them through a pipeline (``bench/bench_compression.py`` does).
 
-This module imports torch; import it only where torch is needed.
+This module needs torch: imported without it, it raises MissingExtraError naming the extra.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import torch
-from torch import nn
-
+from vlmplanner import compat
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 
 from .requests import Request
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+else:  # a missing torch is one MissingExtraError naming the extra
+    torch = require("torch", feature="profiling a model")
+    nn = torch.nn
 
 __all__ = ["Compressor", "KeepEvenlySpaced", "RegisteredCompressor", "Runner", "VlmPlannerRunner", "check_profilable",
            "resolve_compressor"]
@@ -168,11 +174,8 @@ class VlmPlannerRunner(nn.Module):
         """The LLM call's inputs: the request's, plus the compressed features on the features path."""
         if request.vision is None:
             return request.kwargs
-        from transformers.modeling_outputs import BaseModelOutputWithPooling
-
         model: Any = self.model
-        features = model.get_image_features(**request.vision)
-        pooled = features.pooler_output if hasattr(features, "pooler_output") else features
+        pooled = compat.image_features(model, **request.vision)
         grids = _grids(request, model)
         kept = []
         for index, f in enumerate(pooled):
@@ -185,8 +188,7 @@ class VlmPlannerRunner(nn.Module):
                     f"compressor {getattr(self.compressor, 'name', '?')!r} returned {tensor.shape[-2]} tokens,"
                     f" {request.visual_tokens} were asked for", field="compressor", value=tuple(tensor.shape),
                 )
-        output = BaseModelOutputWithPooling(pooler_output=kept)  # type: ignore[arg-type]  # a list per image
-        return {**request.kwargs, "mm_encoder_outputs": {"image": output}}
+        return {**request.kwargs, **compat.encoder_outputs(model, kept)}
 
 
 def _grids(request: Request, model: Any) -> list[tuple[int, int]] | None:

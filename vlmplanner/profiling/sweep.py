@@ -12,12 +12,14 @@ memory is stored with status ``oom``, one the analytic memory model says cannot 
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vlmplanner.errors import InvalidTokenCountError, ValidationError, VlmPlannerError
+from vlmplanner.extras import require
 
 from .conventions import CONVENTIONS, FLOP_DEVICE, METHODS
 from .provenance import device_name, now, resolve_device, versions
@@ -88,13 +90,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
     """Whether an exception is an out-of-memory error (CUDA or host)."""
     if isinstance(exc, MemoryError):
         return True
-    try:
-        import torch
-
-        if isinstance(exc, torch.OutOfMemoryError):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
+    torch = sys.modules.get("torch")  # not imported: the error cannot be torch's
+    if torch is not None and isinstance(exc, torch.OutOfMemoryError):
+        return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
                                               or "not enough memory" in text)
@@ -197,6 +195,8 @@ def profile_sweep(
     weights. Raises InvalidTokenCountError, before anything runs, for a token count above what the
     model produces; raises SweepInterrupted (a KeyboardInterrupt carrying the report) on Ctrl-C.
     """
+    for module in ("torch", "transformers"):
+        require(module, feature="a profile sweep")
     from .flops import count_flops
     from .requests import build_request
     from .seam import resolve_compressor

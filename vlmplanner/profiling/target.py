@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 
 if TYPE_CHECKING:
     from vlmplanner.families.base import ModelFamily, TinyVLM
@@ -55,6 +56,8 @@ class ProfileTarget:
         """A target from a config.json dict (weights, if given, are a checkpoint id or directory)."""
         from vlmplanner.families import get_family
 
+        for module in ("torch", "transformers"):  # torch first: transformers warns on import without it
+            require(module, feature="a profile target")
         _check_name(name)
         if not isinstance(config, Mapping):
             raise ValidationError("a config.json must be a JSON object", field="config", value=type(config).__name__)

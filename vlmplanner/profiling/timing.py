@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vlmplanner.errors import ValidationError
+from vlmplanner.extras import require
 
 from .provenance import device_name, peak_rss_bytes, reset_peak_rss, resolve_device
 
@@ -60,6 +61,7 @@ class Timing:
 
 def resolve_torch_dtype(dtype: str | Any) -> tuple[str, Any]:
     """(name, torch dtype) for bf16 / fp16 / fp32 (or a torch dtype)."""
+    require("torch", feature="measuring latency")
     import torch
 
     if isinstance(dtype, torch.dtype):
@@ -92,11 +94,14 @@ def measure_latency(target: ProfileTarget, visual_tokens: int | None = None, *, 
     """Time prefill and decode of ``target``'s real model (loaded on first use) on ``device``.
 
     ``device`` is required: ``cpu`` or ``cuda`` (``cuda:N``); CUDA without a CUDA device raises
-    ValidationError(field="device"). Out of memory propagates as torch's error (the sweep records it).
+    DeviceUnavailableError. Out of memory propagates as torch's error (the sweep records it).
     ``cpu_threads`` sets torch's intra-op threads for the run (restored afterwards); on a shared
     machine 1 thread avoids OpenMP barriers stalling on a descheduled thread.
     """
+    require("torch", feature="measuring latency")
     import torch
+
+    require("transformers", feature="measuring latency")
 
     from .requests import build_request
     from .seam import Runner, resolve_compressor

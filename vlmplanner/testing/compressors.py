@@ -30,10 +30,9 @@ Class attributes tune the inputs (``grids``, ``token_counts``, ``dim``, ``key_di
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
-import torch
 
 from vlmplanner.compressors import (
     CONTEXT_INPUTS,
@@ -47,8 +46,23 @@ from vlmplanner.compressors import (
     get_compressor,
 )
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
+from vlmplanner.extras import require
 
 __all__ = ["CompressorConformance", "InLLMCompressorConformance", "check_card", "check_generates", "spread"]
+
+
+class _Torch:
+    """torch, imported on first use: the suite imports (and its card checks run) without it, and
+    a tensor check raises MissingExtraError naming the extra instead of a ModuleNotFoundError."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(require("torch", feature="the compressor conformance suite"), name)
+
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = _Torch()
 
 
 def spread(values: list[int], n: int = 3) -> list[int]:
@@ -181,10 +195,12 @@ class CompressorConformance(_Base):
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64", "bfloat16")
 
     def make_inputs(self, grid: tuple[int, int], *, batch: int | None = None,
-                    dtype: torch.dtype = torch.float32, device: str = "cpu",
+                    dtype: torch.dtype | None = None, device: str = "cpu",
                     seed: int | None = None) -> tuple[torch.Tensor, CompressionContext]:
-        """Random features and a full context (every optional input present)."""
+        """Random features and a full context (every optional input present); float32 unless
+        ``dtype`` says otherwise."""
         batch = batch or self.batch_size
+        dtype = torch.float32 if dtype is None else dtype
         n = grid[0] * grid[1]
         g = torch.Generator().manual_seed(self.seed if seed is None else seed)
         features = torch.randn(batch, n, self.dim, generator=g, dtype=torch.float64)
@@ -423,9 +439,10 @@ def check_generates(card: CompressorCard, family: str, make: Any) -> None:
     """The body of :meth:`_Base.check_generation` for one family (``make(k, grid, needs)`` builds the
     compressor)."""
     import numpy as np
-    from PIL import Image
 
     from vlmplanner.pipeline import wrap
+
+    Image = require("PIL.Image", feature="the conformance suite's generation check")
 
     tiny = _tiny(family)
     vision = tiny.config.vision_config
@@ -456,7 +473,9 @@ def check_generates(card: CompressorCard, family: str, make: Any) -> None:
         if embeds is not None:
             lengths.append(int(embeds.shape[1]))
 
-    handle = tiny.model.model.language_model.register_forward_pre_hook(record, with_kwargs=True)
+    from vlmplanner.compat import vlm_part
+
+    handle = vlm_part(tiny.model, "language_model").register_forward_pre_hook(record, with_kwargs=True)
     try:
         rng = np.random.RandomState(0)
         images = [Image.fromarray(rng.randint(0, 255, (*_GENERATION_IMAGE, 3), dtype=np.uint8)) for _ in range(2)]
