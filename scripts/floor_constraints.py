@@ -2,6 +2,7 @@
 
 Usage: python scripts/floor_constraints.py [--except torch] > floors.txt
        pip install -e '.[torch,test]' -c floors.txt
+       python scripts/floor_constraints.py --check   # every installed dependency is at its floor
 
 CI's lowest-floor lane installs with these, so the floors we declare are versions the suite passes
 on. A requirement without a ">=" floor is left free. ``--except`` leaves a package out (torch stays at
@@ -37,14 +38,39 @@ def floors(pyproject: Path) -> dict[str, str]:
     return found
 
 
-def main() -> None:
+def check(found: dict[str, str], free: set[str]) -> int:
+    """Print each installed dependency against its floor; 1 if one is not at it (or, when free, below it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import Version
+
+    bad = 0
+    for name, floor in sorted(found.items()):
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue  # an extra this environment does not install
+        at_floor = Version(installed) == Version(floor)
+        ok = Version(installed) >= Version(floor) if name in free else at_floor
+        bad += not ok
+        print(f"{name:<18} floor {floor:<22} installed {installed:<22} {'ok' if ok else 'NOT AT THE FLOOR'}")
+    return 1 if bad else 0
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--except", dest="skip", action="append", default=[], help="a package to leave free")
+    parser.add_argument("--check", action="store_true", help="compare what is installed with the floors")
     args = parser.parse_args()
-    for name, version in sorted(floors(ROOT / "pyproject.toml").items()):
-        if name not in {s.lower() for s in args.skip}:
+    found = floors(ROOT / "pyproject.toml")
+    free = {s.lower() for s in args.skip}
+    if args.check:
+        return check(found, free | {"torch"})
+    for name, version in sorted(found.items()):
+        if name not in free:
             print(f"{name}=={version}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

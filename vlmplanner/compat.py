@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from vlmplanner.errors import MissingExtraError
-from vlmplanner.extras import EXTRA_OF, available, require
+from vlmplanner.errors import IncompatibleVersionError
+from vlmplanner.extras import available, require
 
 __all__ = [
     "anyres_grid_shape",
@@ -70,20 +70,6 @@ __all__ = [
 
 #: The releases the test suite last passed with (raised in the error message as "tested with").
 TESTED_WITH = {"torch": "2.13.0", "transformers": "5.24.0", "huggingface_hub": "2.4.0"}
-
-
-class IncompatibleVersionError(MissingExtraError):
-    """An installed torch / transformers / huggingface_hub lacks (or changed) an API a shim relies
-    on. ``shim`` names the function in vlmplanner.compat, ``package`` and ``installed`` the release;
-    the remedy is a supported release, so it is a MissingExtraError of the ``torch`` extra."""
-
-    code = "incompatible-version"
-
-    def __init__(self, message: str, *, shim: str, package: str, installed: str) -> None:
-        super().__init__(message, extra=EXTRA_OF.get(package, "torch"), module=package)
-        self.shim = shim
-        self.package = package
-        self.installed = installed
 
 
 def _installed(package: str) -> str:

@@ -27,6 +27,7 @@ The hierarchy::
     ├── NoFeasibleCandidateError   nothing fits the budget; names the cheapest candidate
     ├── ShippedDataError           the data shipped in catalog/ is missing or inconsistent
     ├── MissingExtraError          an optional dependency is not installed; names the pip command
+    │   └── IncompatibleVersionError  installed, but a release whose API vlmplanner.compat cannot use
     ├── HubUnreachableError        the Hugging Face Hub (or a mirror) cannot be reached
     ├── DeviceUnavailableError     the device asked for (cuda, cuda:N, mps) is not on this machine
     └── ModelLoadError             a checkpoint's weights or processor failed to load
@@ -57,6 +58,7 @@ __all__ = [
     "ExtrapolationWarning",
     "FitError",
     "HubUnreachableError",
+    "IncompatibleVersionError",
     "InsufficientDataError",
     "InvalidBudgetError",
     "InvalidHardwareError",
@@ -267,6 +269,22 @@ class MissingExtraError(VlmPlannerError):
         super().__init__(message, field="extra", value=extra)
         self.extra = extra
         self.module = module
+
+
+class IncompatibleVersionError(MissingExtraError):
+    """An installed torch / transformers / huggingface_hub lacks (or changed) an API a shim in
+    :mod:`vlmplanner.compat` relies on: ``shim`` names the function, ``package`` and ``installed``
+    the release. The remedy is a supported release, so it is a MissingExtraError of that extra."""
+
+    code = "incompatible-version"
+
+    def __init__(self, message: str, *, shim: str, package: str, installed: str) -> None:
+        from vlmplanner.extras import EXTRA_OF
+
+        super().__init__(message, extra=EXTRA_OF.get(package, "torch"), module=package)
+        self.shim = shim
+        self.package = package
+        self.installed = installed
 
 
 class HubUnreachableError(VlmPlannerError):

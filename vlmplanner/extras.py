@@ -23,6 +23,8 @@ EXTRA_OF: dict[str, str] = {
     "fvcore": "torch",
     "safetensors": "torch",
     "PIL": "torch",
+    "huggingface_hub": "torch",
+    "tokenizers": "torch",
     "psycopg": "postgres",
 }
 

@@ -99,3 +99,16 @@ def test_a_warm_recommend_imports_no_database_engine(url: str, tmp_path: Path) -
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_planner_sees_writes_made_after_its_snapshot(url: str) -> None:
+    query = {"task": "visual-reasoning", "budget": Budget(gflops=1000), "model": "paper-2411.03312/llava-next-qwen1.5-4b",
+             "compressor": "tokenpacker"}
+    with Planner(url) as planner:
+        before = planner.recommend(**query)
+        with open_catalog(url) as catalog:  # another writer: a process, a colleague
+            catalog.add_result(model="paper-2411.03312/llava-next-qwen1.5-4b", compressor="tokenpacker",
+                               visual_tokens=before.candidate.visual_tokens, benchmark="avg_visual_reasoning",
+                               score=0.98, source="test: a later run")
+        after = planner.recommend(**query)
+    assert after.quality.score == 0.98 and after.quality.provenance == "measured"

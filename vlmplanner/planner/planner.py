@@ -74,6 +74,7 @@ class Planner:
         self._catalog: Catalog | None = None if isinstance(catalog, (str, type(None))) else catalog
         self._url: str | None = resolve_catalog_url(catalog) if isinstance(catalog, (str, type(None))) else None
         self._snapshot: Snapshot | None = None
+        self._snapshot_version: str | None = None  # the catalog's data version the snapshot was read at
         self._tables: dict[tuple[Any, ...], tuple[ResolvedTask, CandidateTable]] = {}
         try:
             self.hardware = self._resolve_hardware(hardware)
@@ -101,19 +102,36 @@ class Planner:
         from . import cache
 
         if self._url is None:  # a Catalog object: read it
+            self._snapshot_version = self.catalog.data_version()
             return Snapshot.load(self.catalog)
         if self._catalog is None:
-            cached, _ = cache.load_cached(self._url)
+            cached, version = cache.load_cached(self._url)
             if cached is not None:
+                self._snapshot_version = version
                 return cached
         catalog = self.catalog  # opens, creates and seeds as needed, checks the schema
-        version = cache.data_version(self._url)  # before reading: a write meanwhile makes this copy stale
+        version = self._current_version()  # before reading: a write meanwhile makes this copy stale
         snapshot = Snapshot.load(catalog)
         cache.save_cached(self._url, version, snapshot)
+        self._snapshot_version = version
         return snapshot
 
+    def _current_version(self) -> str | None:
+        """The catalog's data version now: read without SQLAlchemy for a SQLite file."""
+        from vlmplanner.store.stamp import data_version
+
+        if self._url is not None and (version := data_version(self._url)) is not None:
+            return version
+        return self.catalog.data_version() if self._catalog is not None else None
+
+    def _up_to_date(self) -> None:
+        """Re-read the catalog if anything wrote to it since the snapshot was taken (one small query)."""
+        if self._snapshot is not None and self._current_version() != self._snapshot_version:
+            self.refresh()
+
     def refresh(self) -> None:
-        """Re-read the catalog (and refit, in memory, laws whose results changed)."""
+        """Re-read the catalog (and refit, in memory, laws whose results changed). recommend() and
+        frontier() do this themselves when the catalog's data version changed."""
         self._snapshot = None
         self._tables.clear()
 
@@ -194,6 +212,7 @@ class Planner:
             raise ValidationError(f"unknown objective {objective!r}; supported: 'quality'", field="objective",
                                   value=objective)
         _filters(task=task, family=family, model=model, compressor=compressor, training=training)
+        self._up_to_date()
         budget = _budget(budget)
         workload = _workload(workload)
         accounting = _accounting(self.accounting if accounting is None else accounting)
@@ -224,6 +243,7 @@ class Planner:
                  model: str | None = None, compressor: str | None = None) -> list[FrontierPoint]:
         """The Pareto frontier of quality against one cost for a task, cheapest first."""
         _filters(task=task, family=family, model=model, compressor=compressor)
+        self._up_to_date()
         if cost_axis not in _AXES:
             raise ValidationError(f"unknown cost axis {cost_axis!r}; use one of {', '.join(_AXES)}", field="cost_axis",
                                   value=cost_axis)

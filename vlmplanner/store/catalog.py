@@ -203,6 +203,14 @@ class Catalog:
         with self._read() as session:
             return {row.key: row.value for row in session.scalars(select(MetaRow))}
 
+    def data_version(self) -> str | None:
+        """``"<schema revision>:<data version>"``: changes with every write (caches key on it)."""
+        from .stamp import DATA_VERSION_KEY
+
+        with self._read() as session:
+            value = session.scalar(select(MetaRow.value).where(MetaRow.key == DATA_VERSION_KEY))
+            return None if value is None else f"{current_revision(session.connection())}:{value}"
+
     def counts(self) -> dict[str, int]:
         from sqlalchemy import func
 

@@ -94,7 +94,7 @@ def benchmark_from_row(row: BenchmarkRow) -> Benchmark:
     return Benchmark.model_validate({key: getattr(row, key) for key in _BENCHMARK})
 
 
-def results_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[QualityResult]:
+def results_from_rows(rows: Iterable[Mapping[Any, Any]]) -> list[QualityResult]:
     """Result rows read with their model, compressor and benchmark names (``Catalog._results_query``),
     validated in one call: pydantic checks a list much faster than one object at a time."""
     import pydantic

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from . import convert
@@ -66,7 +66,7 @@ def _sync(
                 setattr(row, stamp, _now())
             updated += 1
     if fresh:
-        session.execute(row_type.__table__.insert(), fresh)  # one Core executemany, no ORM objects
+        session.execute(insert(row_type.__table__), fresh)  # one Core executemany, no ORM objects
     session.flush()
     report.inserted[table], report.updated[table], report.unchanged[table] = inserted, updated, unchanged
     if conflicts:
@@ -119,7 +119,7 @@ def _sync_fits(session: Session, report: SeedReport, fits: Sequence[ShippedFit],
     inserted = updated = unchanged = 0
     fresh: list[dict[str, Any]] = []
     for fit in fits:
-        values = {
+        values: dict[str, Any] = {
             "family": fit.family, "compressor_id": compressors[fit.compressor], "benchmark_id": benchmarks[fit.benchmark],
             "data_digest": fit.data_digest, "alpha": float(fit.fit["alpha"]), "beta": float(fit.fit["beta"]),
             "loo_mae_points": fit.fit.get("loo_mae_points"), "n_points": int(fit.fit["n_points"]), "fit": fit.fit,
@@ -137,7 +137,7 @@ def _sync_fits(session: Session, report: SeedReport, fits: Sequence[ShippedFit],
             row.fitted_at = _now()
             updated += 1
     if fresh:
-        session.execute(ScalingFitRow.__table__.insert(), fresh)
+        session.execute(insert(ScalingFitRow), fresh)
     session.flush()
     report.inserted["scaling_fits"], report.updated["scaling_fits"] = inserted, updated
     report.unchanged["scaling_fits"] = unchanged
@@ -147,7 +147,10 @@ def apply_seed(session: Session, shipped: ShippedCatalog, *, take_shipped: bool 
     from .catalog import SeedReport
 
     report = SeedReport()
-    by = lambda column: (lambda row: row[column] if isinstance(row, dict) else getattr(row, column))  # noqa: E731
+
+    def by(column: str) -> Callable[[Any], Any]:
+        return lambda row: row[column] if isinstance(row, dict) else getattr(row, column)
+
     _sync(session, report, "models", ModelRow, by("checkpoint"), [convert.model_values(m) for m in shipped.models],
           take_shipped=take_shipped)
     _sync(session, report, "compressors", CompressorRow, by("name"),

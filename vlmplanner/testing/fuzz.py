@@ -81,9 +81,9 @@ def cli_commands() -> list[Command]:
 
     def walk(group: typer.Typer, prefix: tuple[str, ...]) -> None:
         root = typer.main.get_command(group)
-        for info in group.registered_groups:
-            assert info.name and info.typer_instance
-            walk(info.typer_instance, (*prefix, info.name))
+        for sub in group.registered_groups:
+            assert sub.name and sub.typer_instance
+            walk(sub.typer_instance, (*prefix, sub.name))
         for info in group.registered_commands:
             name = info.name or info.callback.__name__  # type: ignore[union-attr]
             hints = typing.get_type_hints(info.callback)
@@ -127,7 +127,12 @@ class FuzzWorld:
 
         self._env = contextlib.ExitStack()
         saved = dict(os.environ)
-        self._env.callback(lambda: (os.environ.clear(), os.environ.update(saved)))
+
+        def restore() -> None:
+            os.environ.clear()
+            os.environ.update(saved)
+
+        self._env.callback(restore)
         for name in [n for n in os.environ if n.startswith("VLMPLANNER_")]:
             del os.environ[name]
         os.environ.update({"VLMPLANNER_CATALOG_URL": self.url, "VLMPLANNER_DATA_DIR": str(self.root / "data"),
@@ -309,26 +314,26 @@ class FuzzWorld:
         return _only_our_errors(build)
 
     def add_result_cases(self) -> st.SearchStrategy[Any]:
-        plausible: dict[str, st.SearchStrategy[Any]] = {
+        near: dict[str, st.SearchStrategy[Any]] = {
             "model": st.sampled_from(self.models), "compressor": st.sampled_from(self.compressors),
             "visual_tokens": st.one_of(st.sampled_from([1, 4, 16, 36, 64, 100, 144, 576, 577, 2928, 10**6]),
                                        st.integers(-3, 3000)),
             "benchmark": st.sampled_from(self.benchmarks), "score": _NUMBERS, "source": st.text(min_size=1, max_size=12),
         }
         fields = {name: st.one_of(strategy, JUNK) if name != "source" else strategy
-                  for name, strategy in plausible.items()}
+                  for name, strategy in near.items()}
         extra = {"provenance": st.one_of(st.sampled_from(["measured", "imported", "published", "predicted"]), JUNK),
                  "note": st.one_of(st.text(max_size=10), JUNK), "scroe": _NUMBERS}
         fuzzy = st.fixed_dictionaries({k: v for k, v in fields.items() if k in ("model", "score")},
                                       optional={**{k: v for k, v in fields.items() if k not in ("model", "score")},
                                                 **extra})
         # writes that should land (a native-resolution model takes any count up to its maximum)
-        plausible = st.fixed_dictionaries({
+        landing = st.fixed_dictionaries({
             "model": st.sampled_from([m for m in self.models if m.startswith("Qwen/")] or self.models),
             "compressor": st.sampled_from(["divprune", "tokenpacker", "fastv", "visionzip-ft"]),
             "visual_tokens": st.integers(1, 20000), "benchmark": st.sampled_from(["GQA", "TextVQA", "POPE", "MME"]),
             "score": st.floats(min_value=-10, max_value=3000), "source": st.text(min_size=1, max_size=12)})
-        return st.one_of(plausible, fuzzy)
+        return st.one_of(landing, fuzzy)
 
     def check_add_result(self, case: Any) -> tuple[str | None, bool]:
         from vlmplanner.store import open_catalog
