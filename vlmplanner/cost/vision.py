@@ -96,7 +96,7 @@ def native_token_range(model: ModelSpec) -> tuple[int, int]:
         return max(1, QWEN_MIN_PIXELS // per_token), QWEN_MAX_PIXELS // per_token
     grid = v.image_size // v.patch_size
     if family == "llava_next" and model.native_visual_tokens != grid * grid:
-        from vlmplanner.families.llava_next import DEFAULT_PINPOINTS
+        from vlmplanner.families.geometry import DEFAULT_PINPOINTS
 
         side = v.image_size
         layouts = [visual_tokens_per_image(model, (h * side // 336, w * side // 336)) for h, w in DEFAULT_PINPOINTS]
@@ -159,7 +159,7 @@ def _llava_single(family: str, side: int, patch: int, layers: int, hidden: int, 
 
 def _llava_next(side: int, patch: int, layers: int, hidden: int, inter: int, native: int,
                 image_size: tuple[int, int] | None) -> VisionProfile:
-    from vlmplanner.families.llava_next import DEFAULT_PINPOINTS, anyres_layout
+    from vlmplanner.families.geometry import DEFAULT_PINPOINTS, anyres_layout
 
     grid = side // patch
     height, width = image_size or (2 * side, 2 * side)
@@ -206,7 +206,7 @@ def window_attention_pairs(rows: int, cols: int, window: int, merge: int) -> int
 
 def _qwen(family: str, side: int, patch: int, layers: int, hidden: int, inter: int, merge: int,
           native: int, image_size: tuple[int, int] | None) -> VisionProfile:
-    from vlmplanner.families.qwen2_vl import smart_resize
+    from vlmplanner.families.geometry import smart_resize
 
     height, width = image_size or (side, side)
     factor = patch * merge

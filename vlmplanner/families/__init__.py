@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vlmplanner._plugins import import_object
 from vlmplanner.errors import ValidationError, VlmPlannerWarning, suggest
 from vlmplanner.schemas import ModelSpec
 
-from ._hf import HFFamily, fake_mode_of
 from .base import ModelFamily, TinyVLM
+
+if TYPE_CHECKING:
+    from ._hf import HFFamily, fake_mode_of
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -34,6 +36,16 @@ __all__ = [
     "register_family",
     "spec_from_config",
 ]
+
+def __getattr__(name: str) -> Any:
+    """``HFFamily`` and ``fake_mode_of`` load on first use: importing the package (for its light
+    modules, such as ``geometry``) must not pay for the transformers-facing base class."""
+    if name in ("HFFamily", "fake_mode_of"):
+        from . import _hf
+
+        return getattr(_hf, name)
+    raise AttributeError(f"module 'vlmplanner.families' has no attribute {name!r}")
+
 
 #: The entry-point group third-party packages declare their adapters in.
 ENTRY_POINT_GROUP = "vlmplanner.model_families"

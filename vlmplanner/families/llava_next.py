@@ -12,58 +12,20 @@ which depends on the image size: 2928 for a 672×672 image on LLaVA-1.6 (336 px 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlmplanner import compat
 from vlmplanner.errors import ValidationError
 
 from ._config import LIMITS, Section
+from .geometry import DEFAULT_PINPOINTS, anyres_layout, best_resolution
 from .llava import CLS_TOKENS, TINY_SIDE, LlavaFamily
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
-__all__ = ["DEFAULT_PINPOINTS", "LlavaNextFamily", "anyres_layout"]
-
-#: LlavaNextConfig's default image_grid_pinpoints (height, width), for 336 px tiles.
-DEFAULT_PINPOINTS: tuple[tuple[int, int], ...] = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))
-
-
-def best_resolution(height: int, width: int, pinpoints: Sequence[Sequence[int]]) -> tuple[int, int]:
-    """The pinpoint that keeps the most of the image's pixels, then wastes the fewest (HF's rule)."""
-    best: tuple[int, int] | None = None
-    best_effective, best_waste = 0, float("inf")
-    for pin_h, pin_w in pinpoints:
-        scale = min(pin_w / width, pin_h / height)
-        effective = min(int(width * scale) * int(height * scale), width * height)
-        waste = pin_w * pin_h - effective
-        if effective > best_effective or (effective == best_effective and waste < best_waste):
-            best, best_effective, best_waste = (pin_h, pin_w), effective, waste
-    if best is None:
-        raise ValidationError("image_grid_pinpoints is empty", field="image_grid_pinpoints", value=list(pinpoints))
-    return best
-
-
-def anyres_layout(height: int, width: int, *, side: int, patch: int, pinpoints: Sequence[Sequence[int]],
-                  cls_tokens: int = 1, strategy: str = "default") -> tuple[int, int]:
-    """(visual tokens, crops) of one ``height`` × ``width`` image, as LlavaNextProcessor counts them.
-
-    crops = 1 base view + the tiles of the chosen pinpoint; the model encodes every crop.
-    """
-    best_h, best_w = best_resolution(height, width, pinpoints)
-    grid = side // patch
-    rows, cols = grid * (best_h // side), grid * (best_w // side)
-    if width / height > cols / rows:  # wider than the tile grid: rows of padding removed
-        kept = int(round(height * (cols / width), 7))
-        rows -= 2 * ((rows - kept) // 2)
-    else:
-        kept = int(round(width * (rows / height), 7))
-        cols -= 2 * ((cols - kept) // 2)
-    base = grid * grid + cls_tokens - (1 if strategy == "default" else 0)
-    crops = 1 + (best_h // side) * (best_w // side)
-    return base + rows * cols + rows, crops
-
+__all__ = ["DEFAULT_PINPOINTS", "LlavaNextFamily", "anyres_layout", "best_resolution"]
 
 #: At most this many pinpoints, each side at most the largest image side accepted (LIMITS).
 MAX_PINPOINTS = 1024

@@ -8,12 +8,10 @@ A 448×448 image therefore gives (448/14)² / 4 = 256 tokens; that reference sid
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlmplanner import compat
-from vlmplanner.errors import ValidationError
 from vlmplanner.extras import available, require
 from vlmplanner.schemas import ModelSpec, build
 
@@ -27,6 +25,7 @@ from ._config import (
 )
 from ._hf import HFFamily, _check_counts, _check_image_size, filler_ids
 from ._tiny import word_level_tokenizer
+from .geometry import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS, smart_resize
 from .llava import _check_heads
 
 if TYPE_CHECKING:
@@ -37,30 +36,11 @@ __all__ = ["QWEN_REFERENCE_SIDE", "Qwen2VLFamily", "smart_resize"]
 
 #: The image side (px) a Qwen spec's ``vision.image_size`` and ``native_visual_tokens`` refer to.
 QWEN_REFERENCE_SIDE = 448
-#: Qwen2VLImageProcessor's default pixel bounds.
-MIN_PIXELS = 56 * 56
-MAX_PIXELS = 28 * 28 * 1280
+#: Qwen2VLImageProcessor's default pixel bounds (the arithmetic lives in .geometry).
+MIN_PIXELS = QWEN_MIN_PIXELS
+MAX_PIXELS = QWEN_MAX_PIXELS
 
 _SPECIALS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
-
-
-def smart_resize(height: int, width: int, *, factor: int = 28, min_pixels: int = MIN_PIXELS,
-                 max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
-    """The size Qwen2-VL's image processor resizes an image to (multiples of ``factor``, within bounds)."""
-    if max(height, width) / min(height, width) > 200:
-        raise ValidationError(f"image_size {height}x{width}: Qwen2-VL refuses aspect ratios above 200",
-                              field="image_size", value=(height, width))
-    h = round(height / factor) * factor
-    w = round(width / factor) * factor
-    if h * w > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h = max(factor, math.floor(height / beta / factor) * factor)
-        w = max(factor, math.floor(width / beta / factor) * factor)
-    elif h * w < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h = math.ceil(height * beta / factor) * factor
-        w = math.ceil(width * beta / factor) * factor
-    return h, w
 
 
 class Qwen2VLFamily(HFFamily):

@@ -141,7 +141,7 @@ def _local_config(path: Path) -> dict[str, Any] | None:
 
 def max_crops(config: Mapping[str, Any] | None, side: int) -> int:
     """LLaVA-NeXT: the most crops an image can have (1 base view + the largest pinpoint's tiles)."""
-    from vlmplanner.families.llava_next import DEFAULT_PINPOINTS
+    from vlmplanner.families.geometry import DEFAULT_PINPOINTS
 
     pins = (config or {}).get("image_grid_pinpoints") or DEFAULT_PINPOINTS
     return 1 + max((int(h) // side) * (int(w) // side) for h, w in pins)

@@ -1,0 +1,76 @@
+"""How families lay images out as visual tokens: pure arithmetic, no torch, no transformers.
+
+The cost model and the planner need these rules on every recommendation, so they live apart from
+the adapters (which build models and import the heavy stack): LLaVA-NeXT's anyres tiling and
+Qwen2-VL's native-resolution resizing, as the families' Hugging Face processors compute them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from vlmplanner.errors import ValidationError
+
+__all__ = ["DEFAULT_PINPOINTS", "QWEN_MAX_PIXELS", "QWEN_MIN_PIXELS", "anyres_layout", "best_resolution",
+           "smart_resize"]
+
+#: LlavaNextConfig's default image_grid_pinpoints (height, width), for 336 px tiles.
+DEFAULT_PINPOINTS: tuple[tuple[int, int], ...] = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))
+#: Qwen2VLImageProcessor's default pixel bounds.
+QWEN_MIN_PIXELS = 56 * 56
+QWEN_MAX_PIXELS = 28 * 28 * 1280
+
+
+def best_resolution(height: int, width: int, pinpoints: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """The pinpoint that keeps the most of the image's pixels, then wastes the fewest (HF's rule)."""
+    best: tuple[int, int] | None = None
+    best_effective, best_waste = 0, float("inf")
+    for pin_h, pin_w in pinpoints:
+        scale = min(pin_w / width, pin_h / height)
+        effective = min(int(width * scale) * int(height * scale), width * height)
+        waste = pin_w * pin_h - effective
+        if effective > best_effective or (effective == best_effective and waste < best_waste):
+            best, best_effective, best_waste = (pin_h, pin_w), effective, waste
+    if best is None:
+        raise ValidationError("image_grid_pinpoints is empty", field="image_grid_pinpoints", value=list(pinpoints))
+    return best
+
+
+def anyres_layout(height: int, width: int, *, side: int, patch: int, pinpoints: Sequence[Sequence[int]],
+                  cls_tokens: int = 1, strategy: str = "default") -> tuple[int, int]:
+    """(visual tokens, crops) of one ``height`` × ``width`` image, as LlavaNextProcessor counts them.
+
+    crops = 1 base view + the tiles of the chosen pinpoint; the model encodes every crop.
+    """
+    best_h, best_w = best_resolution(height, width, pinpoints)
+    grid = side // patch
+    rows, cols = grid * (best_h // side), grid * (best_w // side)
+    if width / height > cols / rows:  # wider than the tile grid: rows of padding removed
+        kept = int(round(height * (cols / width), 7))
+        rows -= 2 * ((rows - kept) // 2)
+    else:
+        kept = int(round(width * (rows / height), 7))
+        cols -= 2 * ((cols - kept) // 2)
+    base = grid * grid + cls_tokens - (1 if strategy == "default" else 0)
+    crops = 1 + (best_h // side) * (best_w // side)
+    return base + rows * cols + rows, crops
+
+
+def smart_resize(height: int, width: int, *, factor: int = 28, min_pixels: int = QWEN_MIN_PIXELS,
+                 max_pixels: int = QWEN_MAX_PIXELS) -> tuple[int, int]:
+    """The size Qwen2-VL's image processor resizes an image to (multiples of ``factor``, within bounds)."""
+    if max(height, width) / min(height, width) > 200:
+        raise ValidationError(f"image_size {height}x{width}: Qwen2-VL refuses aspect ratios above 200",
+                              field="image_size", value=(height, width))
+    h = round(height / factor) * factor
+    w = round(width / factor) * factor
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+        w = max(factor, math.floor(width / beta / factor) * factor)
+    elif h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h = math.ceil(height * beta / factor) * factor
+        w = math.ceil(width * beta / factor) * factor
+    return h, w
