@@ -6,6 +6,8 @@ Usage: python bench/bench_cli_startup.py [--runs 9]
 Each round runs the three commands in turn (help, first on a new empty data directory, warm on a
 directory a first run already filled), so machine drift hits all three alike; the ratios are of the
 medians. Targets (issue 9): first <= 2 x warm, warm <= 2 x help. Also times `import vlmplanner`.
+The children run without PYTHONDONTWRITEBYTECODE, as Python runs on a user's machine: imports read
+cached bytecode (written by the untimed first runs) instead of compiling every module each time.
 Record the table in docs/benchmarks.md with the machine and date.
 """
 
@@ -36,7 +38,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     script = shutil.which("vlmplanner") or sys.exit("vlmplanner is not installed in this environment")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("VLMPLANNER_")}
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("VLMPLANNER_") and k != "PYTHONDONTWRITEBYTECODE"}
     times: dict[str, list[float]] = {"python -c pass": [], "import vlmplanner": [], "vlmplanner --help": [],
                                      "first recommend": [], "warm recommend": []}
     with tempfile.TemporaryDirectory() as root:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["print_json", "print_table"]
+__all__ = ["print_fields", "print_json", "print_table"]
 
 
 def print_json(data: Any) -> None:
@@ -40,3 +40,22 @@ def print_table(
     for row in rows:
         table.add_row(*("" if (v := get(row)) is None else str(v) for _, get in columns))
     Console().print(table)
+
+
+def print_fields(title: str, fields: Sequence[tuple[str, str]]) -> None:
+    """A titled list of labelled values, long values wrapped under their label: plain text, no
+    rich import, so the commands people run most print at once."""
+    import shutil
+    import textwrap
+
+    import typer
+
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    label_width = max((len(label) for label, _ in fields), default=0) + 2
+    lines = [title]
+    for label, value in fields:
+        wrapped = textwrap.wrap(value, width=width - label_width - 2, break_on_hyphens=False,
+                                break_long_words=True) or ["–"]
+        lines.append(f"  {label:<{label_width}}{wrapped[0]}")
+        lines.extend(f"  {'':<{label_width}}{line}" for line in wrapped[1:])
+    typer.echo("\n".join(lines))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._render import print_json, print_table
+from ._render import print_fields, print_json, print_table
 from .catalog import CatalogUrl, Json
 
 if TYPE_CHECKING:
@@ -90,27 +90,30 @@ def recommend(
                                 compressor=compressor, training="training-free" if training_free else None)
     if json:
         return print_json(rec)
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    table = Table(title=f"Recommendation for {rec.task}", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
     q = rec.quality
     interval = f" [{q.low:.4g}, {q.high:.4g}]" if q.low is not None and q.high is not None else ""
-    table.add_row("choice", rec.candidate.key)
-    table.add_row("quality", f"{q.score:.4g}{interval} {q.metric} ({q.provenance}"
-                  f"{', extrapolated' if q.extrapolated else ''})")
-    table.add_row("source", "; ".join(q.sources) or "–")
     c = rec.cost
-    table.add_row("cost", f"{_fmt(c.flops, 1e-9, ' GFLOPs')} ({c.accounting}); memory {_fmt(c.memory_bytes, 1e-9, ' GB', 3)};"
-                  f" latency {_fmt(c.latency_s, 1e3, ' ms')} on {c.hardware or '–'};"
-                  f" {_fmt(c.usd_per_1k_requests, 1, ' USD/1k', 3)}")
-    table.add_row("why", rec.reason)
-    table.add_row("frontier", ", ".join(rec.frontier[:8]) + (" …" if len(rec.frontier) > 8 else ""))
-    table.add_row("considered", f"{rec.considered} candidates, {rec.feasible} within budget")
-    console.print(table)
+    print_fields(f"Recommendation for {rec.task}", [
+        ("choice", rec.candidate.key),
+        ("quality", f"{q.score:.4g}{interval} {q.metric} ({q.provenance}{', extrapolated' if q.extrapolated else ''})"),
+        ("source", "; ".join(q.sources) or "–"),
+        ("cost", f"{_fmt(c.flops, 1e-9, ' GFLOPs')} ({c.accounting}); memory {_fmt(c.memory_bytes, 1e-9, ' GB', 3)};"
+                 f" latency {_fmt(c.latency_s, 1e3, ' ms')} on {c.hardware or '–'};"
+                 f" {_fmt(c.usd_per_1k_requests, 1, ' USD/1k', 3)} (predicted by the cost model"
+                 f"{'; measured: ' + _measured(c.measured) if c.measured else ''})"),
+        ("why", rec.reason),
+        ("frontier", ", ".join(rec.frontier[:8]) + (" …" if len(rec.frontier) > 8 else "")),
+        ("considered", f"{rec.considered} candidates, {rec.feasible} within budget"),
+    ])
+
+
+def _measured(measured: dict[str, Any]) -> str:
+    parts = [f"{measured.get('device', '?')}"]
+    if measured.get("prefill_ms") is not None:
+        parts.append(f"prefill {measured['prefill_ms']:.4g} ms")
+    if measured.get("decode_ms_per_token") is not None:
+        parts.append(f"decode {measured['decode_ms_per_token']:.4g} ms/token")
+    return ", ".join(parts)
 
 
 def frontier(

@@ -62,7 +62,7 @@ def breakdown(
         latency = {"prefill": float(c.prefill_s[0]), "decode": float(c.decode_s[0]),
                    "total": float(c.latency_s[0])}
         usd = None if np.isnan(c.usd_per_1k[0]) else float(c.usd_per_1k[0])
-    return CostBreakdown(
+    return CostBreakdown.trusted(
         candidate=f"{model.checkpoint}+{compressor.name}@{visual_tokens}",
         accounting=accounting,
         dtype=c.dtype.name,

@@ -253,7 +253,7 @@ class Planner:
         costs = self._costs(table, workload, accounting)
         values = _axis_values(cost_axis, costs)
         order = _pareto(table.score, values)
-        return [FrontierPoint(key=table.key(i), score=float(table.score[i]),
+        return [FrontierPoint.trusted(key=table.key(i), score=float(table.score[i]),
                               provenance="predicted" if table.predicted[i] else "observed",
                               cost=float(values[i]), within_budget=True) for i in order]
 
@@ -274,7 +274,7 @@ class Planner:
         compressor = table.compressors[table.compressor_index[i]]
         tokens = int(table.visual_tokens[i])
         if task.is_mix or not table.predicted[i]:
-            return QualityEstimate(score=float(table.score[i]), metric=task.metric,
+            return QualityEstimate.trusted(score=float(table.score[i]), metric=task.metric,
                                    provenance="predicted" if table.predicted[i] else "mixed",
                                    extrapolated=bool(table.extrapolated[i]))
         benchmark = task.benchmarks[0]
@@ -283,7 +283,7 @@ class Planner:
             if not warn:
                 warnings.simplefilter("ignore", ExtrapolationWarning)
             prediction = law.predict([model.llm.params_b], [tokens])
-        return QualityEstimate(
+        return QualityEstimate.trusted(
             score=float(np.asarray(prediction.score)[0]), low=float(np.asarray(prediction.low)[0]),
             high=float(np.asarray(prediction.high)[0]), metric=task.metric, provenance="predicted",
             extrapolated=bool(np.asarray(prediction.extrapolated)[0]), law=law.label,
@@ -298,7 +298,7 @@ class Planner:
         snapshot = self.snapshot
         model = table.models[table.model_index[chosen]]
         compressor = snapshot.compressors[table.compressors[table.compressor_index[chosen]]]
-        candidate = Candidate(model=model.checkpoint, compressor=compressor.name,
+        candidate = Candidate.trusted(model=model.checkpoint, compressor=compressor.name,
                               visual_tokens=int(table.visual_tokens[chosen]))
         quality = self.estimate(table, chosen, warn=True)
         detail = breakdown(model, compressor, candidate.visual_tokens, workload, hardware=self.hardware,
@@ -306,7 +306,7 @@ class Planner:
         # Only real measurements of this workload count as "measured cost" (not traced or analytic rows).
         measured = [m for m in snapshot.measurements.get(candidate.key, [])
                     if m.text_tokens == workload.text_tokens and m.batch_size == workload.batch_size]
-        cost = CandidateCost(
+        cost = CandidateCost.trusted(
             accounting=accounting, flops=float(costs.flops[chosen]), prefill_flops=float(costs.prefill_flops[chosen]),
             decode_flops=float(costs.decode_flops[chosen]), flops_by_component=dict(detail.flops),
             memory_bytes=float(costs.memory_bytes[chosen]), memory_by_component=dict(detail.memory_bytes),
@@ -317,14 +317,14 @@ class Planner:
         )
         order = _top(table.score, fits, chosen, RUNNERS_UP)
         runners = tuple(
-            RankedCandidate(key=table.key(i), quality=self.estimate(table, i), flops=float(costs.flops[i]),
+            RankedCandidate.trusted(key=table.key(i), quality=self.estimate(table, i), flops=float(costs.flops[i]),
                             latency_s=_finite(costs.latency_s[i]), memory_bytes=float(costs.memory_bytes[i]),
                             usd_per_1k_requests=_finite(costs.usd_per_1k[i]))
             for i in order
         )
         frontier_rows = _pareto(table.score, axis_values)
         frontier = tuple(
-            FrontierPoint(key=table.key(i), score=float(table.score[i]),
+            FrontierPoint.trusted(key=table.key(i), score=float(table.score[i]),
                           provenance="predicted" if table.predicted[i] else "observed",
                           cost=float(axis_values[i]), within_budget=bool(fits[i]))
             for i in frontier_rows
@@ -338,7 +338,7 @@ class Planner:
         reason = explain(table=table, chosen=chosen, limits=limits, axis_values=axis_values, costs=costs,
                          quality=quality, workload=workload, law=law_summary, accounting=accounting,
                          compressor_training={name: snapshot.compressors[name].training for name in table.compressors})
-        return Recommendation(
+        return Recommendation.trusted(
             candidate=candidate, model=model, compressor=compressor, task=task.name, quality=quality, cost=cost,
             budget=budget, workload=workload, cost_axis=axis, frontier=tuple(p.key for p in frontier),
             frontier_points=frontier, runners_up=runners, reason=reason, considered=len(table),

@@ -54,7 +54,7 @@ def _native_tokens(model: ModelSpec, image_size: tuple[int, int] | None) -> int:
 
 def _observed_estimate(rows: list[QualityResult], metric: str) -> QualityEstimate:
     scores = [r.score for r in rows]
-    return QualityEstimate(
+    return QualityEstimate.trusted(
         score=statistics.median(scores), metric=metric, provenance=rows[0].provenance,
         sources=tuple(dict.fromkeys(r.source for r in rows)), n_results=len(rows),
         flags=tuple(dict.fromkeys(flag for r in rows for flag in r.flags)),

@@ -68,6 +68,12 @@ class Schema(BaseModel):
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @classmethod
+    def trusted(cls: type[SchemaT], **fields: Any) -> SchemaT:
+        """An instance from values vlmplanner computed itself (already typed, nested schemas already
+        built): no validation, so no validator is built for a result nobody typed. Never for input."""
+        return cls.model_construct(**fields)
+
+    @classmethod
     def model_validate(cls: type[SchemaT], obj: Any, *args: Any, **kwargs: Any) -> SchemaT:
         if not isinstance(obj, (dict, BaseModel)) and not kwargs.get("from_attributes"):
             raise cls.error_class(f"invalid {cls.__name__}: expected a mapping of its fields, got"
