@@ -112,3 +112,40 @@ def test_a_planner_sees_writes_made_after_its_snapshot(url: str) -> None:
                                score=0.98, source="test: a later run")
         after = planner.recommend(**query)
     assert after.quality.score == 0.98 and after.quality.provenance == "measured"
+
+
+def test_the_shipped_view_is_what_a_fresh_catalog_holds(tmp_path: Path) -> None:
+    from vlmplanner.planner.snapshot import Snapshot
+    from vlmplanner.store.shipped import load_shipped
+
+    with open_catalog(f"sqlite:///{tmp_path / 'fresh.sqlite3'}") as catalog:
+        stored = Snapshot.load(catalog)
+    shipped = Snapshot.from_shipped(load_shipped())
+    assert shipped.models == stored.models and shipped.compressors == stored.compressors
+    assert shipped.benchmarks == stored.benchmarks and shipped.hardware == stored.hardware
+    assert shipped.observed.keys() == stored.observed.keys()
+    for key, slot in stored.observed.items():
+        for tokens, results in slot.items():
+            mine = shipped.observed[key][tokens]
+            assert [r.model_copy(update={"recorded_at": None}) for r in results] == mine
+    assert {k: f.model_dump() for k, f in shipped.laws.laws.items()} == {
+        k: f.model_dump() for k, f in stored.laws.laws.items()}
+    assert shipped.measurements == stored.measurements == {}
+
+
+def test_recommend_on_a_catalog_not_created_yet_creates_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'later' / 'catalog.sqlite3'}"
+    with Planner(url) as planner:
+        rec = planner.recommend(**TASK)
+        assert planner._catalog is None
+    assert not (tmp_path / "later").exists()
+    with Planner(url) as planner:  # the cached view
+        assert planner.recommend(**TASK).candidate == rec.candidate
+    with open_catalog(url) as catalog:  # now it exists, and a result is added
+        catalog.add_result(model="paper-2411.03312/llava-next-qwen1.5-4b", compressor="tokenpacker",
+                           visual_tokens=rec.candidate.visual_tokens, benchmark="avg_visual_reasoning", score=0.97,
+                           source="test: after creation")
+    with Planner(url) as planner:
+        mine = planner.recommend(task="visual-reasoning", budget=Budget(gflops=1000),
+                                 model="paper-2411.03312/llava-next-qwen1.5-4b", compressor="tokenpacker")
+        assert mine.quality.score == 0.97

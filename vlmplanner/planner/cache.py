@@ -19,7 +19,6 @@ import hashlib
 import logging
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,28 +35,25 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 
 
-def _catalog_file(url: str) -> Path | None:
+def cache_path(url: str) -> Path | None:
+    """Where the snapshot of the SQLite catalog at ``url`` is kept (whether or not the file exists yet)."""
+    from vlmplanner import __version__
+    from vlmplanner.settings import data_dir
+
     try:
         path = sqlite_path(url)
     except Exception:  # an unparsable URL: the store reports it when it opens
         return None
-    return path if path is not None and path.is_file() else None
-
-
-def cache_path(url: str) -> Path | None:
-    from vlmplanner import __version__
-    from vlmplanner.settings import data_dir
-
-    path = _catalog_file(url)
     if path is None:
         return None
-    name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
+    name = hashlib.sha256(str(path.expanduser().resolve()).encode()).hexdigest()[:24]
     return data_dir() / "cache" / f"snapshot-{name}-v{__version__}-f{CACHE_FORMAT}.pickle"
 
 
-def load_cached(url: str) -> tuple[Snapshot | None, str | None]:
-    """(the cached snapshot if it is current, the catalog's data version)."""
-    version = data_version(url)
+def load_cached(url: str, version: str | None = None) -> tuple[Snapshot | None, str | None]:
+    """(the cached snapshot if it was taken at ``version``, that version). ``version`` defaults to
+    the catalog file's data version."""
+    version = data_version(url) if version is None else version
     path = cache_path(url)
     if version is None or path is None or not path.is_file():
         return None, version
@@ -75,6 +71,8 @@ def load_cached(url: str) -> tuple[Snapshot | None, str | None]:
 
 def save_cached(url: str, version: str | None, snapshot: Snapshot) -> None:
     """Write the snapshot for ``version``; silently skipped where the cache folder cannot be written."""
+    import tempfile
+
     path = cache_path(url)
     if version is None or path is None:
         return

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vlmplanner.errors import FitError
-from vlmplanner.schemas import Benchmark, ModelSpec, QualityResult
+from vlmplanner.schemas import Benchmark, ModelSpec, QualityResult, StoredFit
 
 if TYPE_CHECKING:
     from vlmplanner.scaling import ScalingFit
@@ -124,10 +124,16 @@ class LawBook:
         ``use_stored=False`` ignores stored fits (to fit everything afresh); ``refit=False`` leaves
         out laws that would need fitting.
         """
+        return cls.build(catalog.scaling_fits() if use_stored else [], models, benchmarks, results, refit=refit)
+
+    @classmethod
+    def build(cls, stored_fits: list[StoredFit], models: dict[str, ModelSpec], benchmarks: dict[str, Benchmark],
+              results: list[QualityResult], *, refit: bool = True) -> LawBook:
+        """:meth:`load`, from fits already read."""
         from vlmplanner.scaling import ScalingFit, fit_scaling_law
 
         data = collect_law_data(models, results)
-        stored = {(f.family, f.compressor, f.benchmark): f for f in catalog.scaling_fits()} if use_stored else {}
+        stored = {(f.family, f.compressor, f.benchmark): f for f in stored_fits}
         laws: dict[LawKey, ScalingFit] = {}
         refitted: list[LawKey] = []
         unsaved: list[LawKey] = []

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["Planner"]
 
 Accounting = Literal["full", "paper"]
+#: The data version of a catalog not created yet: what it would hold is the shipped data.
+_SHIPPED = "shipped:"
 RUNNERS_UP = 5
 _AXES = {"flops": "GFLOPs", "latency_s": "ms", "usd": "USD per 1k requests", "memory": "GB"}
 
@@ -105,10 +107,18 @@ class Planner:
             self._snapshot_version = self.catalog.data_version()
             return Snapshot.load(self.catalog)
         if self._catalog is None:
-            cached, version = cache.load_cached(self._url)
+            version = self._current_version()
+            cached, _ = cache.load_cached(self._url, version)
             if cached is not None:
                 self._snapshot_version = version
                 return cached
+            if version is not None and version.startswith(_SHIPPED):  # nothing to open: read what it would hold
+                from vlmplanner.store.shipped import load_shipped
+
+                snapshot = Snapshot.from_shipped(load_shipped())
+                cache.save_cached(self._url, version, snapshot)
+                self._snapshot_version = version
+                return snapshot
         catalog = self.catalog  # opens, creates and seeds as needed, checks the schema
         version = self._current_version()  # before reading: a write meanwhile makes this copy stale
         snapshot = Snapshot.load(catalog)
@@ -117,9 +127,14 @@ class Planner:
         return snapshot
 
     def _current_version(self) -> str | None:
-        """The catalog's data version now: read without SQLAlchemy for a SQLite file."""
-        from vlmplanner.store.stamp import data_version
+        """The catalog's data version now: read without SQLAlchemy for a SQLite file, and
+        ``shipped:<digest>`` for a default catalog not created yet (it would hold the shipped data)."""
+        from vlmplanner.store.stamp import data_version, not_created_yet
 
+        if self._url is not None and self._catalog is None and not_created_yet(self._url):
+            from vlmplanner.store.shipped import shipped_digest
+
+            return f"{_SHIPPED}{shipped_digest()}"
         if self._url is not None and (version := data_version(self._url)) is not None:
             return version
         return self.catalog.data_version() if self._catalog is not None else None

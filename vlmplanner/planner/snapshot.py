@@ -7,6 +7,7 @@ database. ``Planner.refresh()`` takes a new snapshot after the catalog changed.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,12 +19,14 @@ from vlmplanner.schemas import (
     Hardware,
     ModelSpec,
     QualityResult,
+    StoredFit,
 )
 
 from .laws import LawBook, usable
 
 if TYPE_CHECKING:
     from vlmplanner.store import Catalog
+    from vlmplanner.store.shipped import ShippedCatalog
 
 __all__ = ["Snapshot"]
 
@@ -52,13 +55,30 @@ class Snapshot:
 
     @classmethod
     def load(cls, catalog: Catalog, *, refit: bool = True) -> Snapshot:
-        models = {m.checkpoint: m for m in catalog.models()}
-        compressors = {c.name: c for c in catalog.compressors()}
-        benchmarks = {b.name: b for b in catalog.benchmarks()}
-        hardware = {h.name: h for h in catalog.hardware_profiles()}
-        results = [r for r in catalog.results() if usable(r)]
+        """What the planner needs from ``catalog``, read once."""
+        return cls.build(models=catalog.models(), compressors=catalog.compressors(), benchmarks=catalog.benchmarks(),
+                         hardware=catalog.hardware_profiles(), results=catalog.results(),
+                         stored_fits=catalog.scaling_fits(), measurements=catalog.cost_measurements(), refit=refit)
+
+    @classmethod
+    def from_shipped(cls, shipped: ShippedCatalog, *, refit: bool = True) -> Snapshot:
+        """What a catalog seeded with ``shipped`` and nothing else holds, read without creating it:
+        the planner's view of a default catalog that does not exist yet (reading writes nothing).
+        Results get the ids a fresh catalog gives them, in the order it stores them."""
+        return cls.build(models=shipped.models, compressors=shipped.compressors, benchmarks=shipped.benchmarks,
+                         hardware=shipped.hardware, results=shipped.quality_results(),
+                         stored_fits=shipped.stored_fits(), measurements=[], refit=refit)
+
+    @classmethod
+    def build(cls, *, models: Iterable[ModelSpec], compressors: Iterable[CompressorSpec],
+              benchmarks: Iterable[Benchmark], hardware: Iterable[Hardware], results: Iterable[QualityResult],
+              stored_fits: Iterable[StoredFit], measurements: Iterable[CostMeasurement], refit: bool = True,
+              ) -> Snapshot:
+        by_checkpoint = {m.checkpoint: m for m in models}
+        by_benchmark = {b.name: b for b in benchmarks}
+        usable_results = [r for r in results if usable(r)]
         observed: dict[tuple[str, str, str], dict[int, list[QualityResult]]] = defaultdict(dict)
-        for result in results:
+        for result in usable_results:
             assert result.model is not None and result.visual_tokens is not None
             slot = observed[(result.model, result.compressor, result.benchmark)]
             existing = slot.get(result.visual_tokens)
@@ -67,9 +87,10 @@ class Snapshot:
                 slot[result.visual_tokens] = [result]
             elif rank == PROVENANCE_RANK[existing[0].provenance]:
                 existing.append(result)
-        laws = LawBook.load(catalog, models, benchmarks, results, refit=refit)
-        measurements: dict[str, list[CostMeasurement]] = defaultdict(list)
-        for measurement in catalog.cost_measurements():
+        laws = LawBook.build(list(stored_fits), by_checkpoint, by_benchmark, usable_results, refit=refit)
+        measured: dict[str, list[CostMeasurement]] = defaultdict(list)
+        for measurement in measurements:
             if measurement.method == "measured" and measurement.status == "ok":
-                measurements[measurement.candidate_key].append(measurement)
-        return cls(models, compressors, benchmarks, hardware, dict(observed), laws, dict(measurements))
+                measured[measurement.candidate_key].append(measurement)
+        return cls(by_checkpoint, {c.name: c for c in compressors}, by_benchmark, {h.name: h for h in hardware},
+                   dict(observed), laws, dict(measured))

@@ -71,7 +71,7 @@ class Schema(BaseModel):
     def trusted(cls: type[SchemaT], **fields: Any) -> SchemaT:
         """An instance from values vlmplanner computed itself (already typed, nested schemas already
         built): no validation, so no validator is built for a result nobody typed. Never for input."""
-        return cls.model_construct(**fields)
+        return cls.model_construct(**fields)  # type: ignore[return-value]
 
     @classmethod
     def model_validate(cls: type[SchemaT], obj: Any, *args: Any, **kwargs: Any) -> SchemaT:

@@ -17,7 +17,7 @@ from sqlalchemy.pool import StaticPool
 from vlmplanner.errors import CatalogConnectionError, CatalogLocationError
 
 from .dberrors import translate
-from .stamp import sqlite_path
+from .stamp import may_create, sqlite_path
 
 __all__ = ["WRITE", "check_connection", "make_engine", "mask_url"]
 
@@ -69,8 +69,7 @@ def make_engine(url: str) -> Engine:
         if path is None:
             kwargs["poolclass"] = StaticPool
         else:
-            _prepare_location(path, create=parsed.query.get("mode") not in ("ro", "rw")
-                              and parsed.query.get("immutable") != "1")
+            _prepare_location(path, create=may_create(parsed))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True

@@ -13,12 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from vlmplanner.errors import CsvFormatError, ShippedDataError, VlmPlannerError
-from vlmplanner.schemas import Benchmark, CompressorSpec, Hardware, ModelSpec
+from vlmplanner.schemas import (
+    Benchmark,
+    CompressorSpec,
+    Hardware,
+    ModelSpec,
+    QualityResult,
+    StoredFit,
+)
 from vlmplanner.schemas._base import Schema, build
 
 from .csvio import read_rows
 
-__all__ = ["FITS_FILE", "PublishedResult", "ShippedCatalog", "ShippedFit", "load_shipped", "shipped_catalog_dir"]
+__all__ = ["FITS_FILE", "PublishedResult", "ShippedCatalog", "ShippedFit", "load_shipped", "shipped_catalog_dir",
+           "shipped_digest"]
 
 RESULT_COLUMNS = (
     "model",
@@ -95,6 +103,27 @@ class ShippedCatalog:
     results: list[PublishedResult] = field(default_factory=list)
     fits: list[ShippedFit] = field(default_factory=list)
     digest: str = ""
+
+    def quality_results(self) -> list[QualityResult]:
+        """The shipped results as a freshly seeded catalog returns them (ids in the order it stores them)."""
+        benchmarks = {b.name: b for b in self.benchmarks}
+        return [QualityResult.trusted(
+            id=i, model=r.model, model_label=r.model_label, compressor=r.compressor, compressor_label=r.compressor_label,
+            visual_tokens=r.visual_tokens, visual_tokens_label=r.visual_tokens_label, benchmark=r.benchmark,
+            metric=benchmarks[r.benchmark].metric, task_family=benchmarks[r.benchmark].task_family, score=r.score,
+            provenance="published", source=r.source, secondary=r.secondary, flags=tuple(r.flags), note=r.note,
+            device="", dtype="", versions={}, recorded_at=None,
+        ) for i, r in enumerate(self.results, start=1)]
+
+    def stored_fits(self) -> list[StoredFit]:
+        """The shipped fits as the catalog stores them."""
+        from vlmplanner import __version__
+
+        return [StoredFit.trusted(
+            family=f.family, compressor=f.compressor, benchmark=f.benchmark, data_digest=f.data_digest,
+            alpha=float(f.fit["alpha"]), beta=float(f.fit["beta"]), loo_mae_points=f.fit.get("loo_mae_points"),
+            n_points=int(f.fit["n_points"]), fit=dict(f.fit), vlmplanner_version=__version__, fitted_at=None,
+        ) for f in self.fits]
 
 
 def _blank_to_none(row: dict[str, str]) -> dict[str, Any]:
@@ -226,8 +255,8 @@ def read_fits(path: Path) -> list[ShippedFit]:
                                " reinstall vlmplanner") from exc
 
 
-def load_shipped(directory: Path | None = None) -> ShippedCatalog:
-    """Read every shipped file and check that they agree with each other."""
+def shipped_digest(directory: Path | None = None) -> str:
+    """A digest of every shipped data file: it changes when any of them does."""
     directory = directory or shipped_catalog_dir()
     digest = hashlib.sha256()
     files = sorted(p for p in directory.rglob("*.csv") if "hf_configs" not in p.parts)
@@ -236,12 +265,18 @@ def load_shipped(directory: Path | None = None) -> ShippedCatalog:
     for path in files:
         digest.update(path.relative_to(directory).as_posix().encode())
         digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def load_shipped(directory: Path | None = None) -> ShippedCatalog:
+    """Read every shipped file and check that they agree with each other."""
+    directory = directory or shipped_catalog_dir()
     shipped = ShippedCatalog(
         models=read_models(directory / "models.csv"),
         compressors=read_compressors(directory / "compressors.csv"),
         hardware=read_hardware(directory / "hardware.csv"),
         benchmarks=read_benchmarks(directory / "benchmarks.csv"),
-        digest=digest.hexdigest(),
+        digest=shipped_digest(directory),
     )
     for path in sorted((directory / "results").glob("*.csv")):
         shipped.results.extend(read_published_results(path))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-__all__ = ["DATA_VERSION_KEY", "data_version", "sqlite_path"]
+__all__ = ["DATA_VERSION_KEY", "data_version", "may_create", "not_created_yet", "sqlite_path"]
 
 #: The catalog_meta key a new value is written to in every write transaction.
 DATA_VERSION_KEY = "data_version"
@@ -36,6 +36,27 @@ def sqlite_path(url: str | Any) -> Path | None:
     if not database or database.startswith(":memory:") or params.get("mode") == ["memory"]:
         return None
     return Path(database).expanduser()
+
+
+def may_create(url: str | Any) -> bool:
+    """Whether opening a SQLite ``url`` may create its file: not when it is opened read-only
+    (``mode=ro``), for reading and writing only (``mode=rw``) or as immutable."""
+    text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    params = parse_qs(text.partition("?")[2])
+    return params.get("mode", [""])[0] not in ("ro", "rw") and params.get("immutable", [""])[0] != "1"
+
+
+def not_created_yet(url: str) -> bool:
+    """A SQLite catalog whose file does not exist yet and would be created (and seeded with the
+    shipped data) when opened: until then, reading it means reading the shipped data."""
+    try:
+        path = sqlite_path(url)
+    except Exception:
+        return False
+    if path is None or path.exists() or not may_create(url):
+        return False
+    nearest = next((p for p in path.parents if p.exists()), None)
+    return nearest is not None and nearest.is_dir()  # a file in the way is reported when it is opened
 
 
 def data_version(url: str) -> str | None:
