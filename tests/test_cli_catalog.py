@@ -145,3 +145,16 @@ def test_debug_flag_shows_the_traceback(url: str) -> None:
 
     with pytest.raises(UnknownModelError):
         main(["--debug", "catalog", "results", "--model", "nope", "--catalog", url])
+
+
+def test_the_results_table_shows_fifty_rows_unless_asked(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, _ = run(capsys, "catalog", "results", "--catalog", url)
+    assert code == 0 and "the first 50 rows; --limit 0 shows all" in out
+    code, out, _ = run(capsys, "catalog", "results", "--limit", "3", "--catalog", url)
+    assert code == 0 and "the first 3 rows" in out
+    rows = run_json(capsys, "catalog", "results", "--limit", "3", "--catalog", url)
+    assert isinstance(rows, list) and len(rows) == 3
+    code, out, _ = run(capsys, "catalog", "results", "--benchmark", "avg_ocr_like", "--catalog", url)
+    assert code == 0 and "the first" not in out  # 28 rows: all shown
+    code, _, err = run(capsys, "catalog", "results", "--limit", "-2", "--catalog", url)
+    assert code == 2 and err.startswith("error: --limit must be 0 (all)")

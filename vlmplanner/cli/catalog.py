@@ -21,6 +21,8 @@ CatalogUrl = Annotated[
                  " file in your data directory)", show_default=False),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+#: Rows a results table shows unless --limit says otherwise (a terminal of 1,400 rows helps nobody).
+TABLE_ROWS = 50
 
 
 def _open(url: str | None) -> Catalog:
@@ -116,14 +118,23 @@ def results(
     task_family: Annotated[str | None, typer.Option(help="A task family.")] = None,
     tokens: Annotated[int | None, typer.Option(help="Visual tokens.")] = None,
     provenance: Annotated[str | None, typer.Option(help="published, measured or imported.")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        help=f"At most this many rows; 0 for all (default: {TABLE_ROWS} in the table, all with --json).")] = None,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
     """List quality results with their sources."""
+    from vlmplanner.errors import ValidationError
+
+    if limit is not None and limit < 0:
+        raise ValidationError(f"--limit must be 0 (all) or a positive number of rows, got {limit}", field="limit",
+                              value=limit)
+    shown = (None if json else TABLE_ROWS) if limit is None else (limit or None)
     with _open(catalog) as store:
         rows = store.results(model=model, compressor=compressor, benchmark=benchmark, task_family=task_family,
-                             visual_tokens=tokens, provenance=provenance, limit=limit)
+                             visual_tokens=tokens, provenance=provenance, limit=None if shown is None else shown + 1)
+    more = shown is not None and len(rows) > shown
+    rows = rows[:shown] if more else rows
     if json:
         return print_json(rows)
     print_table("Results", [
@@ -135,7 +146,7 @@ def results(
         ("provenance", lambda r: r.provenance + (" (secondary)" if r.secondary else "")),
         ("flags", lambda r: ", ".join(r.flags)),
         ("source", lambda r: r.source if len(r.source) <= 60 else r.source[:59] + "…"),
-    ], rows)
+    ], rows, caption=f"the first {len(rows)} rows; --limit 0 shows all, filters narrow them" if more else "")
 
 
 @catalog_app.command("show")
