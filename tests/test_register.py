@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _loopback import QuietHandler, serve
 
 from vlmplanner.cli.app import main
 from vlmplanner.errors import HubUnreachableError, NotFoundError, UnknownModelError, ValidationError
@@ -44,7 +43,7 @@ ROUTES: dict[str, tuple[int, bytes]] = {
 }
 
 
-class HubHandler(BaseHTTPRequestHandler):
+class HubHandler(QuietHandler):
     def do_GET(self) -> None:
         if self.path == "/org/moved/resolve/main/config.json":  # the Hub redirects to its CDN
             self.send_response(302)
@@ -58,21 +57,11 @@ class HubHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture(scope="module")
 def hub() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HubHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(HubHandler) as url:
+        yield url
 
 
 # -- a small catalog -------------------------------------------------------------------------------

@@ -450,19 +450,23 @@ class DecoderAttention:
     scaling: float
 
 
+def _attention_parts(layer: Any, *, shim: str, norm: str, size: str, scale: str) -> tuple[Any, ...]:
+    """(the layer's ``norm``, its ``self_attn`` q_proj and k_proj, and ``self_attn.<size>``,
+    ``self_attn.<scale>``): each looked up by name, the shim named when one has moved."""
+    where = type(layer).__name__
+    attention = _attribute(layer, "self_attn", shim=shim, package="transformers", where=where)
+    label = f"{where}.self_attn"
+    return (_attribute(layer, norm, shim=shim, package="transformers", where=where),
+            *(_attribute(attention, name, shim=shim, package="transformers", where=label)
+              for name in ("q_proj", "k_proj", size, scale)))
+
+
 def decoder_attention(layer: Any) -> DecoderAttention:
     """The parts of a Llama-style decoder layer (``input_layernorm``, ``self_attn.q_proj / k_proj``,
     ``head_dim``, ``scaling``) that FastV's single attention row is recomputed from."""
-    where = type(layer).__name__
-
-    def get(owner: Any, name: str, label: str) -> Any:
-        return _attribute(owner, name, shim="decoder_attention", package="transformers", where=label)
-
-    attention = get(layer, "self_attn", where)
-    label = f"{where}.self_attn"
-    return DecoderAttention(get(layer, "input_layernorm", where), get(attention, "q_proj", label),
-                            get(attention, "k_proj", label), int(get(attention, "head_dim", label)),
-                            float(get(attention, "scaling", label)))
+    norm, q_proj, k_proj, head_dim, scaling = _attention_parts(
+        layer, shim="decoder_attention", norm="input_layernorm", size="head_dim", scale="scaling")
+    return DecoderAttention(norm, q_proj, k_proj, int(head_dim), float(scaling))
 
 
 def decoder_layer_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -490,16 +494,9 @@ class ClipAttention:
 def clip_attention(layer: Any) -> ClipAttention:
     """The parts of a CLIP encoder layer (``layer_norm1``, ``self_attn.q_proj / k_proj``,
     ``num_heads``, ``scale``)."""
-    where = type(layer).__name__
-
-    def get(owner: Any, name: str, label: str) -> Any:
-        return _attribute(owner, name, shim="clip_attention", package="transformers", where=label)
-
-    attention = get(layer, "self_attn", where)
-    label = f"{where}.self_attn"
-    return ClipAttention(get(layer, "layer_norm1", where), get(attention, "q_proj", label),
-                         get(attention, "k_proj", label), int(get(attention, "num_heads", label)),
-                         float(get(attention, "scale", label)))
+    norm, q_proj, k_proj, heads, scale = _attention_parts(
+        layer, shim="clip_attention", norm="layer_norm1", size="num_heads", scale="scale")
+    return ClipAttention(norm, q_proj, k_proj, int(heads), float(scale))
 
 
 def clip_encoder_layers(tower: Any) -> Any:

@@ -4,14 +4,12 @@ load becomes. No network: the Hub is a loopback server or a closed port."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from _extras import requires, requires_torch
+from _loopback import QuietHandler, serve
 
 from vlmplanner.errors import (
     DeviceUnavailableError,
@@ -24,26 +22,16 @@ from vlmplanner.families._load_errors import load_error, load_errors
 from vlmplanner.families.devices import check_available
 
 
-class Answers(BaseHTTPRequestHandler):
+class Answers(QuietHandler):
     def do_HEAD(self) -> None:
         self.send_response(404)            # any status: the endpoint is there
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(Answers) as url:
+        yield url
 
 
 def closed_endpoint() -> str:
