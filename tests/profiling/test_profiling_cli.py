@@ -143,3 +143,20 @@ def test_failures_exit_1_and_interrupts_exit_130(checkpoint: Path, tmp_path: Pat
     monkeypatch.setattr(sweep, "profile_sweep", interrupted)
     code, _out, err = _run(capsys, "profile", str(checkpoint), "--tokens", "4", "--flops-only", "--catalog", url)
     assert code == 130 and "run the same command again to resume" in err
+
+
+def test_profiling_is_quiet_unless_verbose(checkpoint: Path, tmp_path: Path) -> None:
+    """Counting and timing run the model: transformers' deprecation notices must not reach the user."""
+    import os
+    import shutil
+    import subprocess
+
+    script = shutil.which("vlmplanner", path=str(Path(sys.executable).parent))
+    assert script
+    args = [script, "profile", str(checkpoint), "--tokens", "4", "--device", "cpu", "--dtype", "fp32",
+            "--repeats", "1", "--warmup", "0", "--decode-steps", "1", "--text-tokens", "8", "--json",
+            "--catalog", f"sqlite:///{tmp_path / 'quiet.sqlite3'}"]
+    env = {k: v for k, v in os.environ.items() if k != "VLMPLANNER_VERBOSE"}
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr

@@ -87,9 +87,10 @@ def count_flops(target: ProfileTarget, visual_tokens: int | None = None, *, meth
             require(module, feature=f"counting FLOPs with method {method!r}")
     if method == "analytic":
         return _analytic(target, visual_tokens, compressor, text_tokens, image_size, compressor_spec)
-    if method == "traced":
-        return _traced(target, visual_tokens, compressor, text_tokens, image_size, sdpa_formula)
-    return _fvcore(target, visual_tokens, compressor, text_tokens, image_size, keep_alive)
+    with compat.quiet_hf():  # the model runs: its deprecation notices are not the user's business
+        if method == "traced":
+            return _traced(target, visual_tokens, compressor, text_tokens, image_size, sdpa_formula)
+        return _fvcore(target, visual_tokens, compressor, text_tokens, image_size, keep_alive)
 
 
 # --- analytic -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vlmplanner import compat
 from vlmplanner.errors import ValidationError
 from vlmplanner.extras import require
 
@@ -127,7 +128,9 @@ def measure_latency(target: ProfileTarget, visual_tokens: int | None = None, *, 
     if cpu_threads is not None and not cuda:
         torch.set_num_threads(cpu_threads)
     try:
-        peak, memory_method = _timed(runner, request, warmup, repeats, decode_steps, timer, device, prefill, decode)
+        with compat.quiet_hf():  # set once, outside the timed calls
+            peak, memory_method = _timed(runner, request, warmup, repeats, decode_steps, timer, device, prefill,
+                                         decode)
         used_threads = torch.get_num_threads()
     finally:
         torch.set_num_threads(threads)
