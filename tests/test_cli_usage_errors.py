@@ -184,6 +184,7 @@ def test_help_shows_flags_as_flags_and_the_global_options(cli_env: dict[str, str
         result = _run(cli_env, *command.path, "--help")
         assert result.returncode == 0, result.stderr
         assert "<bool>" not in result.stdout, f"{command}: {result.stdout}"
+        assert "/--no-" not in result.stdout.replace(" ", ""), f"{command}: a flag with a --no- twin"
 
 
 def test_debug_shows_the_traceback_and_errors_are_one_line(cli_env: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ def run(
     compressor_weights: Annotated[Path | None, typer.Option(
         help="A trained compressor's safetensors file (QueCC).")] = None,
     trust_remote_code: Annotated[bool, typer.Option(
-        help="Let transformers run the checkpoint's own code (off unless given).")] = False,
+        "--trust-remote-code", help="Let transformers run the checkpoint's own code (off unless given).")] = False,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
