@@ -23,9 +23,11 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def test_recommend_json_paper_grid(capsys: pytest.CaptureFixture[str], url: str) -> None:
     code, out, err = run(capsys, "recommend", "--task", "visual-reasoning", "--budget-gflops", "1000",
                          "--text-tokens", "50", "--accounting", "paper", "--family", "llava_next",
-                         "--compressor", "tokenpacker", "--catalog", url, "--json")
+                         "--compressor", "tokenpacker", "--include-unrunnable", "--catalog", url, "--json")
     assert code == 0, err
     data = json.loads(out)
+    assert data["include"] == "all" and data["runnable"]["runnable"] is False
+    assert any("tokenpacker" in reason for reason in data["runnable"]["reasons"])
     assert data["candidate"]["key"] == "paper-2411.03312/llava-next-qwen1.5-7b+tokenpacker@16"
     assert data["candidate"]["model"] == "paper-2411.03312/llava-next-qwen1.5-7b"
     assert data["candidate"]["compressor"] == "tokenpacker" and data["candidate"]["visual_tokens"] == 16
@@ -34,17 +36,36 @@ def test_recommend_json_paper_grid(capsys: pytest.CaptureFixture[str], url: str)
     assert data["candidate"]["key"] in data["frontier"]
 
 
+def test_the_paper_grid_alone_is_not_recommended_by_default(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, _, err = run(capsys, "recommend", "--task", "visual-reasoning", "--budget-gflops", "1000",
+                       "--family", "llava_next", "--compressor", "tokenpacker", "--catalog", url)
+    assert code == 7 and "--include-unrunnable" in err and "Traceback" not in err
+
+
+def test_the_default_answer_is_runnable(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, err = run(capsys, "recommend", "--task", "visual-reasoning", "--budget-gflops", "3000",
+                         "--catalog", url, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["runnable"] == {"runnable": True, "reasons": []} and data["include"] == "runnable"
+    assert {part["benchmark"] for part in data["quality"]["parts"]} == {"GQA", "MMBench", "MME(P)", "POPE", "SQA-IMG"}
+    assert all(point["runnable"] for point in data["frontier_points"])
+    code, out, _ = run(capsys, "recommend", "--task", "visual-reasoning", "--budget-gflops", "3000", "--catalog", url)
+    assert code == 0 and "runnable    yes" in out
+
+
 def test_recommend_table(capsys: pytest.CaptureFixture[str], url: str) -> None:
     code, out, _ = run(capsys, "recommend", "--task", "ocr-text", "--budget-gflops", "1000", "--text-tokens", "50",
-                       "--accounting", "paper", "--catalog", url)
+                       "--accounting", "paper", "--include-unrunnable", "--catalog", url)
     assert code == 0
-    assert "llava-next-qwen1.5-0.5b+tokenpacker@576" in out and "why" in out
+    assert "llava-next-qwen1.5-0.5b+tokenpacker@576" in out and "why" in out and "a what-if" in out
 
 
 def test_budget_with_units(capsys: pytest.CaptureFixture[str], url: str) -> None:
-    code, out, err = run(capsys, "recommend", "--task", "visual-reasoning", "--budget", "1 TFLOPs", "--accounting",
+    code, out, err = run(capsys, "recommend", "--task", "visual-reasoning", "--budget", "3 TFLOPs", "--accounting",
                          "paper", "--catalog", url, "--json")
-    assert code == 0, err and json.loads(out)["budget"]["gflops"] == 1000
+    assert code == 0, err
+    assert json.loads(out)["budget"]["gflops"] == 3000
 
 
 @pytest.mark.parametrize(
@@ -94,11 +115,16 @@ def test_frontier(capsys: pytest.CaptureFixture[str], url: str) -> None:
     assert code == 0, err
     points = json.loads(out)
     assert [p["cost"] for p in points] == sorted(p["cost"] for p in points)
+    assert points and all(p["runnable"] for p in points)
+    code, out, err = run(capsys, "frontier", "--task", "visual-reasoning", "--accounting", "paper",
+                         "--include-unrunnable", "--catalog", url, "--json")
+    assert code == 0, err
+    assert any(not p["runnable"] for p in json.loads(out))
 
 
 def test_warnings_are_one_line(capsys: pytest.CaptureFixture[str], url: str) -> None:
     code, _out, err = run(capsys, "recommend", "--task", "visual-reasoning", "--budget-gflops", "20000",
-                         "--model", "paper-2411.03312/llava-next-qwen1.5-14b", "--catalog", url)
+                         "--model", "paper-2411.03312/llava-next-qwen1.5-14b", "--include-unrunnable", "--catalog", url)
     assert code == 0
     assert "warning: " in err and "outside the fitted range" in err and "Traceback" not in err
 

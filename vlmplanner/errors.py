@@ -8,7 +8,8 @@ The hierarchy::
     │   ├── ScoreOutOfRangeError
     │   ├── InvalidBudgetError
     │   ├── InvalidHardwareError   a hardware profile the cost model cannot use
-    │   └── CsvFormatError         a malformed row: the file and line are in the message
+    │   ├── CsvFormatError         a malformed row: the file and line are in the message
+    │   └── NotRunnableError       instantiate() of a what-if candidate: every reason, and the alternative
     ├── NotFoundError              an unknown name, with "did you mean" suggestions
     │   ├── UnknownModelError
     │   ├── UnknownCompressorError
@@ -24,6 +25,7 @@ The hierarchy::
     │   └── CatalogWriteError      a write was rejected; nothing was written
     ├── FitError                   a scaling law cannot be fitted
     │   └── InsufficientDataError  too few points (or too few distinct sizes / token counts)
+    ├── NoCandidateError           no candidate (that vlmplanner can run) has a quality estimate for the task
     ├── NoFeasibleCandidateError   nothing fits the budget; names the cheapest candidate
     ├── ShippedDataError           the data shipped in catalog/ is missing or inconsistent
     ├── MissingExtraError          an optional dependency is not installed; names the pip command
@@ -65,7 +67,9 @@ __all__ = [
     "InvalidTokenCountError",
     "MissingExtraError",
     "ModelLoadError",
+    "NoCandidateError",
     "NoFeasibleCandidateError",
+    "NotRunnableError",
     "NotFoundError",
     "ScoreOutOfRangeError",
     "ShippedDataError",
@@ -139,6 +143,22 @@ def suggest(name: str, known: Iterable[str], *, n: int = 3) -> list[str]:
     close = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.5)
     contained = [k for k in known if name and name.lower() in k.lower() and k.lower() not in close]
     return [by_lower[c] for c in close] + contained[: max(0, n - len(close))]
+
+
+class NotRunnableError(ValidationError):
+    """instantiate() of a candidate vlmplanner cannot run (a what-if from ``include="all"``):
+    ``reasons`` lists every one, ``alternative`` is the best runnable candidate within the same
+    budget when the planner found one."""
+
+    code = "not-runnable"
+
+    def __init__(self, key: str, reasons: Iterable[str], *, alternative: str | None = None) -> None:
+        self.reasons = tuple(reasons)
+        self.alternative = alternative
+        message = f"vlmplanner cannot run {key}: " + "; ".join(self.reasons)
+        message += (f". The best runnable configuration within the same budget is {alternative}" if alternative
+                    else ". No runnable configuration fitted the same budget")
+        super().__init__(message, field="candidate", value=key)
 
 
 class NotFoundError(VlmPlannerError):
@@ -243,6 +263,18 @@ class NoFeasibleCandidateError(VlmPlannerError):
     def __init__(self, message: str, *, cheapest: Any = None, field: str | None = None, value: Any = None) -> None:
         super().__init__(message, field=field, value=value)
         self.cheapest = cheapest
+
+
+class NoCandidateError(VlmPlannerError):
+    """No candidate has a measured, published or predicted quality for the task with the filters
+    given; ``unrunnable`` counts those that do but that vlmplanner cannot run (``include="all"``)."""
+
+    code = "no-candidate"
+    exit_code = 7
+
+    def __init__(self, message: str, *, task: str, unrunnable: int = 0) -> None:
+        super().__init__(message, field="task", value=task)
+        self.unrunnable = unrunnable
 
 
 class VlmPlannerWarning(UserWarning):

@@ -14,7 +14,8 @@ from vlmplanner.schemas import Budget
 from vlmplanner.store import open_catalog
 from vlmplanner.store.stamp import data_version
 
-TASK = {"task": "visual-reasoning", "budget": Budget(gflops=1000)}
+#: the paper's grid: what-ifs (its checkpoints are unreleased, tokenpacker is not implemented)
+TASK = {"task": "visual-reasoning", "budget": Budget(gflops=1000), "include": "all"}
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_every_write_makes_the_cache_miss(url: str) -> None:
     assert data_version(url) != before
     with Planner(url) as second:
         rec = second.recommend(task="visual-reasoning", budget=Budget(gflops=1000),
-                               model="paper-2411.03312/llava-next-qwen1.5-4b", compressor="tokenpacker")
+                               model="paper-2411.03312/llava-next-qwen1.5-4b", compressor="tokenpacker", include="all")
         assert rec.quality.score == 0.99 and rec.quality.provenance == "measured"
 
 
@@ -93,7 +94,8 @@ def test_a_warm_recommend_imports_no_database_engine(url: str, tmp_path: Path) -
     with Planner(url) as planner:
         planner.recommend(**TASK)
     code = ("import sys\nfrom vlmplanner.cli.app import main\n"
-            f"assert main(['recommend', '--task', 'visual-reasoning', '--budget-gflops', '1000', '--catalog', {url!r}])"
+            f"assert main(['recommend', '--task', 'visual-reasoning', '--budget-gflops', '1000', '--include-unrunnable',"
+            f" '--catalog', {url!r}])"
             " == 0\nprint(sorted(m for m in ('sqlalchemy', 'alembic', 'scipy', 'torch') if m in sys.modules))")
     env = {**os.environ, "VLMPLANNER_DATA_DIR": os.environ["VLMPLANNER_DATA_DIR"]}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
@@ -103,7 +105,7 @@ def test_a_warm_recommend_imports_no_database_engine(url: str, tmp_path: Path) -
 
 def test_a_planner_sees_writes_made_after_its_snapshot(url: str) -> None:
     query = {"task": "visual-reasoning", "budget": Budget(gflops=1000), "model": "paper-2411.03312/llava-next-qwen1.5-4b",
-             "compressor": "tokenpacker"}
+             "compressor": "tokenpacker", "include": "all"}
     with Planner(url) as planner:
         before = planner.recommend(**query)
         with open_catalog(url) as catalog:  # another writer: a process, a colleague
@@ -147,5 +149,5 @@ def test_recommend_on_a_catalog_not_created_yet_creates_nothing(tmp_path: Path) 
                            source="test: after creation")
     with Planner(url) as planner:
         mine = planner.recommend(task="visual-reasoning", budget=Budget(gflops=1000),
-                                 model="paper-2411.03312/llava-next-qwen1.5-4b", compressor="tokenpacker")
+                                 model="paper-2411.03312/llava-next-qwen1.5-4b", compressor="tokenpacker", include="all")
         assert mine.quality.score == 0.97

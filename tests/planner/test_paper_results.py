@@ -8,7 +8,8 @@ from vlmplanner.errors import ExtrapolationWarning
 from vlmplanner.planner import Planner
 from vlmplanner.schemas import Budget, Workload
 
-PAPER = {"family": "llava_next", "compressor": "tokenpacker", "accounting": "paper"}
+#: The paper's grid is a what-if: its checkpoints were never released and tokenpacker is not implemented.
+PAPER = {"family": "llava_next", "compressor": "tokenpacker", "accounting": "paper", "include": "all"}
 
 
 @pytest.mark.parametrize(
@@ -28,6 +29,10 @@ def test_paper_recommendations(planner: Planner, task: str, text_tokens: int, gf
     assert rec.cost.flops <= gflops * 1e9
     assert rec.quality.provenance == "published"
     assert rec.frontier and rec.candidate.key in rec.frontier
+    assert not rec.runnable.runnable  # reproduced as a what-if, and said so
+    assert any("tokenpacker" in r for r in rec.runnable.reasons)
+    assert any("no released weights" in r for r in rec.runnable.reasons)
+    assert "What-if only" in rec.reason
 
 
 def test_reasoning_law_matches_the_paper(planner: Planner) -> None:
@@ -47,7 +52,7 @@ def test_unmeasured_size_is_predicted_with_an_interval(planner: Planner) -> None
     with pytest.warns(ExtrapolationWarning, match="outside the fitted range"):
         rec = planner.recommend(task="visual-reasoning", budget=Budget(gflops=5000),
                                 workload=Workload(text_tokens=50), model="paper-2411.03312/llava-next-qwen1.5-14b",
-                                compressor="tokenpacker", accounting="paper")
+                                compressor="tokenpacker", accounting="paper", include="all")
     quality = rec.quality
     assert quality.provenance == "predicted"
     assert quality.low is not None and quality.high is not None and quality.low < quality.score < quality.high
@@ -71,7 +76,8 @@ def test_shipped_fits_are_used_and_changed_results_refit_in_memory(planner_url: 
         law = second.snapshot.laws.laws[key]
         assert law.n_range[1] == 14
         rec = second.recommend(task="visual-reasoning", budget=Budget(gflops=2 * 14 * (50 + 16)), accounting="paper",
-                               model="paper-2411.03312/llava-next-qwen1.5-14b", compressor="tokenpacker")
+                               model="paper-2411.03312/llava-next-qwen1.5-14b", compressor="tokenpacker",
+                               include="all")
         assert rec.candidate.visual_tokens == 16 and rec.quality.provenance == "measured"
         assert rec.quality.score == 0.56
     with Planner(planner_url, hardware=None) as third:  # same process: the new fit is not made again

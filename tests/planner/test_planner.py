@@ -22,7 +22,7 @@ from vlmplanner.schemas import Budget, Hardware, Workload
 
 def test_full_accounting_costs_more_than_the_paper(planner: Planner) -> None:
     kwargs = {"task": "visual-reasoning", "budget": Budget(gflops=1000), "workload": Workload(text_tokens=50),
-                  "family": "llava_next", "compressor": "tokenpacker"}
+                  "family": "llava_next", "compressor": "tokenpacker", "include": "all"}
     paper = planner.recommend(**kwargs, accounting="paper")  # type: ignore[arg-type]
     full = planner.recommend(**kwargs, accounting="full")  # type: ignore[arg-type]
     assert full.cost.flops <= 1000e9 and full.cost.flops_by_component["vision_tower"] > 0
@@ -45,9 +45,9 @@ def test_mix_requires_every_benchmark(planner: Planner) -> None:
 
 
 def test_latency_budget_on_hardware(planner: Planner) -> None:
-    rec = planner.recommend(task="visual-reasoning", budget=Budget(latency_ms=200),
+    rec = planner.recommend(task="visual-reasoning", budget=Budget(latency_ms=400),
                             workload=Workload(text_tokens=50, output_tokens=64), family="llava_next")
-    assert rec.cost.latency_s is not None and rec.cost.latency_s * 1e3 <= 200
+    assert rec.cost.latency_s is not None and rec.cost.latency_s * 1e3 <= 400
     assert rec.cost_axis == "latency_s" and rec.cost.hardware == "h100-sxm"
     assert rec.cost.usd_per_1k_requests is not None and rec.cost.usd_per_1k_requests > 0
 
@@ -55,16 +55,16 @@ def test_latency_budget_on_hardware(planner: Planner) -> None:
 def test_nothing_fits_names_the_cheapest(planner: Planner) -> None:
     with pytest.raises(NoFeasibleCandidateError) as caught:
         planner.recommend(task="visual-reasoning", budget=Budget(gflops=0.5), workload=Workload(text_tokens=50),
-                          accounting="paper")
+                          accounting="paper", include="all")
     assert "cheapest" in str(caught.value) and "+tokenpacker@1" in str(caught.value)
     assert caught.value.cheapest["key"].startswith("paper-2411.03312/llava-next-qwen1.5-0.5b")
 
 
 def test_json_has_the_documented_fields(planner: Planner) -> None:
-    rec = planner.recommend(task="visual-reasoning", budget=Budget(gflops=1000), accounting="paper")
+    rec = planner.recommend(task="visual-reasoning", budget=Budget(gflops=1000), accounting="paper", include="all")
     data = rec.model_dump(mode="json")
     for path in ("candidate.key", "candidate.model", "candidate.compressor", "candidate.visual_tokens",
-                 "quality.score", "quality.provenance", "cost.flops"):
+                 "quality.score", "quality.provenance", "cost.flops", "runnable.runnable", "runnable.reasons"):
         node = data
         for part in path.split("."):
             node = node[part]
@@ -122,14 +122,15 @@ def test_extrapolated_choice_warns(planner: Planner) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         planner.recommend(task="visual-reasoning", budget=Budget(gflops=5000), accounting="paper",
-                          model="paper-2411.03312/llava-next-qwen1.5-14b", compressor="tokenpacker")
+                          model="paper-2411.03312/llava-next-qwen1.5-14b", compressor="tokenpacker", include="all")
     assert any("Extrapolation" in type(w.message).__name__ for w in caught)
 
 
 def test_reason_flags_trained_compressors_and_upper_bounds(planner: Planner) -> None:
-    rec = planner.recommend(task="GQA", budget=Budget(latency_ms=150), workload=Workload(text_tokens=50, output_tokens=16))
-    if rec.compressor.training == "trained":
-        assert "trained compressor" in rec.reason
+    rec = planner.recommend(task="GQA", budget=Budget(latency_ms=150), workload=Workload(text_tokens=50, output_tokens=16),
+                            include="all")
+    if rec.compressor.training == "trained":  # no trained weights are known: a what-if, and the reason says so
+        assert not rec.runnable.runnable and "What-if only" in rec.reason
     if "tokens-upper-bound" in rec.quality.flags:
         assert "upper bound" in rec.reason
     assert rec.quality.provenance in ("published", "measured", "imported")

@@ -80,10 +80,11 @@ def test_recommend_on_a_read_only_catalog_without_fits(read_only: tuple[str, str
     with Planner(reader, hardware="h100-sxm") as planner, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rec = planner.recommend(task="visual-reasoning", budget=Budget(gflops=5000),
-                                model="paper-2411.03312/llava-next-qwen1.5-14b", compressor="tokenpacker")
+                                model="paper-2411.03312/llava-next-qwen1.5-14b", compressor="tokenpacker",
+                                include="all")  # the paper's grid: a what-if
         assert rec.quality.provenance == "predicted"  # a law was fitted, in memory
         assert planner.snapshot.laws.refitted or planner.snapshot.laws.unsaved
-        assert planner.frontier(task="visual-reasoning")
+        assert planner.frontier(task="visual-reasoning", include="all")
         assert planner.catalog.scaling_fits() == []
     assert _state(writer) == before
     if sqlite_file is not None:

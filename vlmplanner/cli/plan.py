@@ -23,6 +23,9 @@ Accounting = Annotated[str, typer.Option(help="full (vision, prefill, decode, KV
 Family = Annotated[str | None, typer.Option(help="Only models of this HF model_type (or law family).")]
 Model = Annotated[str | None, typer.Option(help="Only this checkpoint.")]
 Compressor = Annotated[str | None, typer.Option(help="Only this compressor.")]
+IncludeUnrunnable = Annotated[bool, typer.Option(
+    "--include-unrunnable", help="Also weigh candidates vlmplanner cannot run (unimplemented compressors,"
+    " unreleased checkpoints) as what-ifs, marked as such: reproducing the paper.")]
 
 
 def _planner(catalog: str | None, hardware: str, dtype: str, accounting: str) -> Planner:
@@ -78,6 +81,7 @@ def recommend(
     compressor: Compressor = None,
     training_free: Annotated[bool, typer.Option(
         "--training-free", help="Only compressors that need no trained weights.")] = False,
+    include_unrunnable: IncludeUnrunnable = False,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
@@ -87,7 +91,8 @@ def recommend(
     workload = _workload(text_tokens, output_tokens, batch, images)
     with _planner(catalog, hardware, dtype, accounting) as planner:
         rec = planner.recommend(task=task, budget=budget_value, workload=workload, family=family, model=model,
-                                compressor=compressor, training="training-free" if training_free else None)
+                                compressor=compressor, training="training-free" if training_free else None,
+                                include="all" if include_unrunnable else "runnable")
     if json:
         return print_json(rec)
     q = rec.quality
@@ -95,6 +100,9 @@ def recommend(
     c = rec.cost
     print_fields(f"Recommendation for {rec.task}", [
         ("choice", rec.candidate.key),
+        ("runnable", "yes" if rec.runnable.runnable else
+         f"no: a what-if (why not: see 'why'); the best runnable choice within the budget:"
+         f" {rec.runnable_alternative or 'none'}"),
         ("quality", f"{q.score:.4g}{interval} {q.metric} ({q.provenance}{', extrapolated' if q.extrapolated else ''})"),
         ("source", "; ".join(q.sources) or "–"),
         ("cost", f"{_fmt(c.flops, 1e-9, ' GFLOPs')} ({c.accounting}); memory {_fmt(c.memory_bytes, 1e-9, ' GB', 3)};"
@@ -127,6 +135,7 @@ def frontier(
     family: Family = None,
     model: Model = None,
     compressor: Compressor = None,
+    include_unrunnable: IncludeUnrunnable = False,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
@@ -134,7 +143,7 @@ def frontier(
     workload = _workload(text_tokens, output_tokens, 1, 1)
     with _planner(catalog, hardware, dtype, accounting) as planner:
         points = planner.frontier(task=task, workload=workload, cost_axis=cost, family=family, model=model,
-                                  compressor=compressor)
+                                  compressor=compressor, include="all" if include_unrunnable else "runnable")
     if json:
         return print_json(points)
     scale, unit = {"flops": (1e-9, "GFLOPs"), "latency_s": (1e3, "ms"), "usd": (1.0, "USD/1k"),
@@ -142,7 +151,7 @@ def frontier(
     print_table(f"Frontier: {task}", [
         ("candidate", lambda p: p.key), ("score", lambda p: f"{p.score:.4g}"), ("provenance", lambda p: p.provenance),
         (unit, lambda p: _fmt(p.cost, scale)),
-    ], points)
+    ] + ([("runnable", lambda p: "yes" if p.runnable else "no (what-if)")] if include_unrunnable else []), points)
 
 
 def fit(

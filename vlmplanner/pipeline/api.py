@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-from vlmplanner.errors import ValidationError
+from vlmplanner.errors import NotRunnableError, ValidationError
 from vlmplanner.extras import require
 from vlmplanner.schemas import Candidate, ModelSpec
 
@@ -118,8 +118,21 @@ def instantiate(recommendation: Recommendation, *, device: str = "cpu", dtype: A
                 checkpoint: str | PathLike[str] | None = None, trust_remote_code: bool = False,
                 compressor_weights: str | PathLike[str] | None = None) -> VLMPipeline:
     """Load a :class:`~vlmplanner.planner.Recommendation`'s configuration (its model spec travels
-    with it, so no catalog is opened)."""
+    with it, so no catalog is opened).
+
+    A what-if recommendation (``include="all"``) that cannot run here raises NotRunnableError with
+    every reason and the best runnable alternative, before anything loads; a local ``checkpoint``
+    or ``compressor_weights`` given here can lift the reasons they address."""
     _require_stack("Recommendation.instantiate")
+    if not recommendation.runnable.runnable:  # a what-if: say everything that stands in the way at once
+        from .runnable import runnability
+
+        found = runnability(recommendation.model, recommendation.candidate.compressor,
+                            recommendation.candidate.visual_tokens, checkpoint=checkpoint,
+                            compressor_weights=compressor_weights)
+        if not found.runnable:
+            raise NotRunnableError(recommendation.key, found.reasons,
+                                   alternative=recommendation.runnable_alternative)
     return load(recommendation.candidate, device=device, dtype=dtype, checkpoint=checkpoint,
                 compressor_weights=compressor_weights, trust_remote_code=trust_remote_code,
                 model_spec=recommendation.model)

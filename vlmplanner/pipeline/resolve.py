@@ -239,58 +239,32 @@ def _merge_options(base: dict[str, Any], user: Mapping[str, Any] | None) -> dict
     return {**base, **dict(user)}
 
 
-def resolve(
-    candidate: str | Candidate,
-    *,
-    catalog: Catalog | str | None = None,
-    model_spec: ModelSpec | None = None,
-    checkpoint: str | PathLike[str] | None = None,
-    compressor_weights: str | PathLike[str] | None = None,
-    compressor_options: Mapping[str, Any] | None = None,
-    device: Any = "cpu",
-    dtype: Any = None,
-    trust_remote_code: bool = False,
-    config: Mapping[str, Any] | None = None,
-    card: CompressorCard | None = None,
-) -> RunPlan:
-    """Every check load() makes before loading anything; see the module docstring.
-
-    ``config``: the model's config.json as a dict, when it is not in a local checkpoint directory
-    (a model in memory); it supplies LLaVA-NeXT's pinpoints. ``card``: the card of a compressor
-    instance that need not be registered (``wrap``); its name must be the key's compressor.
-    """
-    from vlmplanner.compressors import compressor_card, resolve_name
-
-    if isinstance(candidate, str):
-        candidate = Candidate.parse(candidate)
-    elif not isinstance(candidate, Candidate):
-        raise ValidationError(f"expected a candidate key such as 'org/model+pool@144', got {candidate!r}",
-                              field="key", value=candidate)
-    device_name = check_device(device)
-    dtype_name = check_dtype(dtype)
-    if not isinstance(trust_remote_code, bool):
-        raise ValidationError(f"trust_remote_code must be True or False, got {trust_remote_code!r}",
-                              field="trust_remote_code", value=trust_remote_code)
-    if card is None:
-        slug = resolve_name(candidate.compressor)                  # UnknownCompressorError, did-you-mean
-        card = compressor_card(slug)
-    elif card.name != candidate.compressor:
-        raise ValidationError(f"the compressor is {card.name!r} but the key names {candidate.compressor!r}",
-                              field="compressor", value=candidate.compressor)
-    slug = card.name
-    spec = _spec_for(candidate, catalog, model_spec)
-    family = spec.model_type
-    if family not in SUPPORTED_INPUTS:
+def check_seam(spec: ModelSpec) -> None:
+    """ValidationError (field ``model_type``) when the pipeline has no seam for the spec's family."""
+    if spec.model_type not in SUPPORTED_INPUTS:
         raise ValidationError(
-            f"model {spec.checkpoint!r} is a {family!r} model; the pipeline has seams for "
-            f"{', '.join(SEAM_FAMILIES)}", field="model_type", value=family,
+            f"model {spec.checkpoint!r} is a {spec.model_type!r} model; the pipeline has seams for "
+            f"{', '.join(SEAM_FAMILIES)}", field="model_type", value=spec.model_type,
         )
-    card.check_family(family)                                      # ValidationError(field="model_type")
-    where, local = _checkpoint(spec, checkpoint)
-    if config is None and local:
-        config = _local_config(Path(where))
-        if config is not None:
-            _check_same_architecture(spec, config, where)
+
+
+@dataclass(frozen=True)
+class TokenFit:
+    """How a compressor keeps k tokens of one model: per crop, on which grid, with which options."""
+
+    compressor_tokens: int
+    grid: tuple[int, int] | None
+    crops: int
+    options: dict[str, Any]
+    notes: tuple[str, ...]
+
+
+def fit_tokens(card: CompressorCard, spec: ModelSpec, k: int, *, config: Mapping[str, Any] | None = None,
+               local: bool = False, compressor_options: Mapping[str, Any] | None = None) -> TokenFit:
+    """Whether ``card`` can give the LLM ``k`` visual tokens of ``spec``'s images (the seam's inputs,
+    its stage, the family's token rules, an in-LLM prune layer), or the ValidationError saying why not.
+    ``config``: the checkpoint's config.json, for LLaVA-NeXT's pinpoints."""
+    slug, family = card.name, spec.model_type
     notes: list[str] = []
 
     if card.kind == "pre-llm":
@@ -306,7 +280,6 @@ def resolve(
                 " after the patch merger", field="compressor", value=slug,
             )
 
-    k = candidate.visual_tokens
     vision = spec.vision
     side_patches = vision.image_size // vision.patch_size
     options: dict[str, Any] = {}
@@ -403,6 +376,14 @@ def resolve(
 
     if slug == "quecc":
         options.update(vision_dim=vision.hidden_size, query_dim=spec.llm.hidden_size)
+    return TokenFit(compressor_tokens, grid, crops, options, tuple(notes))
+
+
+def check_weights(card: CompressorCard, compressor_weights: Any,
+                  compressor_options: Mapping[str, Any] | None = None) -> str | None:
+    """The trained compressor's weights file (None for a training-free one), or a ValidationError
+    naming ``weights``: a trained compressor needs one unless ``allow_untrained`` is set."""
+    slug = card.name
     if card.training == "trained":
         allow = bool((compressor_options or {}).get("allow_untrained", False))
         if compressor_weights is None and not allow:
@@ -414,13 +395,71 @@ def resolve(
             if not isinstance(compressor_weights, (str, PathLike)) or not Path(compressor_weights).is_file():
                 raise ValidationError(f"compressor weights {str(compressor_weights)!r} is not a file",
                                       field="weights", value=str(compressor_weights))
-            options["weights"] = str(Path(compressor_weights).expanduser())
-    elif compressor_weights is not None:
+            return str(Path(compressor_weights).expanduser())
+        return None
+    if compressor_weights is not None:
         raise ValidationError(f"compressor {slug!r} is training-free: it takes no weights", field="weights",
                               value=str(compressor_weights))
+    return None
+
+
+def resolve(
+    candidate: str | Candidate,
+    *,
+    catalog: Catalog | str | None = None,
+    model_spec: ModelSpec | None = None,
+    checkpoint: str | PathLike[str] | None = None,
+    compressor_weights: str | PathLike[str] | None = None,
+    compressor_options: Mapping[str, Any] | None = None,
+    device: Any = "cpu",
+    dtype: Any = None,
+    trust_remote_code: bool = False,
+    config: Mapping[str, Any] | None = None,
+    card: CompressorCard | None = None,
+) -> RunPlan:
+    """Every check load() makes before loading anything; see the module docstring.
+
+    ``config``: the model's config.json as a dict, when it is not in a local checkpoint directory
+    (a model in memory); it supplies LLaVA-NeXT's pinpoints. ``card``: the card of a compressor
+    instance that need not be registered (``wrap``); its name must be the key's compressor.
+    """
+    from vlmplanner.compressors import compressor_card, resolve_name
+
+    if isinstance(candidate, str):
+        candidate = Candidate.parse(candidate)
+    elif not isinstance(candidate, Candidate):
+        raise ValidationError(f"expected a candidate key such as 'org/model+pool@144', got {candidate!r}",
+                              field="key", value=candidate)
+    device_name = check_device(device)
+    dtype_name = check_dtype(dtype)
+    if not isinstance(trust_remote_code, bool):
+        raise ValidationError(f"trust_remote_code must be True or False, got {trust_remote_code!r}",
+                              field="trust_remote_code", value=trust_remote_code)
+    if card is None:
+        slug = resolve_name(candidate.compressor)                  # UnknownCompressorError, did-you-mean
+        card = compressor_card(slug)
+    elif card.name != candidate.compressor:
+        raise ValidationError(f"the compressor is {card.name!r} but the key names {candidate.compressor!r}",
+                              field="compressor", value=candidate.compressor)
+    slug = card.name
+    spec = _spec_for(candidate, catalog, model_spec)
+    check_seam(spec)
+    card.check_family(spec.model_type)                             # ValidationError(field="model_type")
+    where, local = _checkpoint(spec, checkpoint)
+    if config is None and local:
+        config = _local_config(Path(where))
+        if config is not None:
+            _check_same_architecture(spec, config, where)
+    fit = fit_tokens(card, spec, candidate.visual_tokens, config=config, local=local,
+                     compressor_options=compressor_options)
+    options = dict(fit.options)
+    weights = check_weights(card, compressor_weights, compressor_options)
+    if weights is not None:
+        options["weights"] = weights
     options = _merge_options(options, compressor_options)
     return RunPlan(
-        candidate=candidate, spec=spec, card=card, visual_tokens=k, compressor_tokens=compressor_tokens,
-        grid=grid, crops=crops, compressor_options=options, checkpoint=where, local_checkpoint=local,
-        device=device_name, dtype=dtype_name, trust_remote_code=trust_remote_code, notes=tuple(notes),
+        candidate=candidate, spec=spec, card=card, visual_tokens=candidate.visual_tokens,
+        compressor_tokens=fit.compressor_tokens, grid=fit.grid, crops=fit.crops, compressor_options=options,
+        checkpoint=where, local_checkpoint=local, device=device_name, dtype=dtype_name,
+        trust_remote_code=trust_remote_code, notes=fit.notes,
     )

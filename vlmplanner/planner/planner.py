@@ -16,6 +16,7 @@ import numpy as np
 from vlmplanner.errors import (
     ExtrapolationWarning,
     InvalidBudgetError,
+    NoCandidateError,
     NoFeasibleCandidateError,
     UnknownHardwareError,
     UnknownModelError,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["Planner"]
 
 Accounting = Literal["full", "paper"]
+#: Which candidates a recommendation may choose: those instantiate() can run, or all (what-if).
+Include = Literal["runnable", "all"]
 #: The data version of a catalog not created yet: what it would hold is the shipped data.
 _SHIPPED = "shipped:"
 RUNNERS_UP = 5
@@ -176,8 +179,13 @@ class Planner:
     # -- the table for a task -----------------------------------------------------------------
     def _table(self, task: str, family: str | None, model: str | None, compressor: str | None,
                image_size: tuple[int, int] | None = None, training: str | None = None,
-               ) -> tuple[ResolvedTask, CandidateTable]:
-        key = (task, family, model, compressor, image_size, training)
+               include: Include = "all") -> tuple[ResolvedTask, CandidateTable]:
+        """The candidate table for a task and filters; ``include="runnable"``: only the rows
+        instantiate() can run (a subset of the ``"all"`` table, which is built once)."""
+        key = (task, family, model, compressor, image_size, training, include)
+        if include == "runnable" and key not in self._tables:
+            resolved, every = self._table(task, family, model, compressor, image_size, training, "all")
+            self._tables[key] = (resolved, every.subset(every.runnable))
         if key not in self._tables:
             snapshot = self.snapshot
             resolved = resolve_task(task, list(snapshot.benchmarks.values()))
@@ -218,15 +226,20 @@ class Planner:
         model: str | None = None,
         compressor: str | None = None,
         training: str | None = None,
+        include: Include = "runnable",
     ) -> Recommendation:
         """The best-quality candidate within every limit of ``budget``.
 
         ``training="training-free"`` keeps only compressors that need no trained weights.
+        ``include="runnable"`` (the default) chooses among candidates ``instantiate()`` can run;
+        ``"all"`` also weighs the others (unimplemented compressors, unreleased checkpoints) as
+        what-ifs, marked as such, with the best runnable alternative named.
         """
         if objective != "quality":
             raise ValidationError(f"unknown objective {objective!r}; supported: 'quality'", field="objective",
                                   value=objective)
         _filters(task=task, family=family, model=model, compressor=compressor, training=training)
+        include = _include(include)
         self._up_to_date()
         budget = _budget(budget)
         workload = _workload(workload)
@@ -237,40 +250,38 @@ class Planner:
         if budget.usd_per_1k_requests is not None and self.hardware and self.hardware.price_usd_per_hour is None:
             raise InvalidBudgetError(f"hardware {self.hardware.name!r} has no price, so a money budget cannot be"
                                      " checked", field="hardware", value=self.hardware.name)
-        resolved, table = self._table(task, family, model, compressor, workload.image_size, training)
+        filters = (task, family, model, compressor, workload.image_size, training)
+        resolved, table = self._table(*filters, include)
         if len(table) == 0:
-            from vlmplanner.errors import NotFoundError
-
-            raise NotFoundError(task, [], hint="no candidate has a measured, published or predicted quality for"
-                                " this task with these filters; widen the filters or add results")
+            raise self._no_estimate(task, self._table(*filters, "all")[1] if include == "runnable" else table)
         costs = self._costs(table, workload, accounting)
         axis, axis_values = _axis(budget, costs)
         limits = budget_limits(budget, costs, self.hardware)
         fits = within(limits, len(table))
         if not fits.any():
-            raise self._nothing_fits(table, budget, costs, axis, axis_values)
+            raise self._nothing_fits(table, budget, costs, axis, axis_values, include)
         chosen = _best(table.score, axis_values, fits)
         return self._recommendation(resolved, table, costs, budget, workload, accounting, axis, axis_values,
-                                    limits, fits, chosen)
+                                    limits, fits, chosen, include)
 
     def frontier(self, *, task: str, workload: Workload | dict[str, Any] | None = None,
                  accounting: Accounting | None = None, cost_axis: str = "flops", family: str | None = None,
-                 model: str | None = None, compressor: str | None = None) -> list[FrontierPoint]:
-        """The Pareto frontier of quality against one cost for a task, cheapest first."""
+                 model: str | None = None, compressor: str | None = None,
+                 include: Include = "runnable") -> list[FrontierPoint]:
+        """The Pareto frontier of quality against one cost for a task, cheapest first, among the
+        candidates instantiate() can run (``include="all"``: every candidate, each marked)."""
         _filters(task=task, family=family, model=model, compressor=compressor)
+        include = _include(include)
         self._up_to_date()
         if cost_axis not in _AXES:
             raise ValidationError(f"unknown cost axis {cost_axis!r}; use one of {', '.join(_AXES)}", field="cost_axis",
                                   value=cost_axis)
         workload = _workload(workload)
         accounting = _accounting(self.accounting if accounting is None else accounting)
-        _, table = self._table(task, family, model, compressor, workload.image_size)
+        _, table = self._table(task, family, model, compressor, workload.image_size, include=include)
         costs = self._costs(table, workload, accounting)
         values = _axis_values(cost_axis, costs)
-        order = _pareto(table.score, values)
-        return [FrontierPoint.trusted(key=table.key(i), score=float(table.score[i]),
-                              provenance="predicted" if table.predicted[i] else "observed",
-                              cost=float(values[i]), within_budget=True) for i in order]
+        return [_point(table, i, values, within_budget=True) for i in _pareto(table.score, values)]
 
     # -- pieces -------------------------------------------------------------------------------
     def _costs(self, table: CandidateTable, workload: Workload, accounting: Accounting) -> CostArrays:
@@ -307,7 +318,7 @@ class Planner:
 
     def _recommendation(self, task: ResolvedTask, table: CandidateTable, costs: CostArrays, budget: Budget,
                         workload: Workload, accounting: Accounting, axis: str, axis_values: np.ndarray,
-                        limits: list[Limit], fits: np.ndarray, chosen: int) -> Recommendation:
+                        limits: list[Limit], fits: np.ndarray, chosen: int, include: Include) -> Recommendation:
         from vlmplanner.cost import breakdown
 
         snapshot = self.snapshot
@@ -334,16 +345,18 @@ class Planner:
         runners = tuple(
             RankedCandidate.trusted(key=table.key(i), quality=self.estimate(table, i), flops=float(costs.flops[i]),
                             latency_s=_finite(costs.latency_s[i]), memory_bytes=float(costs.memory_bytes[i]),
-                            usd_per_1k_requests=_finite(costs.usd_per_1k[i]))
+                            usd_per_1k_requests=_finite(costs.usd_per_1k[i]),
+                            runnable=table.runnability[i].runnable)
             for i in order
         )
-        frontier_rows = _pareto(table.score, axis_values)
-        frontier = tuple(
-            FrontierPoint.trusted(key=table.key(i), score=float(table.score[i]),
-                          provenance="predicted" if table.predicted[i] else "observed",
-                          cost=float(axis_values[i]), within_budget=bool(fits[i]))
-            for i in frontier_rows
-        )
+        frontier = tuple(_point(table, i, axis_values, within_budget=bool(fits[i]))
+                         for i in _pareto(table.score, axis_values))
+        runnable = table.runnability[chosen]
+        alternative = None
+        if not runnable.runnable:
+            runnable_fits = fits & table.runnable
+            if runnable_fits.any():
+                alternative = table.key(_best(table.score, axis_values, runnable_fits))
         law = snapshot.laws.laws.get((law_family(model), compressor.name, task.benchmarks[0])) if not task.is_mix else None
         law_summary = None
         if law is not None:
@@ -352,22 +365,36 @@ class Planner:
                            "optimal_visual_tokens": _finite(law.optimal_visual_tokens(workload.text_tokens))}
         reason = explain(table=table, chosen=chosen, limits=limits, axis_values=axis_values, costs=costs,
                          quality=quality, workload=workload, law=law_summary, accounting=accounting,
-                         compressor_training={name: snapshot.compressors[name].training for name in table.compressors})
+                         runnable=runnable, alternative=alternative)
         return Recommendation.trusted(
             candidate=candidate, model=model, compressor=compressor, task=task.name, quality=quality, cost=cost,
             budget=budget, workload=workload, cost_axis=axis, frontier=tuple(p.key for p in frontier),
             frontier_points=frontier, runners_up=runners, reason=reason, considered=len(table),
             feasible=int(fits.sum()), without_estimate=table.without_estimate, law=law_summary,
+            include=include, runnable=runnable, runnable_alternative=alternative,
         )
 
+    def _no_estimate(self, task: str, every: CandidateTable) -> NoCandidateError:
+        """No candidate to choose from: none has an estimate, or none of those that do can run."""
+        if len(every):
+            best = int(np.argmax(every.score))
+            return NoCandidateError(
+                f"no candidate vlmplanner can run has a measured, published or predicted quality for {task!r} with"
+                f" these filters; {len(every)} that it cannot run do (include='all', or --include-unrunnable,"
+                f" weighs them as what-ifs). The best of them, {every.key(best)}:"
+                f" {'; '.join(every.runnability[best].reasons)}", task=task, unrunnable=len(every))
+        return NoCandidateError(f"no candidate has a measured, published or predicted quality for {task!r} with"
+                                " these filters; widen the filters or add results", task=task)
+
     def _nothing_fits(self, table: CandidateTable, budget: Budget, costs: CostArrays, axis: str,
-                      axis_values: np.ndarray) -> NoFeasibleCandidateError:
+                      axis_values: np.ndarray, include: Include) -> NoFeasibleCandidateError:
         cheapest = int(np.nanargmin(np.where(np.isnan(axis_values), np.inf, axis_values)))
         needs = _describe_cost(costs, cheapest)
         limits = _describe_budget(budget)
         device = f" on {self.hardware.name}" if self.hardware else ""
+        which = "runnable candidate" if include == "runnable" else "candidate"
         return NoFeasibleCandidateError(
-            f"no candidate fits {limits}{device}; the cheapest, {table.key(cheapest)}, needs {needs}",
+            f"no {which} fits {limits}{device}; the cheapest, {table.key(cheapest)}, needs {needs}",
             cheapest={"key": table.key(cheapest), "flops": float(costs.flops[cheapest]),
                       "latency_s": _finite(costs.latency_s[cheapest]), "memory_bytes": float(costs.memory_bytes[cheapest]),
                       "usd_per_1k_requests": _finite(costs.usd_per_1k[cheapest])},
@@ -415,6 +442,20 @@ def _workload(value: object) -> Workload:
         return build(Workload, value)
     raise ValidationError(f"workload must be a Workload, a dict of its fields or None, got {type(value).__name__}"
                           f" {value!r:.60}", field="workload", value=value)
+
+
+def _include(value: object) -> Include:
+    if not isinstance(value, str) or value not in ("runnable", "all"):
+        raise ValidationError(f"include must be 'runnable' (candidates instantiate() can run) or 'all' (what-ifs"
+                              f" too), got {value!r}", field="include", value=value)
+    return value  # type: ignore[return-value]
+
+
+def _point(table: CandidateTable, i: int, values: np.ndarray, *, within_budget: bool) -> FrontierPoint:
+    return FrontierPoint.trusted(key=table.key(i), score=float(table.score[i]),
+                                 provenance="predicted" if table.predicted[i] else "observed",
+                                 cost=float(values[i]), within_budget=within_budget,
+                                 runnable=table.runnability[i].runnable)
 
 
 def _accounting(value: object) -> Accounting:

@@ -13,6 +13,9 @@ from .limits import Limit, exceeded, within
 from .recommendation import QualityEstimate
 
 if TYPE_CHECKING:
+    from vlmplanner.pipeline.runnable import Runnability
+
+if TYPE_CHECKING:
     from vlmplanner.cost import CostArrays
 
     from .table import CandidateTable
@@ -31,7 +34,7 @@ def _over(limits: list[Limit], i: int) -> str:
 
 def explain(*, table: CandidateTable, chosen: int, limits: list[Limit], axis_values: np.ndarray, costs: CostArrays,
             quality: QualityEstimate, workload: Workload, law: dict[str, Any] | None,
-            accounting: str, compressor_training: dict[str, str]) -> str:
+            accounting: str, runnable: Runnability, alternative: str | None) -> str:
     fits = within(limits, len(table))
     model = table.models[table.model_index[chosen]]
     tokens = int(table.visual_tokens[chosen])
@@ -73,10 +76,19 @@ def explain(*, table: CandidateTable, chosen: int, limits: list[Limit], axis_val
         if not fits[more]:
             sentences.append(f"More visual tokens ({int(table.visual_tokens[more])}) would need"
                              f" {_over(limits, more)}.")
-    compressor = table.compressors[table.compressor_index[chosen]]
-    if compressor_training.get(compressor) == "trained":
-        sentences.append(f"Note: {compressor} is a trained compressor: running it needs weights trained for"
-                         f" {tokens} tokens on this model, which may not be published.")
+    mean_rows = table.family_mean
+    if mean_rows.any() and not mean_rows.all():
+        sentences.append(
+            f"Scores of the paper's grid ({table.task.benchmarks[0]}, its own benchmark mix) and of other models (the"
+            f" mean of {', '.join(table.task.parts)}) are averages over different benchmarks: compare across the two"
+            " with care."
+        )
+    if not runnable.runnable:
+        sentences.append(
+            f"What-if only: vlmplanner cannot run this configuration ({'; '.join(runnable.reasons)})."
+            + (f" The best configuration it can run within the budget is {alternative}." if alternative else
+               " No configuration it can run fits the budget.")
+        )
     if "tokens-upper-bound" in quality.flags:
         sentences.append(f"The source states {tokens} visual tokens as an upper bound; the actual count varies"
                          " with the image.")

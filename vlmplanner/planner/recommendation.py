@@ -8,13 +8,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from vlmplanner.pipeline.runnable import RUNNABLE, Runnability
 from vlmplanner.schemas import Budget, Candidate, CompressorSpec, ModelSpec, Workload
 from vlmplanner.schemas._base import Schema
 
 if TYPE_CHECKING:
     from vlmplanner.pipeline.runner import VLMPipeline
 
-__all__ = ["CandidateCost", "FrontierPoint", "QualityEstimate", "RankedCandidate", "Recommendation"]
+__all__ = ["CandidateCost", "FrontierPoint", "QualityEstimate", "QualityPart", "RankedCandidate", "Recommendation"]
+
+
+class QualityPart(Schema):
+    """One benchmark behind a task-family estimate, on its own scale, with where it came from."""
+
+    benchmark: str
+    score: float
+    max_score: float
+    provenance: Literal["measured", "imported", "published"]
+    sources: tuple[str, ...] = ()
 
 
 class QualityEstimate(Schema):
@@ -30,6 +41,8 @@ class QualityEstimate(Schema):
     flags: tuple[str, ...] = Field((), description="caveats of the results behind it (see catalog/README.md)")
     extrapolated: bool = False
     law: str | None = Field(None, description="the fitted law a prediction came from")
+    parts: tuple[QualityPart, ...] = Field(
+        (), description="a task-family estimate: the benchmarks it averages, each as a fraction of its maximum")
 
 
 class CandidateCost(Schema):
@@ -58,6 +71,7 @@ class RankedCandidate(Schema):
     latency_s: float | None
     memory_bytes: float
     usd_per_1k_requests: float | None
+    runnable: bool = Field(True, description="whether instantiate() can run it (see Recommendation.runnable)")
 
 
 class FrontierPoint(Schema):
@@ -66,6 +80,7 @@ class FrontierPoint(Schema):
     provenance: str
     cost: float
     within_budget: bool
+    runnable: bool = True
 
 
 class Recommendation(Schema):
@@ -89,6 +104,11 @@ class Recommendation(Schema):
     feasible: int = Field(description="candidates within every budget")
     without_estimate: int = Field(0, description="(model, compressor) pairs skipped for want of any estimate")
     law: dict[str, Any] | None = Field(None, description="the law behind predictions for the chosen family, if any")
+    include: Literal["runnable", "all"] = Field(
+        "runnable", description="runnable: chosen among candidates instantiate() can run; all: what-ifs too")
+    runnable: Runnability = Field(RUNNABLE, description="whether instantiate() can run the choice, and why not")
+    runnable_alternative: str | None = Field(
+        None, description="the best runnable candidate within the budget, when the choice is a what-if")
 
     @property
     def key(self) -> str:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vlmplanner.pipeline.runnable import Runnability, RunnabilityChecker
 from vlmplanner.schemas import ModelSpec, QualityResult
 
 from .laws import law_family
-from .recommendation import QualityEstimate
+from .recommendation import QualityEstimate, QualityPart
 from .snapshot import Snapshot
 from .tasks import ResolvedTask
 
@@ -35,10 +36,36 @@ class CandidateTable:
     extrapolated: np.ndarray
     without_estimate: int
     task: ResolvedTask
+    #: whether instantiate() can run each row, and why not (vlmplanner.pipeline.runnable)
+    runnability: list[Runnability] = field(default_factory=list)
     _estimates: dict[int, QualityEstimate] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.visual_tokens.shape[0])
+
+    @property
+    def family_mean(self) -> np.ndarray:
+        """Rows whose task-family estimate is the mean of the family's benchmarks (not its aggregate)."""
+        keep = np.zeros(len(self), dtype=bool)
+        keep[[i for i, e in self._estimates.items() if e.parts]] = True
+        return keep
+
+    @property
+    def runnable(self) -> np.ndarray:
+        return np.fromiter((r.runnable for r in self.runnability), dtype=bool, count=len(self))
+
+    def subset(self, keep: np.ndarray) -> CandidateTable:
+        """The rows where ``keep`` is True, in order (estimates re-indexed)."""
+        rows = np.flatnonzero(keep)
+        position = {int(old): new for new, old in enumerate(rows)}
+        return CandidateTable(
+            models=self.models, compressors=self.compressors, model_index=self.model_index[rows],
+            compressor_index=self.compressor_index[rows], visual_tokens=self.visual_tokens[rows],
+            score=self.score[rows], predicted=self.predicted[rows], extrapolated=self.extrapolated[rows],
+            without_estimate=self.without_estimate, task=self.task,
+            runnability=[self.runnability[int(i)] for i in rows],
+            _estimates={position[i]: e for i, e in self._estimates.items() if i in position},
+        )
 
     def key(self, i: int) -> str:
         return f"{self.models[self.model_index[i]].checkpoint}+{self.compressors[self.compressor_index[i]]}@{int(self.visual_tokens[i])}"
@@ -59,6 +86,37 @@ def _observed_estimate(rows: list[QualityResult], metric: str) -> QualityEstimat
         sources=tuple(dict.fromkeys(r.source for r in rows)), n_results=len(rows),
         flags=tuple(dict.fromkeys(flag for r in rows for flag in r.flags)),
     )
+
+
+def _family_estimates(snapshot: Snapshot, task: ResolvedTask, model: ModelSpec, compressor: str,
+                      native: int) -> dict[int, QualityEstimate]:
+    """Task-family estimates from the family's benchmarks (``task.parts``): at each token count where
+    the candidate has a result on every one, the mean of their scores as fractions of each maximum
+    (docs/planner.md, "Task families")."""
+    per_part = []
+    for benchmark in task.parts:
+        observed = snapshot.observed.get((model.checkpoint, compressor, benchmark), {})
+        per_part.append({tokens: rows for tokens, rows in observed.items() if tokens <= native})
+    if not per_part:
+        return {}
+    estimates: dict[int, QualityEstimate] = {}
+    for tokens in sorted(set(per_part[0]).intersection(*per_part[1:])):
+        parts = []
+        for benchmark, values in zip(task.parts, per_part):
+            found = _observed_estimate(values[tokens], snapshot.benchmarks[benchmark].metric)
+            parts.append(QualityPart.trusted(benchmark=benchmark, score=found.score,
+                                             max_score=float(snapshot.benchmarks[benchmark].max_score or 1.0),
+                                             provenance=found.provenance, sources=found.sources))
+        provenances = {p.provenance for p in parts}
+        rows = [row for values in per_part for row in values[tokens]]
+        estimates[tokens] = QualityEstimate.trusted(
+            score=statistics.fmean(p.score / p.max_score for p in parts),
+            metric=f"{task.metric}: mean of {', '.join(task.parts)} as fractions of their maxima",
+            provenance=provenances.pop() if len(provenances) == 1 else "mixed",
+            sources=tuple(dict.fromkeys(source for p in parts for source in p.sources)), n_results=len(rows),
+            flags=tuple(dict.fromkeys(flag for row in rows for flag in row.flags)), parts=tuple(parts),
+        )
+    return estimates
 
 
 def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpec], compressors: list[str],
@@ -95,6 +153,9 @@ def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpe
                         for tokens, s, out in zip(missing, predicted, outside):
                             values[tokens] = (float(s) / (scale if task.is_mix else 1.0), True, bool(out), None)
                 per_benchmark.append(values)
+            if task.parts:  # a task family: its benchmarks' mean where the aggregate has no value
+                for tokens, estimate in _family_estimates(snapshot, task, model, compressor, native).items():
+                    per_benchmark[0].setdefault(tokens, (estimate.score, False, False, estimate))
             common = set(per_benchmark[0]).intersection(*per_benchmark[1:]) if per_benchmark else set()
             if not common:
                 without += 1
@@ -114,8 +175,11 @@ def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpe
         mi_ = ci_ = v_ = np.zeros(0, dtype=int)
         s_ = np.zeros(0)
         p_ = e_ = np.zeros(0, dtype=bool)
+    check = RunnabilityChecker()
+    runnability = [check(models[mi], compressors[ci], tokens) for mi, ci, tokens, *_ in rows]
     return CandidateTable(
         models=models, compressors=compressors, model_index=mi_.astype(np.int64), compressor_index=ci_.astype(np.int64),
         visual_tokens=v_.astype(np.int64), score=s_.astype(float), predicted=p_.astype(bool),
-        extrapolated=e_.astype(bool), without_estimate=without, task=task, _estimates=estimates,
+        extrapolated=e_.astype(bool), without_estimate=without, task=task, runnability=runnability,
+        _estimates=estimates,
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field, computed_field
+from pydantic import Field, computed_field, model_validator
 
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
 
@@ -21,6 +21,22 @@ class Candidate(Schema):
     model: str = Field(min_length=1)
     compressor: str = Field(min_length=1)
     visual_tokens: PositiveCount
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_key(cls, data: Any) -> Any:
+        """JSON written by ``model_dump`` carries ``key``: read it back (alone, or matching the fields)."""
+        if not isinstance(data, dict) or "key" not in data:
+            return data
+        fields = {k: v for k, v in data.items() if k != "key"}
+        parsed = cls.parse(data["key"])
+        if not fields:
+            return parsed.model_dump(exclude={"key"})
+        given = {name: fields.get(name) for name in ("model", "compressor", "visual_tokens")}
+        if given != parsed.model_dump(exclude={"key"}):
+            raise ValidationError(f"key {data['key']!r} does not match model, compressor and visual_tokens {given}",
+                                  field="key", value=data["key"])
+        return fields
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -1,0 +1,119 @@
+"""Whether ``instantiate()`` can run a candidate, and every reason it cannot. Plain Python, no torch.
+
+The planner asks this of every candidate, so that what it recommends is something the user can run;
+the checks are the ones :func:`~vlmplanner.pipeline.resolve.resolve` makes before ``load()`` loads
+anything (the same functions), so the answer is what ``load()`` would do. Unlike ``resolve`` it does
+not stop at the first failure: a what-if candidate lists every reason, in the order a user would
+fix them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+from vlmplanner.errors import UnknownCompressorError, ValidationError
+from vlmplanner.schemas import ModelSpec
+from vlmplanner.schemas._base import Schema
+
+if TYPE_CHECKING:
+    from vlmplanner.compressors import CompressorCard
+
+__all__ = ["RUNNABLE", "Runnability", "RunnabilityChecker", "runnability"]
+
+
+class Runnability(Schema):
+    """Can ``instantiate()`` run this candidate here? ``reasons`` says why not (empty when it can)."""
+
+    runnable: bool
+    reasons: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return "runnable" if self.runnable else "not runnable: " + "; ".join(self.reasons)
+
+
+RUNNABLE = Runnability.trusted(runnable=True, reasons=())
+
+
+def runnability(spec: ModelSpec, compressor: str, visual_tokens: int, *,
+                checkpoint: str | PathLike[str] | None = None,
+                compressor_weights: str | PathLike[str] | None = None,
+                config: Mapping[str, Any] | None = None) -> Runnability:
+    """Every reason ``load()`` would refuse ``spec`` + ``compressor`` @ ``visual_tokens``: no family
+    adapter or seam, a compressor the catalog knows but vlmplanner does not implement, one the family
+    cannot serve, no released checkpoint (and no local one), a trained compressor with no weights,
+    a token count the compressor or the family cannot give. ``checkpoint`` and ``compressor_weights``
+    are what the user would pass to ``instantiate()``."""
+    return RunnabilityChecker(checkpoint=checkpoint, compressor_weights=compressor_weights,
+                              config=config)(spec, compressor, visual_tokens)
+
+
+@dataclass
+class _Pair:
+    reasons: tuple[str, ...]
+    card: CompressorCard | None
+    local: bool
+    fits_family: bool
+
+
+class RunnabilityChecker:
+    """:func:`runnability` for many candidates: what depends on the model and the compressor only
+    (the registry, the family, the checkpoint on disk) is checked once per pair."""
+
+    def __init__(self, *, checkpoint: str | PathLike[str] | None = None,
+                 compressor_weights: str | PathLike[str] | None = None,
+                 config: Mapping[str, Any] | None = None) -> None:
+        self.checkpoint = checkpoint
+        self.compressor_weights = compressor_weights
+        self.config = config
+        self._pairs: dict[tuple[str, str], _Pair] = {}
+
+    def __call__(self, spec: ModelSpec, compressor: str, visual_tokens: int) -> Runnability:
+        from .resolve import fit_tokens
+
+        pair = self._pairs.get((spec.checkpoint, compressor))
+        if pair is None:
+            pair = self._pairs[(spec.checkpoint, compressor)] = self._pair(spec, compressor)
+        reasons = list(pair.reasons)
+        if pair.card is not None and pair.fits_family:
+            _collect(reasons, fit_tokens, pair.card, spec, visual_tokens, config=self.config, local=pair.local,
+                     compressor_options={"allow_untrained": True})
+        if not reasons:
+            return RUNNABLE
+        return Runnability.trusted(runnable=False, reasons=tuple(reasons))
+
+    def _pair(self, spec: ModelSpec, compressor: str) -> _Pair:
+        from vlmplanner.compressors import compressor_card, resolve_name
+
+        from .resolve import _checkpoint, check_seam, check_weights
+
+        reasons: list[str] = []
+        fits_family = _collect(reasons, check_seam, spec)
+        card = None
+        try:
+            card = compressor_card(resolve_name(compressor))
+        except UnknownCompressorError:
+            reasons.append(f"vlmplanner does not implement compressor {compressor!r} (the catalog holds its"
+                           " published results only)")
+        if card is not None and fits_family:
+            fits_family = _collect(reasons, card.check_family, spec.model_type)
+        local = False
+        try:
+            _, local = _checkpoint(spec, self.checkpoint)
+        except ValidationError as error:
+            reasons.append(error.message)
+        if card is not None:
+            _collect(reasons, check_weights, card, self.compressor_weights)
+        return _Pair(tuple(reasons), card, local, fits_family)
+
+
+def _collect(reasons: list[str], check: Any, *args: Any, **kwargs: Any) -> bool:
+    """Run one check; its ValidationError's message becomes a reason. True when it passed."""
+    try:
+        check(*args, **kwargs)
+    except ValidationError as error:
+        reasons.append(error.message)
+        return False
+    return True
