@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from _extras import requires_torch
 
 from vlmplanner.errors import NoCandidateError, NotRunnableError, ValidationError
 from vlmplanner.pipeline.runnable import runnability
@@ -65,6 +66,7 @@ def test_the_default_recommendation_is_runnable_and_says_so(planner: Planner) ->
     assert "What-if" not in rec.reason
 
 
+@requires_torch  # instantiate() names a missing extra first
 def test_a_what_if_names_its_reasons_and_the_runnable_alternative(planner: Planner) -> None:
     rec = planner.recommend(task="GQA", budget=Budget(gflops=3000), workload=Workload(text_tokens=50), include="all")
     default = planner.recommend(task="GQA", budget=Budget(gflops=3000), workload=Workload(text_tokens=50))
@@ -80,6 +82,7 @@ def test_a_what_if_names_its_reasons_and_the_runnable_alternative(planner: Plann
     assert default.key in caught.value.message and caught.value.field == "candidate"
 
 
+@requires_torch
 def test_instantiating_a_what_if_fails_before_anything_loads(planner: Planner) -> None:
     rec = planner.recommend(task="visual-reasoning", budget=Budget(gflops=1000), accounting="paper",
                             family="llava_next", compressor="tokenpacker", include="all")
