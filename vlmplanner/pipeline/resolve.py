@@ -29,8 +29,13 @@ __all__ = [
     "SEAM_FAMILIES",
     "SUPPORTED_INPUTS",
     "RunPlan",
+    "TokenFit",
+    "check_checkpoint",
     "check_device",
     "check_dtype",
+    "check_seam",
+    "check_weights",
+    "fit_tokens",
     "max_crops",
     "resolve",
 ]
@@ -175,7 +180,7 @@ def _spec_for(candidate: Candidate, catalog: Catalog | str | None, model_spec: M
             ) from exc
 
 
-def _checkpoint(spec: ModelSpec, checkpoint: Any) -> tuple[str, bool]:
+def check_checkpoint(spec: ModelSpec, checkpoint: Any) -> tuple[str, bool]:
     """(where the weights come from, whether it is a local directory)."""
     if checkpoint is not None:
         if not isinstance(checkpoint, (str, PathLike)) or not str(checkpoint).strip():
@@ -436,16 +441,14 @@ def resolve(
         raise ValidationError(f"trust_remote_code must be True or False, got {trust_remote_code!r}",
                               field="trust_remote_code", value=trust_remote_code)
     if card is None:
-        slug = resolve_name(candidate.compressor)                  # UnknownCompressorError, did-you-mean
-        card = compressor_card(slug)
+        card = compressor_card(resolve_name(candidate.compressor))  # UnknownCompressorError, did-you-mean
     elif card.name != candidate.compressor:
         raise ValidationError(f"the compressor is {card.name!r} but the key names {candidate.compressor!r}",
                               field="compressor", value=candidate.compressor)
-    slug = card.name
     spec = _spec_for(candidate, catalog, model_spec)
     check_seam(spec)
     card.check_family(spec.model_type)                             # ValidationError(field="model_type")
-    where, local = _checkpoint(spec, checkpoint)
+    where, local = check_checkpoint(spec, checkpoint)
     if config is None and local:
         config = _local_config(Path(where))
         if config is not None:

@@ -30,9 +30,6 @@ class Runnability(Schema):
     runnable: bool
     reasons: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        return "runnable" if self.runnable else "not runnable: " + "; ".join(self.reasons)
-
 
 RUNNABLE = Runnability.trusted(runnable=True, reasons=())
 
@@ -78,8 +75,7 @@ class RunnabilityChecker:
             pair = self._pairs[(spec.checkpoint, compressor)] = self._pair(spec, compressor)
         reasons = list(pair.reasons)
         if pair.card is not None and pair.fits_family:
-            _collect(reasons, fit_tokens, pair.card, spec, visual_tokens, config=self.config, local=pair.local,
-                     compressor_options={"allow_untrained": True})
+            _collect(reasons, fit_tokens, pair.card, spec, visual_tokens, config=self.config, local=pair.local)
         if not reasons:
             return RUNNABLE
         return Runnability.trusted(runnable=False, reasons=tuple(reasons))
@@ -87,7 +83,7 @@ class RunnabilityChecker:
     def _pair(self, spec: ModelSpec, compressor: str) -> _Pair:
         from vlmplanner.compressors import compressor_card, resolve_name
 
-        from .resolve import _checkpoint, check_seam, check_weights
+        from .resolve import check_checkpoint, check_seam, check_weights
 
         reasons: list[str] = []
         fits_family = _collect(reasons, check_seam, spec)
@@ -101,7 +97,7 @@ class RunnabilityChecker:
             fits_family = _collect(reasons, card.check_family, spec.model_type)
         local = False
         try:
-            _, local = _checkpoint(spec, self.checkpoint)
+            _, local = check_checkpoint(spec, self.checkpoint)
         except ValidationError as error:
             reasons.append(error.message)
         if card is not None:

@@ -38,6 +38,8 @@ class CandidateTable:
     task: ResolvedTask
     #: whether instantiate() can run each row, and why not (vlmplanner.pipeline.runnable)
     runnability: list[Runnability] = field(default_factory=list)
+    #: ``runnability``'s verdicts as one bool array, for masks
+    runnable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     _estimates: dict[int, QualityEstimate] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -50,10 +52,6 @@ class CandidateTable:
         keep[[i for i, e in self._estimates.items() if e.parts]] = True
         return keep
 
-    @property
-    def runnable(self) -> np.ndarray:
-        return np.fromiter((r.runnable for r in self.runnability), dtype=bool, count=len(self))
-
     def subset(self, keep: np.ndarray) -> CandidateTable:
         """The rows where ``keep`` is True, in order (estimates re-indexed)."""
         rows = np.flatnonzero(keep)
@@ -63,7 +61,7 @@ class CandidateTable:
             compressor_index=self.compressor_index[rows], visual_tokens=self.visual_tokens[rows],
             score=self.score[rows], predicted=self.predicted[rows], extrapolated=self.extrapolated[rows],
             without_estimate=self.without_estimate, task=self.task,
-            runnability=[self.runnability[int(i)] for i in rows],
+            runnability=[self.runnability[int(i)] for i in rows], runnable=self.runnable[rows],
             _estimates={position[i]: e for i, e in self._estimates.items() if i in position},
         )
 
@@ -181,5 +179,6 @@ def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpe
         models=models, compressors=compressors, model_index=mi_.astype(np.int64), compressor_index=ci_.astype(np.int64),
         visual_tokens=v_.astype(np.int64), score=s_.astype(float), predicted=p_.astype(bool),
         extrapolated=e_.astype(bool), without_estimate=without, task=task, runnability=runnability,
+        runnable=np.fromiter((r.runnable for r in runnability), dtype=bool, count=len(runnability)),
         _estimates=estimates,
     )
