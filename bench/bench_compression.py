@@ -24,7 +24,7 @@ median over ``--repeats`` rounds of the ratio within a round, so drift that slow
   the measured speedup as a fraction of it (target >= 0.8 for pool@16);
 * the compressor's own time (``compress()``, plus the [CLS]-attention recompute it needs, or FastV's
   row recompute, selection and gathers) as a share of the configuration's prefill (target <= 3 %),
-  and QueCC's extra LLM pass over the question separately;
+  and the extra LLM pass over the question (QueCC, cdpruner, mmtok, trim) separately;
 * the LLM's share (``language_model`` forward, timed by hooks): its speedup against its FLOPs too.
 
 CPU timings drift between runs (up to ~40 % on the 2-core CI machine); compare within one table.
@@ -110,7 +110,14 @@ class LLMTimer:
 
 def configurations(k: int) -> list[tuple[str, int, dict[str, Any]]]:
     return [("none", 576, {}), ("pool", k, {}), ("cls-topk", k, {}), ("visionzip", k, {}), ("prumerge+", k, {}),
-            ("divprune", k, {}), ("fastv", k, {}), ("quecc", k, {"allow_untrained": True, "seed": 0})]
+            ("divprune", k, {}), ("fastv", k, {}), ("quecc", k, {"allow_untrained": True, "seed": 0}),
+            # group "textcond": text-conditioned selection on the projected tokens
+            ("cdpruner", k, {}), ("mmtok", k, {}), ("trim", k, {}),
+            # group "simple": content-blind sampling and merging
+            ("random", k, {}), ("spatial-sampling", k, {}), ("sequential-sampling", k, {}), ("prumerge", k, {}),
+            ("tome", k, {}),
+            # group "inllm": PyramidDrop (drops before layers 8, 9, 11 of this 12-layer LLM), DART
+            ("pdrop", k, {}), ("dart", k, {})]
 
 
 class Configuration:
@@ -210,7 +217,7 @@ def main() -> None:
     base = results[0]
     header = ("| configuration | sequence into the LLM | prefill ms (median) | spread | GFLOP (traced) | speedup |"
               " FLOPs-ideal speedup | fraction of ideal | LLM ms | LLM speedup / ideal | compressor ms |"
-              " compressor % of prefill | QueCC query pass ms |")
+              " compressor % of prefill | query pass ms |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for r in results:

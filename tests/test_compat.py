@@ -87,6 +87,8 @@ def test_fake_tensor_mode_and_its_tensors() -> None:
     assert compat.fake_mode_of(layer.weight) is mode
     real = torch.ones(2)
     assert not compat.is_fake_tensor(real) and compat.fake_mode_of(real) is None
+    back = compat.as_fake_like(out, torch.ones(3, 5))
+    assert compat.is_fake_tensor(back) and compat.fake_mode_of(back) is mode and tuple(back.shape) == (3, 5)
 
 
 @requires_torch

@@ -34,7 +34,7 @@ CALLS: dict[str, str] = {
     "build_fake": "get_family('qwen2_vl').build_fake(None)",
     "family load": "get_family('llava').load('some/dir')",
     "seams": "importlib.import_module('vlmplanner.pipeline.seams')",
-    "profiler seam": "importlib.import_module('vlmplanner.profiling.seam')",
+    "profiler runner": "importlib.import_module('vlmplanner.profiling.runner')",
     "conformance suite": "CompressorConformance().make_inputs((2, 2))",
     "fake tensors": "vlmplanner.compat.fake_tensor_mode()",
 }

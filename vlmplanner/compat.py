@@ -160,6 +160,13 @@ def fake_mode_of(value: Any) -> Any:
     return _attribute(value, "fake_mode", shim="fake_mode_of", package="torch", where="FakeTensor")
 
 
+def as_fake_like(like: Any, tensor: Any) -> Any:
+    """``tensor`` (real) as a FakeTensor of ``like``'s FakeTensorMode, so it flows on through a fake
+    model (``FakeTensorMode.from_tensor``)."""
+    mode = fake_mode_of(like)
+    return _attribute(mode, "from_tensor", shim="as_fake_like", package="torch", where="FakeTensorMode")(tensor)
+
+
 # --- torch: FLOP counting ---------------------------------------------------------------------------
 
 def sdpa_cpu_op() -> Any:

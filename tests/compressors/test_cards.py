@@ -93,6 +93,12 @@ def test_flops_against_the_planners_table() -> None:
 
     Equal (the same formula): none, pool, fastv, divprune, quecc; the same leading term:
     prumerge+; the table is an upper bound: cls-topk, visionzip.
+    The table is a lower bound (the difference pinned term by term): cdpruner, mmtok, trim.
+    Group "simple": equal (0) for random, spatial-sampling, sequential-sampling; the same leading
+    term 2·k·N·Dk for prumerge; an upper bound for tome (card <= (2/3)·N²·D + 12.5·N·D, within 10 %).
+    Group "inllm": equal for dart (keys as wide as d); pdrop within 4·d of the table (the integer
+    stage counts n1, n2 each round by less than one token of the table's 18k/7) unless a stage is
+    clamped, where the card is below it (test_pdrop_flops_against_the_table checks every k).
     """
     native, dim = 576, 1024
     for k in (1, 16, 64, 144):
@@ -105,6 +111,23 @@ def test_flops_against_the_planners_table() -> None:
         assert 0 <= extra <= 3 * native * dim + 2 * k * 32 * dim + 8 * native
         for name in ("cls-topk", "visionzip"):
             assert card[name] <= table[name], (name, k)
+        # group "textcond": the table is a lower bound; the card adds exactly the query's
+        # normalisation 3·D and the work that is not linear in the table's terms
+        n = native
+        assert card["cdpruner"] - table["cdpruner"] == 3 * dim + n + n * (k - 1) * (k - 2), k
+        assert card["mmtok"] - table["mmtok"] == 3 * dim + 4 * n * (n + 1) + n * n + k * (n + 1) * (2 * n + 1), k
+        assert card["trim"] - table["trim"] == 3 * dim + n + (n - k + 2) * (dim + 2), k
+        # group "simple": the samplers do no arithmetic; prumerge adds top-k, key normalisation and
+        # the neighbours' weighted sums to the table's 2·k·N·Dk; tome's rounds stay under the bound
+        for name in ("random", "spatial-sampling", "sequential-sampling"):
+            assert card[name] == table[name] == 0.0, (name, k)
+        extra = card["prumerge"] - table["prumerge"]
+        assert extra == native + 3 * native * dim + 2 * k * min(32, native - k) * dim, k
+        assert 0.9 * table["tome"] <= card["tome"] <= table["tome"], k
+        # group "inllm"
+        assert card["dart"] == table["dart"], k
+        assert card["pdrop"] - table["pdrop"] <= 4 * dim, k
+        assert k < 3 or abs(card["pdrop"] - table["pdrop"]) <= 4 * dim, k
 
 
 def test_quecc_flops_include_the_query_pass() -> None:
@@ -112,3 +135,24 @@ def test_quecc_flops_include_the_query_pass() -> None:
     without = card.flops(576, 1, 1024)
     with_pass = card.flops(576, 1, 1024, llm_params=7e9, query_tokens=50)
     assert with_pass - without == pytest.approx(2 * 7e9 * 50)
+
+
+def test_text_conditioned_flops_include_the_query_pass() -> None:
+    """cdpruner, mmtok and trim read the LLM's query embedding: the same extra pass as QueCC's."""
+    for name in ("cdpruner", "mmtok", "trim"):
+        card = compressor_card(name)
+        assert card.flops(576, 16, 1024, llm_params=7e9, query_tokens=50) - card.flops(576, 16, 1024) \
+            == pytest.approx(2 * 7e9 * 50), name
+
+
+def test_pdrop_flops_against_the_table() -> None:
+    """Group "inllm": PyramidDrop's card scores 2·d·(N + n1 + n2) with its integer 32-layer schedule;
+    the table charges 2·d·(N + 18k/7). Within 4·d while no stage is clamped (3 <= k <= 7N/12: the
+    third stage keeps >= 1, the first <= N), and never more than 4·d above it."""
+    native, dim = 576, 1024
+    card = compressor_card("pdrop")
+    for k in range(1, native + 1):
+        difference = card.flops(native, k, dim) - _table("pdrop", native, k, dim)
+        assert difference <= 4 * dim + 1e-6, k
+        if 3 <= k <= 7 * native / 12:
+            assert abs(difference) <= 4 * dim + 1e-6, k

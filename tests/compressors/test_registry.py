@@ -102,13 +102,27 @@ def test_cards_lists_and_checks_import_no_torch() -> None:
     assert not {"torch", "transformers", "safetensors"} & modules
 
 
+#: group "simple": the content-blind samplers and the merging compressors
+SIMPLE_GROUP = ("random", "spatial-sampling", "sequential-sampling", "prumerge", "tome")
+#: group "textcond": text-conditioned selection on the projected tokens (every family)
+TEXTCOND_GROUP = ("cdpruner", "mmtok", "trim")
+#: group "inllm": in-LLM pruning in stages (PyramidDrop) and attention-free (DART); every family
+INLLM_GROUP = ("pdrop", "dart")
+
+
 def test_builtins_and_names() -> None:
     assert list_compressors() == sorted(BUILTIN_COMPRESSORS)
     assert set(BUILTIN_COMPRESSORS) == {"none", "pool", "cls-topk", "visionzip", "prumerge+", "divprune",
-                                        "fastv", "quecc"}
+                                        "fastv", "quecc"} | set(SIMPLE_GROUP) | set(TEXTCOND_GROUP) | set(INLLM_GROUP)
+    for alias, name in [("PyramidDrop", "pdrop"), ("pyramiddrop", "pdrop"), ("DART", "dart")]:  # group "inllm"
+        assert resolve_name(alias) == name and compressor_card(alias).name == name
     for alias, name in [("FasterVLM", "cls-topk"), ("fastervlm", "cls-topk"), ("pooling", "pool"),
                         ("PruMerge+", "prumerge+"), ("VISIONZIP", "visionzip"), ("QueCC", "quecc"),
-                        ("vanilla", "none"), ("DivPrune", "divprune"), ("FastV", "fastv")]:
+                        ("vanilla", "none"), ("DivPrune", "divprune"), ("FastV", "fastv"),
+                        ("ToMe", "tome"), ("LLaVA-PruMerge", "prumerge"), ("PruMerge", "prumerge"),
+                        ("spatial uniform sampling", "spatial-sampling"), ("random pruning", "random"),
+                        ("sequential (first-N) sampling", "sequential-sampling"),
+                        ("CDPruner", "cdpruner"), ("MMTok", "mmtok"), ("TRIM", "trim")]:
         assert resolve_name(alias) == name
         assert compressor_card(alias).name == name
 
@@ -129,13 +143,15 @@ def test_unknown_name_suggests() -> None:
 
 
 def test_filters() -> None:
-    assert list_compressors(kind="in-llm") == ["fastv"]
+    assert list_compressors(kind="in-llm") == sorted(["fastv", *INLLM_GROUP])
     assert "fastv" not in list_compressors(kind="pre-llm")
     assert list_compressors(family="llava") == sorted(BUILTIN_COMPRESSORS)
     qwen = list_compressors(family="qwen2_vl")
-    assert qwen == ["divprune", "fastv", "none", "pool"]  # no [CLS] in Qwen's ViT; QueCC is LLaVA-only
-    assert list_compressors(family="llava_next", kind="pre-llm") == [
-        "cls-topk", "divprune", "none", "pool", "prumerge+", "visionzip"]
+    # no [CLS] in Qwen's ViT; QueCC is LLaVA-only
+    assert qwen == sorted(["divprune", "fastv", "none", "pool"] + [n for n in SIMPLE_GROUP if n != "prumerge"]
+                          + list(INLLM_GROUP) + list(TEXTCOND_GROUP))
+    assert list_compressors(family="llava_next", kind="pre-llm") == sorted([
+        "cls-topk", "divprune", "none", "pool", "prumerge+", "visionzip", *SIMPLE_GROUP, *TEXTCOND_GROUP])
     with pytest.raises(ValidationError) as info:
         list_compressors(kind="in-vision")
     assert info.value.field == "kind"

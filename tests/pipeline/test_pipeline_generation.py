@@ -15,15 +15,18 @@ import vlmplanner
 from vlmplanner.compressors import BUILTIN_COMPRESSORS, compressor_card
 
 #: k per compressor and family for the tiny models: LLaVA 4x4 patches (16 tokens); LLaVA-NeXT k is
-#: per image over its 5 crops (k / 5 per crop); Qwen 4x4 merged tokens for a 112x112 image.
+#: per image over its 5 crops (k / 5 per crop); Qwen 4x4 merged tokens for a 112x112 image. Pairs not
+#: listed take :func:`default_tokens`.
 TOKENS: dict[str, dict[str, int]] = {
     "llava": {"none": 16, "pool": 4, "cls-topk": 5, "visionzip": 6, "prumerge+": 7, "divprune": 3,
-              "fastv": 5, "quecc": 4},
+              "fastv": 5, "quecc": 4, "pdrop": 5, "dart": 4},
     "llava_next": {"none": 88, "pool": 20, "cls-topk": 15, "visionzip": 30, "prumerge+": 25, "divprune": 10,
-                   "fastv": 30},
-    "qwen2_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6},
-    "qwen2_5_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6},
+                   "fastv": 30, "pdrop": 12, "dart": 10},
+    "qwen2_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10},
+    "qwen2_5_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10},
 }
+#: compressor options for the tiny models (PyramidDrop's K = 8 does not fit 3 layers)
+OPTIONS: dict[str, dict[str, Any]] = {"pdrop": {"prune_layer": 1}}
 #: LLaVA-NeXT: a 112x112 image is 1 base view + 2x2 tiles (5 crops) and 8 rows of newline tokens.
 NEXT_CROPS, NEXT_NEWLINES = 5, 8
 
@@ -31,9 +34,21 @@ CASES = [(family, name) for family in FAMILIES for name in sorted(BUILTIN_COMPRE
          if compressor_card(name).supports(family)]
 
 
-def test_every_builtin_family_pair_is_covered() -> None:
-    assert {(f, n) for f in TOKENS for n in TOKENS[f]} == set(CASES)
-    assert len(CASES) == 23
+def default_tokens(family: str, name: str) -> int:
+    """The largest k up to 6 the compressor's token rule allows on the 4x4 grid (times the 5 crops on
+    LLaVA-NeXT)."""
+    card = compressor_card(name)
+    per_grid = max(k for k in card.allowed_tokens(16, (4, 4)) if k <= 6)
+    return per_grid * (NEXT_CROPS if family == "llava_next" and card.kind == "pre-llm" else 1)
+
+
+def tokens_for(family: str, name: str) -> int:
+    return TOKENS[family].get(name) or default_tokens(family, name)
+
+
+def test_every_builtin_runs_on_some_family() -> None:
+    assert {n for _, n in CASES} == set(BUILTIN_COMPRESSORS)
+    assert all((f, n) in CASES for f in TOKENS for n in TOKENS[f])
 
 
 def text_tokens(saved: SavedModel, prompt: str) -> int:
@@ -50,7 +65,7 @@ def _with_marker(family: str, prompt: str) -> str:
 
 
 def expected_visual(family: str, name: str, k: int, native: int) -> int:
-    if name in ("none", "fastv"):
+    if name == "none" or compressor_card(name).kind == "in-llm":
         return native
     if family == "llava_next":
         return NEXT_CROPS * (k // NEXT_CROPS) + NEXT_NEWLINES
@@ -72,10 +87,11 @@ def quecc_weights(tmp_path: Path, saved: SavedModel, k: int) -> Path:
 def test_loaded_configuration_generates_with_k_tokens(family: str, name: str, saved: dict[str, SavedModel],
                                                       catalog: Any, tmp_path: Path) -> None:
     model = saved[family]
-    k = TOKENS[family][name]
+    k = tokens_for(family, name)
     key = f"{model.key_model}+{name}@{k}"
     weights = quecc_weights(tmp_path, model, k) if name == "quecc" else None
-    pipeline = vlmplanner.load(key, catalog=catalog, checkpoint=model.directory, compressor_weights=weights)
+    pipeline = vlmplanner.load(key, catalog=catalog, checkpoint=model.directory, compressor_weights=weights,
+                               compressor_options=OPTIONS.get(name))
     try:
         assert pipeline.key == key and pipeline.candidate.visual_tokens == k
         assert pipeline.compressor.card.name == name
@@ -93,10 +109,11 @@ def test_loaded_configuration_generates_with_k_tokens(family: str, name: str, sa
         text = max(text_tokens(model, p) for p in prompts)      # left padding: the longer prompt sets T
         visual = expected_visual(family, name, k, native)
         assert recorder.prefill == text + visual, (recorder.prefill, text, visual)
-        if name == "fastv":
+        if compressor_card(name).kind == "in-llm":                                # per layer, as its schedule says
+            counts = pipeline.compressor.layer_tokens(native, LLM_LAYERS)
+            assert all(recorder.layers[i] == text + counts[i] for i in range(LLM_LAYERS)), (recorder.layers, counts)
             prune = pipeline.compressor.prune_layer
-            assert all(recorder.layers[i] == text + native for i in range(prune))
-            assert all(recorder.layers[i] == text + k for i in range(prune, LLM_LAYERS))
+            assert sum(counts[prune:]) == k * (LLM_LAYERS - prune)
         else:
             assert set(recorder.layers.values()) == {text + visual}
         assert pipeline.visual_tokens(images, prompts) == [visual, visual]

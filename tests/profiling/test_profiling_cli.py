@@ -69,7 +69,8 @@ def test_flops_only_needs_no_device(checkpoint: Path, tmp_path: Path, capsys: py
     (["--tokens", "4,x"], "comma-separated positive integers"),
     (["--tokens", "4"], "--device is required"),
     (["--tokens", "4", "--device", "gpu"], "unknown device"),
-    (["--tokens", "4", "--flops-only", "--compressor", "visionzip"], "only vlmplanner.pipeline"),
+    (["--tokens", "3", "--flops-only", "--compressor", "pool"], "tile the 4x4 patch grid"),
+    (["--tokens", "4", "--flops-only", "--compressor", "fastv"], "prune_layer 2 must be below"),
     (["--tokens", "3", "--flops-only", "--compressor", "pool"], "pool"),
     (["--tokens", "4", "--flops-only", "--image-size", "big"], "HEIGHTxWIDTH"),
 ])

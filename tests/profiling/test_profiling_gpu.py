@@ -39,10 +39,10 @@ def test_cuda_flop_counts_match_cpu_ones() -> None:
     reference, and a CUDA FlopCounterMode run of the same tiny model must agree."""
     from profiling_helpers import small_llava
     from torch.utils.flop_counter import FlopCounterMode
+    from vlmplanner.profiling.seam import Runner, resolve_compressor
 
     from vlmplanner.profiling import ProfileTarget, count_flops
     from vlmplanner.profiling.requests import build_request
-    from vlmplanner.profiling.seam import Runner, resolve_compressor
 
     bundle = small_llava()
     target = ProfileTarget.from_bundle(bundle)

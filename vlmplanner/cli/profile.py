@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -55,8 +56,14 @@ def profile(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="A catalog checkpoint (llava-hf/llava-1.5-7b-hf) or a local"
                                          " checkpoint directory.")],
     compressor: Annotated[str, typer.Option(
-        help="The compressor: none, or one that works on the projected features alone (pool, divprune)."
+        help="The compressor (vlmplanner compressors list): it runs through the same seam as load()."
     )] = "none",
+    prune_layer: Annotated[int | None, typer.Option(
+        min=1, help="In-LLM compressors (fastv): the LLM layer from which tokens are pruned (default: the card's)."
+    )] = None,
+    compressor_weights: Annotated[Path | None, typer.Option(
+        help="A trained compressor's weights (QueCC); without them it runs untrained, at the same cost."
+    )] = None,
     tokens: Annotated[str | None, typer.Option(help="Visual tokens per image, comma-separated, e.g."
                                                " 1,4,16,64,144,576 (default: the model's native count).")] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (cuda:N); required unless --flops-only.")] = None,
@@ -107,7 +114,9 @@ def profile(
                           device=device, dtype=dtype, batch_sizes=batches, methods=method_list,
                           flops_only=flops_only, text_tokens=text_tokens, image_size=size,
                           warmup=warmup, repeats=repeats, decode_steps=decode_steps, force=force,
-                          cpu_threads=cpu_threads)
+                          cpu_threads=cpu_threads,
+                          compressor_options=None if prune_layer is None else {"prune_layer": prune_layer},
+                          compressor_weights=None if compressor_weights is None else str(compressor_weights))
         except SweepInterrupted as stop:
             _summary(stop.report, json)
             typer.echo(f"interrupted: {stop.report.done} measurement(s) were stored; run the same command again"

@@ -4,7 +4,11 @@ Importing this package, looking up cards (``compressor_card``), listing (``list_
 checking token counts or families import no torch. ``get_compressor`` imports the implementation.
 
 Built-ins (catalog slugs): ``none``, ``pool``, ``cls-topk`` (FasterVLM), ``visionzip``,
-``prumerge+``, ``divprune``, ``fastv`` (in-LLM) and ``quecc`` (trained). Third parties add theirs
+``prumerge+``, ``divprune``, ``fastv`` (in-LLM) and ``quecc`` (trained); the baselines ``random``,
+``spatial-sampling`` and ``sequential-sampling``, and the merging ``prumerge`` and ``tome``
+(ToMe); the text-conditioned ``cdpruner`` (CDPruner), ``mmtok`` (MMTok) and ``trim``
+(TRIM); the in-LLM ``pdrop`` (PyramidDrop, in stages) and ``dart`` (DART, attention-free).
+Third parties add theirs
 with :func:`register_compressor` or the entry-point group ``vlmplanner.compressors``. See
 docs/compressors.md.
 """
@@ -38,15 +42,22 @@ from .registry import (
 
 if TYPE_CHECKING:
     from .attention import ClsTopK, PruMergePlus, VisionZip
+    from .dart import DART
     from .diversity import DivPrune
     from .fastv import FastV
+    from .merging import PruMerge, ToMe
+    from .pdrop import PyramidDrop
     from .quecc import QueCC, QueCCData, TrainingResult, train_quecc
+    from .sampling import RandomPruning, SequentialSampling, SpatialSampling
     from .simple import NoCompression, PoolCompressor
+    from .textcond import TRIM, CDPruner, MMTok
 
 __all__ = [
     "BUILTIN_CARDS",
     "BUILTIN_COMPRESSORS",
+    "CDPruner",
     "CONTEXT_INPUTS",
+    "DART",
     "ENTRY_POINT_GROUP",
     "FAMILIES",
     "ClsTopK",
@@ -57,11 +68,19 @@ __all__ = [
     "DivPrune",
     "FastV",
     "InLLMCompressor",
+    "MMTok",
     "NoCompression",
     "PoolCompressor",
+    "PruMerge",
     "PruMergePlus",
+    "PyramidDrop",
     "QueCC",
     "QueCCData",
+    "RandomPruning",
+    "SequentialSampling",
+    "SpatialSampling",
+    "TRIM",
+    "ToMe",
     "TrainingResult",
     "VisionZip",
     "compressor_card",
@@ -87,6 +106,16 @@ _LAZY: dict[str, str] = {
     "QueCCData": "vlmplanner.compressors.quecc",
     "TrainingResult": "vlmplanner.compressors.quecc",
     "train_quecc": "vlmplanner.compressors.quecc",
+    "PruMerge": "vlmplanner.compressors.merging",
+    "ToMe": "vlmplanner.compressors.merging",
+    "RandomPruning": "vlmplanner.compressors.sampling",
+    "SpatialSampling": "vlmplanner.compressors.sampling",
+    "SequentialSampling": "vlmplanner.compressors.sampling",
+    "CDPruner": "vlmplanner.compressors.textcond",
+    "MMTok": "vlmplanner.compressors.textcond",
+    "TRIM": "vlmplanner.compressors.textcond",
+    "PyramidDrop": "vlmplanner.compressors.pdrop",  # group "inllm"
+    "DART": "vlmplanner.compressors.dart",
 }
 
 

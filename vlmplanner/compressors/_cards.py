@@ -8,11 +8,12 @@ estimate with ``vlmplanner.cost.compressors.FORMULAS`` (the planner's table) and
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from .base import FAMILIES, CompressorCard
 
-__all__ = ["BUILTIN_CARDS", "visionzip_split"]
+__all__ = ["BUILTIN_CARDS", "tome_schedule", "visionzip_split"]
 
 LLAVA = ("llava", "llava_next")
 
@@ -160,3 +161,232 @@ BUILTIN_CARDS: dict[str, CompressorCard] = {
                    "for the LLM pass over the query when llm_params and query_tokens are given",
     ),
 }
+
+
+# -- group "simple": random, spatial-sampling, sequential-sampling, prumerge, tome -------------------
+
+def tome_schedule(native: int, k: int, r: int | None = None) -> list[tuple[int, int]]:
+    """ToMe's rounds from ``native`` to k tokens: (tokens before the round, merges in it).
+
+    Bipartite matching can merge at most t // 2 of t tokens (every A token into B); each round
+    merges ``min(t - k, t // 2, r)``, so without ``r`` the count halves until the last round lands
+    on k exactly.
+    """
+    rounds, t = [], native
+    while t > k:
+        merges = min(t - k, t // 2, t if r is None else r)
+        rounds.append((t, merges))
+        t -= merges
+    return rounds
+
+
+def _tome(native: int, k: int, dim: int, **extra: Any) -> float:
+    total = 0
+    for t, merges in tome_schedule(native, k, extra.get("r")):
+        total += (3 * t * dim                        # L2-normalise the t tokens (the matching metric)
+                  + 2 * ((t + 1) // 2) * (t // 2) * dim  # cosine of every A token to every B token
+                  + merges * dim)                    # add the merged A tokens into their partners
+    return float(total + (k * dim if k < native else 0))  # one divide by the sizes at the end
+
+
+def _prumerge(native: int, k: int, dim: int, **extra: Any) -> float:
+    key_dim = int(extra.get("key_dim", dim))
+    neighbours = min(int(extra.get("neighbours", 32)), native - k)
+    return float(native                              # top-k of the [CLS] scores
+                 + 3 * native * key_dim              # normalise keys
+                 + 2 * k * native * key_dim          # kept x all key similarities
+                 + 2 * k * neighbours * dim)         # weighted sums of the merged neighbours
+
+
+_SAMPLING_NOTE = "no arithmetic: the kept indices depend only on the grid (a gather moves memory)"
+
+BUILTIN_CARDS.update({
+    "random": CompressorCard(
+        name="random", display_name="Random pruning", kind="pre-llm", training="training-free",
+        families=FAMILIES, token_rule="any", stage="either", aliases=("random pruning", "random-pruning", "random token selection"),
+        description="Keeps k tokens drawn uniformly at random without replacement, in raster order; "
+                    "seeded (seed=0), so every image of a grid keeps the same fixed random subset.",
+        flops_note=_SAMPLING_NOTE,
+    ),
+    "spatial-sampling": CompressorCard(
+        name="spatial-sampling", display_name="Spatial uniform sampling", kind="pre-llm",
+        training="training-free", families=FAMILIES, token_rule="any", stage="either",
+        aliases=("spatial uniform sampling", "spatial", "uniform-sampling"),
+        paper="ablation baseline in LLaVA-PruMerge (ICCV'25) project page",
+        description="Keeps the tokens on a uniform rows x cols sub-grid of the patch grid when k factors "
+                    "into one near the grid's aspect (144 -> 12x12); otherwise k tokens evenly spaced "
+                    "in raster order.",
+        flops_note=_SAMPLING_NOTE,
+    ),
+    "sequential-sampling": CompressorCard(
+        name="sequential-sampling", display_name="Sequential (first-N) sampling", kind="pre-llm",
+        training="training-free", families=FAMILIES, token_rule="any", stage="either",
+        aliases=("sequential (first-N) sampling", "sequential", "first-n"),
+        paper="ablation baseline in LLaVA-PruMerge (ICCV'25) project page",
+        description="Keeps the first k tokens in raster order.",
+        flops_note=_SAMPLING_NOTE,
+    ),
+    "prumerge": CompressorCard(
+        name="prumerge", display_name="LLaVA-PruMerge", kind="pre-llm", training="training-free",
+        families=LLAVA, token_rule="any", requires=("cls_attention", "keys"), stage="pre-projector",
+        aliases=("LLaVA-PruMerge", "PruMerge"), paper="LLaVA-PruMerge (ICCV'25)", arxiv="2403.15388",
+        description="Keeps the k most [CLS]-attended tokens (the IQR outliers first: the paper's adaptive "
+                    "outlier count becomes the requested k), then merges the pruned tokens most "
+                    "key-similar to each kept one into it.",
+        flops_fn=_prumerge, flops_note="2·k·N·Dk key similarities + normalising keys + weighted merges",
+    ),
+    "tome": CompressorCard(
+        name="tome", display_name="ToMe (Token Merging)", kind="pre-llm", training="training-free",
+        families=FAMILIES, token_rule="any", stage="either", aliases=("ToMe", "token-merging"),
+        paper="Token Merging: Your ViT But Faster (ICLR'23)", arxiv="2210.09461",
+        description="Rounds of bipartite soft matching (alternate A/B tokens, each A token's most "
+                    "cosine-similar B token, merge the most similar edges by size-weighted averaging) "
+                    "until k tokens remain. Runs on the vision features at the seam, not inside every "
+                    "ViT block as in the paper, so it does not cut the vision encoder's cost.",
+        flops_fn=_tome,
+        flops_note="per round of t tokens: 2·ceil(t/2)·floor(t/2)·D similarities + 3·t·D normalising + "
+                   "r·D merges, then k·D to divide by the sizes; ~(2/3)·N²·D when the rounds halve",
+    ),
+})
+
+
+# -- group "textcond": cdpruner, mmtok, trim (cosine to the LLM's query embedding, post-projector) --
+
+def _query_pass(extra: dict[str, Any]) -> float:
+    """The extra LLM pass over the question the seam runs for ``context.query`` (when given)."""
+    return 2 * float(extra.get("llm_params", 0.0)) * float(extra.get("query_tokens", 0.0))
+
+
+def _cdpruner(native: int, k: int, dim: int, **extra: Any) -> float:
+    n, d, dq = native, dim, int(extra.get("query_dim", dim))
+    return float(3 * n * d + 3 * dq                 # normalise tokens and query
+                 + 2 * n * d                         # relevance: cosine to the query
+                 + 2 * n * n * d                     # S: all-pairs cosine of the tokens
+                 + 7 * n                             # min-max of r, the kernel diagonal r²·S_jj
+                 + 6 * n * (k - 1)                   # per pick after the first: kernel row, residuals
+                 + n * (k - 1) * (k - 2)             # Cholesky: pick i projects on the i earlier rows
+                 + _query_pass(extra))
+
+
+def _mmtok(native: int, k: int, dim: int, **extra: Any) -> float:
+    n, d, dq = native, dim, int(extra.get("query_dim", dim))
+    return float(3 * n * d + 3 * dq                 # normalise tokens and query
+                 + 2 * n * d + 2 * n * n * d         # text->vision and vision->vision cosines
+                 + 4 * n * (n + 1) + n * n           # softmaxes (scale, exp, sum, divide), weight α/N
+                 + k * (n + 1) * (2 * n + 1)         # greedy gains over the 1 + N targets, max update
+                 + _query_pass(extra))
+
+
+def _trim(native: int, k: int, dim: int, **extra: Any) -> float:
+    n, d, dq = native, dim, int(extra.get("query_dim", dim))
+    return float(3 * n * d + 3 * dq                 # normalise tokens and query
+                 + 2 * n * d                         # cosine to the query
+                 + n                                 # top-(k-1) of the N scores
+                 + (n - k + 2) * (d + 2)             # mean (and centroid) of the other N-k+1 tokens
+                 + _query_pass(extra))
+
+
+_QUERY_PASS_NOTE = "plus 2·N_llm·Q for the LLM pass over the query when llm_params and query_tokens are given"
+
+BUILTIN_CARDS.update({
+    "cdpruner": CompressorCard(
+        name="cdpruner", display_name="CDPruner", kind="pre-llm", training="training-free",
+        families=FAMILIES, token_rule="any", requires=("query",), stage="post-projector",
+        aliases=("CDPruner",), paper="CDPruner (NeurIPS'25)", arxiv="2506.10967",
+        description="Conditional DPP on the projected tokens: kernel diag(r)·S·diag(r), S their cosine "
+                    "similarity, r their min-max normalised relevance to the instruction (optionally "
+                    "exp(θ/(2(1-θ))·r)); greedy MAP inference keeps exactly k, in raster order. "
+                    "Adaptation: r is the cosine to the LLM's query embedding, not CLIP text-image "
+                    "similarity.",
+        flops_fn=_cdpruner,
+        flops_note="all-pairs cosine 2·N²·D + normalising and relevance 5·N·D + greedy Cholesky "
+                   "N·(k-1)(k-2) + 6·N·(k-1) + 7·N, " + _QUERY_PASS_NOTE,
+    ),
+    "mmtok": CompressorCard(
+        name="mmtok", display_name="MMTok", kind="pre-llm", training="training-free",
+        families=FAMILIES, token_rule="any", requires=("query",), stage="post-projector",
+        aliases=("MMTok",), paper="MMTok (arXiv)", arxiv="2508.18264",
+        description="Greedy submodular coverage: the k tokens that best cover the instruction "
+                    "(text->vision softmax, τ=0.02) and all tokens (vision->vision softmax, τ=0.2, "
+                    "weight α=0.5). Adaptation: one text target, the LLM's query embedding, and "
+                    "vision->vision on the projected tokens.",
+        flops_fn=_mmtok,
+        flops_note="all-pairs cosine 2·N²·D + normalising and text cosines 5·N·D + softmaxes 5·N² + 4·N "
+                   "+ greedy gains k·(N+1)(2N+1), " + _QUERY_PASS_NOTE,
+    ),
+    "trim": CompressorCard(
+        name="trim", display_name="TRIM", kind="pre-llm", training="training-free",
+        families=FAMILIES, token_rule="any", requires=("query",), stage="post-projector",
+        aliases=("TRIM",), paper="TRIM (COLING'25)", arxiv="",
+        description="The k-1 tokens most similar to the instruction (the paper's IQR outliers, "
+                    "capped or filled to k-1) plus the mean of the others as the k-th token. "
+                    "Adaptation: exact k, and cosine to the LLM's query embedding on the projected "
+                    "tokens instead of CLIP text-image similarity inside the encoder.",
+        flops_fn=_trim,
+        flops_note="normalising and query cosines 5·N·D + top-k N + the mean of the N-k+1 others "
+                   "(N-k+2)·(D+2), " + _QUERY_PASS_NOTE,
+    ),
+})
+
+
+# -- group "inllm": pdrop (PyramidDrop), dart (DART) -----------------------------------------------
+
+#: PyramidDrop's stage starts as fractions of the layers after K (8, 16, 24 of a 32-layer LLM) and
+#: its stage weights (0.5, 0.25, 0.125 of N: λ = 0.5); see vlmplanner.compressors._schedule.
+PDROP_STAGES = (Fraction(0), Fraction(1, 3), Fraction(2, 3))
+PDROP_WEIGHTS = (Fraction(1, 2), Fraction(1, 4), Fraction(1, 8))
+#: DART's pivots: image tokens and text tokens with the largest key L1 norm (paper defaults 4 + 4).
+DART_PIVOTS = (4, 4)
+
+
+def _pdrop(native: int, k: int, dim: int, **extra: Any) -> float:
+    """One attention row over the image tokens present at every drop: 2·d·Σ n_before(drop)."""
+    from ._schedule import staged_schedule
+
+    layers = int(extra.get("num_layers", 32))
+    first = int(extra.get("prune_layer", 8))
+    present, total = native, 0
+    for _, tokens in staged_schedule("pdrop", k, native, first, layers, PDROP_STAGES, PDROP_WEIGHTS):
+        total += 2 * present * dim
+        present = tokens
+    return float(total)
+
+
+def _dart(native: int, k: int, dim: int, **extra: Any) -> float:
+    key_dim = int(extra.get("key_dim", dim))
+    pivots = int(extra.get("pivots", sum(DART_PIVOTS)))
+    return float(native * key_dim                    # L1 norms of the image keys (pivot choice)
+                 + 3 * native * dim                  # L2-normalise the image tokens' hidden states
+                 + 2 * pivots * native * dim)        # cosine of every pivot to every image token
+
+
+BUILTIN_CARDS.update({
+    "pdrop": CompressorCard(
+        name="pdrop", display_name="PyramidDrop", kind="in-llm", training="training-free",
+        families=FAMILIES, token_rule="any", requires=("attention_to_image",), stage="llm-layer",
+        aliases=("PyramidDrop",), prune_layer=8, paper="PyramidDrop (CVPR'25)", arxiv="2410.17247",
+        description="Drops image tokens in stages (before layers 8, 16, 24 of a 32-layer LLM; later "
+                    "stages scale with the depth after K), each time keeping those the last prompt "
+                    "token attends to most at that layer. SDK adaptation: the geometric stage counts "
+                    "(ratio 0.5) are scaled so the image keeps exactly k tokens on average over layers "
+                    "K..L-1 (k = 168 of 576 is the paper's 288/144/72); original position ids kept.",
+        flops_fn=_pdrop,
+        flops_note="one last-token attention row over the image tokens present at each drop: "
+                   "2·d·(N + n1 + n2) for the 32-layer schedule (num_layers, prune_layer extras)",
+    ),
+    "dart": CompressorCard(
+        name="dart", display_name="DART", kind="in-llm", training="training-free",
+        families=FAMILIES, token_rule="any", requires=("llm_keys", "llm_normed_hidden"),
+        stage="llm-layer", aliases=("DART",), prune_layer=2,
+        paper="Stop Looking for Important Tokens ... Duplication Matters More (EMNLP'25)",
+        arxiv="2502.11494",
+        description="Before LLM layer K picks pivots (4 image + 4 text tokens with the largest layer-(K-1) "
+                    "key L1 norm) and keeps the image tokens least cosine-similar to the pivots "
+                    "(final-norm hidden states), removing duplicates; attention-free. SDK adaptation: "
+                    "exactly k image tokens (the image pivots plus k minus those, shared out over the "
+                    "pivots), not 4 + 8·floor(k/8).",
+        flops_fn=_dart,
+        flops_note="key L1 norms N·Dk + normalising 3·N·D + pivot cosines 2·P·N·D (P = 8 pivots); "
+                   "the text tokens' key norms are not counted",
+    ),
+})

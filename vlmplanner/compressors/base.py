@@ -10,9 +10,10 @@ Two kinds (``CompressorCard.kind``):
 * ``pre-llm`` -- :class:`Compressor`: ``compress(features [B, N, D], context) -> CompressionOutput``
   with ``features [B, k, D]`` and ``positions [B, k, 2]`` (row, col in the original patch grid).
   Runs between the vision tower and the LLM; the k tokens then enter every LLM layer.
-* ``in-llm`` -- :class:`InLLMCompressor`: every token passes LLM layers ``0..K-1``; before layer
-  ``K = prune_layer`` the seam calls ``select(hidden, attention_to_image, image_slice)`` and keeps the
-  returned k image positions.
+* ``in-llm`` -- :class:`InLLMCompressor`: every token passes LLM layers ``0..K-1``; from layer
+  ``K = prune_layer`` on the seam applies its ``schedule()`` (drop points), calling
+  ``choose(LayerInputs, image_slice, tokens)`` at each (FastV-style methods implement
+  ``select(hidden, attention_to_image, image_slice)``, one drop of k tokens).
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ __all__ = [
     "CompressionOutput",
     "Compressor",
     "CompressorCard",
+    "IN_LLM_INPUTS",
     "InLLMCompressor",
+    "LayerInputs",
     "TokenRule",
+    "expand_schedule",
 ]
 
 #: The HF ``model_type`` values vlmplanner has family adapters for.
@@ -59,7 +63,14 @@ CONTEXT_INPUTS: dict[str, str] = {
     "multi_layer_features": "vision hidden states of several layers concatenated on channels, [B, N, D2]",
     "attention_to_image": "the LLM's layer K-1 attention from the last prompt token to the image "
                           "tokens, [B, heads, Timg] or [B, Timg]",
+    # in-LLM group (pdrop, dart, sparsevlm): what the in-LLM hooks compute at a drop layer
+    "llm_keys": "the LLM's attention keys at the layer before a drop (after RoPE, key-value heads "
+                "concatenated) of every prompt token, [B, T, Dk]",
+    "llm_normed_hidden": "the hidden states entering the drop layer after the LLM's final norm, [B, T, D]",
 }
+
+#: The context inputs only the in-LLM hooks supply (never part of a pre-LLM CompressionContext).
+IN_LLM_INPUTS: tuple[str, ...] = ("attention_to_image", "llm_keys", "llm_normed_hidden")
 
 FlopsFn = Callable[..., float]
 
@@ -289,7 +300,7 @@ class CompressionContext:
 
     def without(self, name: str) -> CompressionContext:
         """A copy lacking one optional input (the conformance suite checks the error)."""
-        if name not in CONTEXT_INPUTS or name == "attention_to_image":
+        if name not in CONTEXT_INPUTS or name in IN_LLM_INPUTS:
             raise ValidationError(f"unknown context input {name!r}", field="name", value=name)
         changes: dict[str, Any] = {name: None}
         return replace(self, **changes)
@@ -418,9 +429,55 @@ class Compressor(abc.ABC):
                 )
 
 
+@dataclass(frozen=True)
+class LayerInputs:
+    """What the in-LLM hooks hand a compressor at one drop layer (:meth:`InLLMCompressor.choose`).
+
+    ``hidden [B, T, D]`` enters the drop layer (T: the sequence as it is now, after earlier drops);
+    the optional tensors are those of :data:`IN_LLM_INPUTS` the compressor's card requires, over the
+    same T tokens; ``image_mask [B, T]`` marks every image token (all images of the row);
+    ``layer`` / ``stage`` say where in the schedule this drop is.
+    """
+
+    hidden: Tensor
+    attention_to_image: Tensor | None = None
+    llm_keys: Tensor | None = None
+    llm_normed_hidden: Tensor | None = None
+    image_mask: Tensor | None = None
+    layer: int = 0
+    stage: int = 0
+
+    def item(self, index: int) -> LayerInputs:
+        """The inputs of batch element ``index`` alone (batch dimension kept, size 1)."""
+        def take(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t[index:index + 1]
+
+        return LayerInputs(self.hidden[index:index + 1], take(self.attention_to_image), take(self.llm_keys),
+                           take(self.llm_normed_hidden), take(self.image_mask), self.layer, self.stage)
+
+
+def expand_schedule(schedule: Sequence[tuple[int, int]], native: int, num_layers: int) -> list[int]:
+    """Image tokens of one image at every layer ``0..num_layers-1`` under drop points ``schedule``."""
+    counts, current, points = [], native, dict(schedule)
+    for layer in range(num_layers):
+        current = points.get(layer, current)
+        counts.append(current)
+    return counts
+
+
 class InLLMCompressor(Compressor):
-    """An in-LLM compressor: every token passes layers ``0..prune_layer-1``; before layer
-    ``prune_layer`` the seam keeps the image tokens :meth:`select` returns."""
+    """An in-LLM compressor: every token passes layers ``0..prune_layer-1``; from ``prune_layer`` on,
+    the hooks keep the image tokens :meth:`choose` returns at each drop point of :meth:`schedule`
+    (one drop at ``prune_layer`` for FastV and DART, several for PyramidDrop and SparseVLM).
+
+    Token convention (the planner's cost model): ``visual_tokens`` k is the number of image tokens
+    per image *averaged over layers prune_layer..L-1*; a one-drop method keeps exactly k.
+    """
+
+    #: Whose attention row ``attention_to_image`` is at a drop before layer L: ``previous`` -- layer
+    #: L-1's, recomputed from its input (FastV); ``current`` -- layer L's own, recomputed from the
+    #: input it is about to see (PyramidDrop).
+    attention_layer: ClassVar[Literal["previous", "current"]] = "previous"
 
     def __init__(self, visual_tokens: int, *, prune_layer: int | None = None,
                  native_tokens: int | None = None, grid: tuple[int, int] | None = None) -> None:
@@ -444,7 +501,50 @@ class InLLMCompressor(Compressor):
     def compress(self, features: Tensor, context: CompressionContext) -> CompressionOutput:
         return self.reduce(features, context)
 
-    @abc.abstractmethod
+    # -- the schedule --------------------------------------------------------------------------
+    def check_depth(self, num_layers: int) -> int:
+        """``num_layers`` as an int when ``prune_layer`` lies inside the LLM, else ValidationError."""
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers <= self.prune_layer:
+            raise ValidationError(
+                f"{self.name}: prune_layer {self.prune_layer} must be below the LLM's {num_layers} layers",
+                field="prune_layer", value=self.prune_layer,
+            )
+        return num_layers
+
+    def schedule(self, native: int, num_layers: int) -> list[tuple[int, int]]:
+        """Drop points ``[(layer, tokens), ...]`` for one image of ``native`` tokens in an LLM of
+        ``num_layers`` layers: from ``layer`` on the image keeps ``tokens``. Layers ascend from
+        ``prune_layer``, tokens never grow, and the mean over layers ``prune_layer..L-1`` is k.
+        One drop of k tokens at ``prune_layer`` unless a subclass says otherwise."""
+        native = _check_native(native)
+        self.check_depth(num_layers)
+        if self.visual_tokens > native:
+            raise InvalidTokenCountError(
+                f"{self.name} cannot keep {self.visual_tokens} visual tokens: the image has only {native}",
+                field="visual_tokens", value=self.visual_tokens,
+            )
+        return [(self.prune_layer, self.visual_tokens)]
+
+    def layer_tokens(self, native: int, num_layers: int) -> list[int]:
+        """Image tokens of one image at every layer (``expand_schedule`` of :meth:`schedule`)."""
+        return expand_schedule(self.schedule(native, num_layers), native, num_layers)
+
+    # -- selection -----------------------------------------------------------------------------
+    def choose(self, inputs: LayerInputs, image_slice: slice | tuple[int, int],
+               tokens: int | None = None) -> Tensor:
+        """Sequence indices (``LongTensor [B, tokens]``, ascending, inside ``image_slice``) of the
+        image tokens to keep at a drop point; ``tokens`` defaults to k. The hooks call this; the
+        default is :meth:`select` with the attention row (one drop of k tokens)."""
+        if tokens is not None and tokens != self.visual_tokens:
+            raise InvalidTokenCountError(
+                f"{self.name} drops once, to k={self.visual_tokens} tokens; asked for {tokens}",
+                field="visual_tokens", value=tokens,
+            )
+        if inputs.attention_to_image is None:
+            raise ValidationError(f"{self.name} needs attention_to_image ({CONTEXT_INPUTS['attention_to_image']})",
+                                  field="attention_to_image", value=None)
+        return self.select(inputs.hidden, inputs.attention_to_image, image_slice)
+
     def select(self, hidden: Tensor, attention_to_image: Tensor,
                image_slice: slice | tuple[int, int]) -> Tensor:
         """Sequence indices (``LongTensor [B, k]``, ascending, inside ``image_slice``) of the image
@@ -453,8 +553,13 @@ class InLLMCompressor(Compressor):
         ``hidden [B, T, D]``: the hidden states entering layer ``prune_layer``;
         ``attention_to_image``: layer ``prune_layer - 1`` attention from the last prompt token to
         the image tokens, ``[B, heads, Timg]`` or ``[B, Timg]`` (a full row over T is sliced);
-        ``image_slice``: where the ``Timg`` image tokens sit in the sequence.
+        ``image_slice``: where the ``Timg`` image tokens sit in the sequence. Methods that need more
+        than the attention row (:data:`IN_LLM_INPUTS`) implement :meth:`choose` instead.
         """
+        raise ValidationError(
+            f"{self.name} needs {', '.join(self.card.requires)} from the LLM: call choose() with LayerInputs",
+            field="requires", value=self.card.requires,
+        )
 
     @staticmethod
     def sequence_keep(length: int, image_slice: slice | tuple[int, int], kept: Tensor) -> Tensor:

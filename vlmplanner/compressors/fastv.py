@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 else:
     torch = require("torch", feature="compressor fastv")
 
-__all__ = ["FastV"]
+__all__ = ["FastV", "image_span", "most_attended"]
 
 
 class FastV(InLLMCompressor):
@@ -36,38 +36,56 @@ class FastV(InLLMCompressor):
 
     def select(self, hidden: Tensor, attention_to_image: Tensor,
                image_slice: slice | tuple[int, int]) -> Tensor:
-        if not isinstance(hidden, torch.Tensor) or hidden.dim() != 3:
-            raise ValidationError(f"fastv: hidden must be [batch, tokens, dim], got "
-                                  f"{getattr(hidden, 'shape', type(hidden).__name__)}",
-                                  field="hidden", value=getattr(hidden, "shape", None))
-        batch, length, _ = hidden.shape
-        start, stop = _as_slice(image_slice, length)
-        n_img = stop - start
-        if self.visual_tokens > n_img:
-            raise InvalidTokenCountError(
-                f"fastv cannot keep {self.visual_tokens} visual tokens: the image has only {n_img}",
-                field="visual_tokens", value=self.visual_tokens,
-            )
-        if self.native_tokens is not None and n_img != self.native_tokens:
-            raise ValidationError(f"fastv was built for {self.native_tokens} image tokens, got {n_img}",
-                                  field="image_slice", value=(start, stop))
-        att = attention_to_image
-        if not isinstance(att, torch.Tensor) or att.dim() not in (2, 3) or att.shape[0] != batch:
-            raise ValidationError(
-                f"fastv: attention_to_image must be [B, heads, Timg] or [B, Timg] with B={batch}, got "
-                f"{getattr(att, 'shape', type(att).__name__)}",
-                field="attention_to_image", value=getattr(att, "shape", None),
-            )
-        if att.shape[-1] == length and length != n_img:
-            att = att[..., start:stop]                                    # a full row: slice it
-        if att.shape[-1] != n_img:
-            raise ValidationError(
-                f"fastv: attention_to_image covers {att.shape[-1]} tokens; expected the {n_img} image "
-                f"tokens (or the full row of {length})",
-                field="attention_to_image", value=tuple(att.shape),
-            )
-        scores = att.to(score_dtype(att))
-        if scores.dim() == 3:
-            scores = scores.mean(dim=1)                                   # head mean
-        keep = torch.topk(scores, self.visual_tokens, dim=-1, sorted=False).indices.sort(dim=-1).values
-        return keep.to(hidden.device) + start
+        return most_attended(self, hidden, attention_to_image, image_slice, self.visual_tokens)
+
+
+def image_span(compressor: InLLMCompressor, hidden: Tensor, image_slice: slice | tuple[int, int],
+               tokens: int) -> tuple[int, int, int, int]:
+    """(batch, length, start, stop) of a drop's inputs, checked: ``hidden`` is [B, T, D], the slice
+    lies inside T and holds at least ``tokens`` image tokens (InvalidTokenCountError otherwise)."""
+    name = compressor.name
+    if not isinstance(hidden, torch.Tensor) or hidden.dim() != 3:
+        raise ValidationError(f"{name}: hidden must be [batch, tokens, dim], got "
+                              f"{getattr(hidden, 'shape', type(hidden).__name__)}",
+                              field="hidden", value=getattr(hidden, "shape", None))
+    batch, length, _ = hidden.shape
+    start, stop = _as_slice(image_slice, length)
+    n_img = stop - start
+    if tokens > n_img:
+        raise InvalidTokenCountError(
+            f"{name} cannot keep {tokens} visual tokens: the image has only {n_img}",
+            field="visual_tokens", value=tokens,
+        )
+    return batch, length, start, stop
+
+
+def most_attended(compressor: InLLMCompressor, hidden: Tensor, attention_to_image: Tensor,
+                  image_slice: slice | tuple[int, int], tokens: int, *, check_native: bool = True) -> Tensor:
+    """The ``tokens`` image positions of ``image_slice`` with the highest head-mean attention,
+    ascending ``[B, tokens]`` (FastV's pick; PyramidDrop's at every stage)."""
+    name = compressor.name
+    batch, length, start, stop = image_span(compressor, hidden, image_slice, tokens)
+    n_img = stop - start
+    if check_native and compressor.native_tokens is not None and n_img != compressor.native_tokens:
+        raise ValidationError(f"{name} was built for {compressor.native_tokens} image tokens, got {n_img}",
+                              field="image_slice", value=(start, stop))
+    att = attention_to_image
+    if not isinstance(att, torch.Tensor) or att.dim() not in (2, 3) or att.shape[0] != batch:
+        raise ValidationError(
+            f"{name}: attention_to_image must be [B, heads, Timg] or [B, Timg] with B={batch}, got "
+            f"{getattr(att, 'shape', type(att).__name__)}",
+            field="attention_to_image", value=getattr(att, "shape", None),
+        )
+    if att.shape[-1] == length and length != n_img:
+        att = att[..., start:stop]                                    # a full row: slice it
+    if att.shape[-1] != n_img:
+        raise ValidationError(
+            f"{name}: attention_to_image covers {att.shape[-1]} tokens; expected the {n_img} image "
+            f"tokens (or the full row of {length})",
+            field="attention_to_image", value=tuple(att.shape),
+        )
+    scores = att.to(score_dtype(att))
+    if scores.dim() == 3:
+        scores = scores.mean(dim=1)                                   # head mean
+    keep = torch.topk(scores, tokens, dim=-1, sorted=False).indices.sort(dim=-1).values
+    return keep.to(hidden.device) + start

@@ -52,6 +52,19 @@ BUILTIN_COMPRESSORS: dict[str, str] = {
     "divprune": "vlmplanner.compressors.diversity:DivPrune",
     "fastv": "vlmplanner.compressors.fastv:FastV",
     "quecc": "vlmplanner.compressors.quecc:QueCC",
+    # group "simple": content-blind sampling and merging
+    "random": "vlmplanner.compressors.sampling:RandomPruning",
+    "spatial-sampling": "vlmplanner.compressors.sampling:SpatialSampling",
+    "sequential-sampling": "vlmplanner.compressors.sampling:SequentialSampling",
+    "prumerge": "vlmplanner.compressors.merging:PruMerge",
+    "tome": "vlmplanner.compressors.merging:ToMe",
+    # group "textcond": text-conditioned selection on the projected tokens
+    "cdpruner": "vlmplanner.compressors.textcond:CDPruner",
+    "mmtok": "vlmplanner.compressors.textcond:MMTok",
+    "trim": "vlmplanner.compressors.textcond:TRIM",
+    # group "inllm": in-LLM pruning (multi-stage and attention-free)
+    "pdrop": "vlmplanner.compressors.pdrop:PyramidDrop",
+    "dart": "vlmplanner.compressors.dart:DART",
 }
 
 _PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

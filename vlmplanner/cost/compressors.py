@@ -46,6 +46,7 @@ TERMS: Mapping[str, Term] = MappingProxyType({
     "V*hv^2": Term(lambda m: m["hv"] ** 2, per_token=True),
     "V*Vn*hv": Term(lambda m: m["vn"] * m["hv"], per_token=True),
     "V*Vn*d": Term(lambda m: m["vn"] * m["d"], per_token=True),
+    "V*d": Term(lambda m: m["d"], per_token=True),  # group "inllm": PyramidDrop's later stages
     "N*Q": Term(lambda m: m["n_llm"] * m["q"], per_image=False),
 })
 
@@ -79,17 +80,30 @@ FORMULAS: Mapping[str, CompressorFormula] = MappingProxyType({
         "all-pairs cosine distances 2·Vn²·d (the first pick needs every token's nearest neighbour),"
         " normalising 3·Vn·d, greedy max-min updates 2·V·Vn",
     ),
+    # group "textcond": on the projected tokens (width d), relevance = cosine to the LLM's query
+    # embedding, which costs an extra LLM pass over the question (2·N·Q), as for QueCC
     "cdpruner": CompressorFormula(
-        {"Vn^2*d": 2.0}, "DPP kernel over the Vn tokens: 2·Vn²·d (greedy MAP inference ignored)"
+        {"Vn^2*d": 2.0, "Vn*d": 5.0, "V*Vn": 6.0, "N*Q": 2.0},
+        "DPP kernel similarities 2·Vn²·d, normalising and query relevance 5·Vn·d, greedy MAP"
+        " updates 6·V·Vn (the incremental Cholesky's V²·Vn is left out: it is not linear in V),"
+        " plus the LLM pass over the question for the query embedding: 2·N·Q",
     ),
     "mmtok": CompressorFormula(
-        {"Vn^2*d": 2.0}, "vision-vision similarities: 2·Vn²·d (text similarities, greedy cover ignored)"
+        {"Vn^2*d": 2.0, "Vn*d": 5.0, "N*Q": 2.0},
+        "vision-vision similarities 2·Vn²·d, normalising and text-vision similarities 5·Vn·d"
+        " (the softmaxes and the greedy cover, ~2·V·Vn² elementwise, are left out: not linear in"
+        " the terms), plus the LLM pass over the question for the query embedding: 2·N·Q",
     ),
-    "trim": CompressorFormula({"Vn*hv": 2.0}, "text-image similarity of every patch: 2·Vn·hv"),
-    "tome": CompressorFormula(
-        {"Vn^2*hv*Lv": 0.5},
-        "bipartite matching in every ViT layer: ~0.5·Vn²·hv·Lv; the encoder FLOPs it saves are not"
-        " modelled (the vision tower is charged in full)",
+    "trim": CompressorFormula(
+        {"Vn*d": 5.0, "N*Q": 2.0},
+        "normalising and query similarity of every projected token 5·Vn·d (the mean of the rest,"
+        " <= Vn·d adds, left out), plus the LLM pass over the question for the query embedding: 2·N·Q",
+    ),
+    "tome": CompressorFormula(  # group "simple": the SDK's ToMe, matching rounds at the seam
+        {"Vn^2*d": 2.0 / 3.0, "Vn*d": 12.5},
+        "bipartite matching rounds on the visual tokens at the seam (width <= d), halving them until"
+        " V remain: at most (2/3)·Vn²·d similarities + 12.5·Vn·d normalising and merging; it runs"
+        " after the vision tower, so it saves no encoder FLOPs (the paper's in-encoder ToMe would)",
     ),
     "tokenpacker": CompressorFormula(
         _CROSS_ATTENTION,
@@ -109,9 +123,18 @@ FORMULAS: Mapping[str, CompressorFormula] = MappingProxyType({
         " text for its query embedding: 2·N·Q",
     ),
     "fastv": _IN_LLM_SCORING,
-    "pdrop": _IN_LLM_SCORING,
+    "pdrop": CompressorFormula(  # group "inllm"
+        {"Vn*d": 2.0, "V*d": 36.0 / 7.0},
+        "one last-token attention row over the image tokens present at each of the three drops:"
+        " 2·d·(Vn + n1 + n2) with n1 + n2 = (12/7 + 6/7)·V for the 32-layer pyramid (K = 8, stages"
+        " at 8, 16, 24, ratio 0.5, averaging V over layers K..L-1)",
+    ),
     "sparsevlm": _IN_LLM_SCORING,
-    "dart": _IN_LLM_SCORING,
+    "dart": CompressorFormula(  # group "inllm"
+        {"Vn*d": 20.0},
+        "key L1 norms Vn·Dk (Dk <= d), normalising 3·Vn·d and the cosine of 8 pivots to every image"
+        " token 16·Vn·d: 20·Vn·d (the text tokens' key norms are left out)",
+    ),
     "voco-llama": CompressorFormula(
         {}, "no separate work: its compression pass is the LLM itself, charged in llm_blocks"
     ),
@@ -121,6 +144,7 @@ FORMULAS: Mapping[str, CompressorFormula] = MappingProxyType({
     "pixel-shuffle-trained": _NOTHING,
     "sequential-sampling": _NOTHING,
     "spatial-sampling": _NOTHING,
+    "random": _NOTHING,  # group "simple"
     "downsample": CompressorFormula(
         {}, "no work of its own; a smaller image's cheaper vision tower is modelled only through"
         " workload.image_size"

@@ -181,7 +181,7 @@ def wrap(model: Any, processor: Any, compressor: str | Compressor, visual_tokens
     plan = resolve(Candidate(model=checkpoint, compressor=name, visual_tokens=visual_tokens), model_spec=spec,
                    compressor_options=options, compressor_weights=compressor_weights, config=config,
                    device=str(next(model.parameters()).device),
-                   card=None if instance is None else instance.card)
+                   card=None if instance is None else instance.card, in_memory=True)
     if instance is None:
         instance = build_compressor(plan)
     elif instance.visual_tokens != plan.compressor_tokens and not plan.native:

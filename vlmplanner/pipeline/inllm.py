@@ -1,19 +1,22 @@
-"""The in-LLM seam: FastV-style pruning as forward pre-hooks on the language model's layers (torch).
+"""The in-LLM seam: pruning inside the language model as forward pre-hooks on its layers (torch).
 
-For an :class:`~vlmplanner.compressors.InLLMCompressor` with ``prune_layer`` K:
+For an :class:`~vlmplanner.compressors.InLLMCompressor` with ``prune_layer`` K, one pre-hook per
+layer runs the compressor's ``schedule(native, num_layers)`` -- one drop at K for FastV and DART,
+several for PyramidDrop -- at prefill:
 
-* a pre-hook on layer K-1 recomputes, at prefill, the attention row of the last prompt token
-  (``softmax(q_last·Kᵀ·scale + mask)`` from that layer's ``input_layernorm``, ``q_proj``, ``k_proj``
-  and the rotary embedding the model passes in) -- the same row eager attention would return, but
-  one row instead of T², so it works with SDPA and flash attention;
-* a pre-hook on layer K calls ``compressor.select()`` for every image span of every row, and gathers
-  the hidden states, the rotary cos/sin, the position ids and the attention mask with the kept
-  indices (text, kept image tokens, text: ``InLLMCompressor.sequence_keep``);
-* pre-hooks on the layers after K apply the same gathered arguments (the model passes every layer
-  the full-length ones), and during decoding they drop the pruned columns from the attention mask,
-  because those layers' KV cache never held them.
+* before a drop at layer L it computes what the card requires: the last prompt token's attention
+  row (``softmax(q_last·Kᵀ·scale + mask)`` recomputed from a layer's ``input_layernorm``, ``q_proj``,
+  ``k_proj`` and the rotary embedding the model passes in: layer L-1's for FastV, layer L's own for
+  PyramidDrop; one row instead of T², so SDPA and flash attention work), layer L-1's keys, or the
+  hidden states after the final norm (DART);
+* at the drop it calls ``compressor.choose()`` for every image span of every row and gathers the
+  hidden states, the rotary cos/sin, the position ids and the attention mask, from the model's
+  full-length arguments, with the kept prompt indices (text, kept image tokens, text);
+* the layers after a drop get the same gathered arguments (the model passes every layer the
+  full-length ones), and during decoding each layer's attention mask drops the columns its KV cache
+  never held (each stage's cache holds that stage's tokens).
 
-Pruning happens once, at prefill; decoding sees the same subset. Kept tokens keep their original
+Pruning happens once, at prefill; decoding sees the same subsets. Kept tokens keep their original
 positions (no RoPE re-indexing), as in FastV. The hooks do nothing unless a session is active
 (:meth:`InLLMHooks.session`), so the model stays usable on its own.
 """
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from vlmplanner import compat
 from vlmplanner.compressors import InLLMCompressor
+from vlmplanner.compressors.base import LayerInputs, expand_schedule
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
 from vlmplanner.extras import require
 
@@ -37,7 +41,7 @@ if TYPE_CHECKING:
 else:  # a missing torch is one MissingExtraError naming the extra
     torch = require("torch", feature="in-LLM compression")
 
-__all__ = ["InLLMHooks", "image_runs", "last_token_attention"]
+__all__ = ["InLLMHooks", "image_runs", "last_token_attention", "layer_keys"]
 
 
 def image_runs(mask: Tensor) -> list[tuple[int, int]]:
@@ -116,8 +120,32 @@ def _gather_seq(t: Tensor, keep: Tensor, seq_dim: int, batch_dim: int) -> Tensor
     return torch.gather(t, seq_dim, index.expand(*target))
 
 
+def layer_keys(layer: Any, hidden: Tensor, position_embeddings: tuple[Tensor, Tensor] | None) -> Tensor:
+    """``[B, T, Hkv·d]``: the attention keys ``layer`` computes from ``hidden [B, T, D]`` (after
+    RoPE, key-value heads concatenated) -- what its KV cache holds (DART's pivot criterion)."""
+    parts = compat.decoder_attention(layer)
+    x = parts.norm(hidden)
+    batch, length, _ = x.shape
+    k = parts.k_proj(x).view(batch, length, -1, parts.head_dim).transpose(1, 2)      # [B, Hkv, T, d]
+    if position_embeddings is not None:
+        cos, sin = position_embeddings
+        if cos.shape[0] != batch:
+            cos, sin = cos.expand(batch, -1, -1), sin.expand(batch, -1, -1)
+        k = _rope(k, cos, sin)
+    keys: Tensor = k.transpose(1, 2).reshape(batch, length, -1)
+    return keys
+
+
 class InLLMHooks:
-    """Pre-hooks on ``language_model.layers`` that run an in-LLM compressor at prefill."""
+    """Pre-hooks on ``language_model.layers`` that run an in-LLM compressor's schedule at prefill.
+
+    One hook per layer. At prefill it (1) applies the current stage's gathered arguments, (2) at a
+    drop layer of ``compressor.schedule`` asks ``compressor.choose`` which image tokens of every span
+    stay and gathers again from the model's full-length arguments, (3) before a drop computes what
+    the compressor needs from the layer before (its attention row, its keys), and records the
+    tokens every layer from ``prune_layer`` on saw (``seen``). While decoding, each layer's mask
+    drops the columns its KV cache never held.
+    """
 
     def __init__(self, language_model: Any, compressor: InLLMCompressor, image_token_id: int) -> None:
         layers = language_model.layers
@@ -125,25 +153,29 @@ class InLLMHooks:
         if k >= len(layers):
             raise ValidationError(f"{compressor.name}: prune_layer {k} must be below the LLM's {len(layers)} layers",
                                   field="prune_layer", value=k)
+        self.language_model = language_model
         self.compressor = compressor
         self.prune_layer = k
+        self.num_layers = len(layers)
         self.image_token_id = image_token_id
+        self.requires = frozenset(compressor.card.requires)
         self.stats: dict[str, float] = {"compressor_s": 0.0}
         self._input_ids: Tensor | None = None
         self._active = False
         self._pending = False
         self._prefill = False
-        self._keep: Tensor | None = None          # [B, T'] kept indices of the prompt
+        self._image: Tensor | None = None          # [B, T] image-token mask of the prompt
+        self._runs: list[list[tuple[int, int]]] = []  # per row, the image spans of the current sequence
+        self._plan: dict[int, list[list[int]]] = {}  # drop layer -> per row, per image span: tokens after
+        self._keep: Tensor | None = None          # [B, T'] prompt indices of the current sequence
+        self._stage_keep: dict[int, Tensor] = {}   # drop layer -> the keep from there on (decoding)
         self._length = 0                           # T, the prompt length
-        self._row: Tensor | None = None
         self._gathered: dict[str, Any] | None = None
-        self._decode_mask: tuple[Any, Any] | None = None
+        self._before: dict[str, Tensor] = {}       # computed at layer L-1 for the drop at L
+        self._decode_masks: dict[int, tuple[Any, Any]] = {}
         self.seen: list[tuple[int, int]] = []      # (layer, tokens) of the last prefill, for tests and reports
-        self._handles = [layers[0].register_forward_pre_hook(self._start, with_kwargs=True),
-                         layers[k - 1].register_forward_pre_hook(self._score, with_kwargs=True)]
-        for index in range(k, len(layers)):
-            self._handles.append(layers[index].register_forward_pre_hook(partial(self._apply, index),
-                                                                         with_kwargs=True))
+        self._handles = [layer.register_forward_pre_hook(partial(self._hook, index), with_kwargs=True)
+                         for index, layer in enumerate(layers)]
 
     def remove(self) -> None:
         for handle in self._handles:
@@ -159,9 +191,10 @@ class InLLMHooks:
             yield
         finally:
             self._active = self._pending = self._prefill = False
-            self._input_ids = self._keep = self._row = None
+            self._input_ids = self._keep = self._image = None
+            self._runs = []
+            self._plan, self._stage_keep, self._before, self._decode_masks = {}, {}, {}, {}
             self._gathered = None
-            self._decode_mask = None
 
     # -- hooks ---------------------------------------------------------------------------------
     @staticmethod
@@ -176,44 +209,129 @@ class InLLMHooks:
             return (hidden, *args[1:]), kwargs
         return args, {**kwargs, "hidden_states": hidden}
 
-    def _start(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _hook(self, index: int, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+              ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
         if not self._active:
-            return
-        hidden = self._hidden(args, kwargs)
+            return None
+        if index == 0:
+            self._start(self._hidden(args, kwargs))
+        if self._prefill:
+            return self._prefill_layer(index, module, args, kwargs)
+        return self._decode_layer(index, args, kwargs)
+
+    def _start(self, hidden: Tensor) -> None:
         assert self._input_ids is not None
         self._gathered = None
-        self._decode_mask = None
+        self._decode_masks = {}
         self._prefill = self._pending and hidden.shape[1] == self._input_ids.shape[1]
-        if self._prefill:
-            self.seen = [(0, hidden.shape[1])]
-
-    def _score(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if not (self._active and self._prefill):
+        if not self._prefill:
             return
-        start = time.perf_counter()
-        hidden, position_embeddings, attention_mask = compat.decoder_layer_inputs(args, kwargs)
-        self._row = last_token_attention(module, hidden, position_embeddings, attention_mask)
-        self.stats["compressor_s"] += time.perf_counter() - start
-
-    def _select(self, hidden: Tensor) -> Tensor:
-        assert self._input_ids is not None and self._row is not None
-        batch, length, _ = hidden.shape
+        self._pending = False
+        self._keep, self._stage_keep, self._before = None, {}, {}
+        self._length = hidden.shape[1]
+        self.seen = [(0, hidden.shape[1])]
         ids = self._input_ids.to(hidden.device)
-        if ids.shape[0] != batch:  # beams / num_return_sequences expand the batch
-            ids = ids.repeat_interleave(batch // ids.shape[0], dim=0)
-        image = ids == self.image_token_id
-        rows = []
-        for b in range(batch):
-            runs = image_runs(image[b])
-            if len(runs) == 1:
-                kept = self.compressor.select(hidden[b:b + 1], self._row[b:b + 1], runs[0])
-                rows.append(InLLMCompressor.sequence_keep(length, runs[0], kept)[0])
+        if ids.shape[0] != hidden.shape[0]:  # beams / num_return_sequences expand the batch
+            ids = ids.repeat_interleave(hidden.shape[0] // ids.shape[0], dim=0)
+        self._image = ids == self.image_token_id
+        self._runs = [image_runs(row) for row in self._image]
+        self._plan = self._schedule()
+
+    def _schedule(self) -> dict[int, list[list[int]]]:
+        """Drop layer -> for every row, the tokens each image span keeps from that layer on."""
+        per_span: list[list[list[int]]] = []                 # row -> span -> tokens per layer
+        drops: set[int] = set()
+        for runs in self._runs:
+            spans = []
+            for start, stop in runs:
+                points = self.compressor.schedule(stop - start, self.num_layers)
+                drops.update(layer for layer, _ in points)
+                spans.append(expand_schedule(points, stop - start, self.num_layers))
+            per_span.append(spans)
+        return {layer: [[counts[layer] for counts in spans] for spans in per_span] for layer in sorted(drops)}
+
+    def _prefill_layer(self, index: int, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                       ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        hidden = self._hidden(args, kwargs)
+        current = kwargs if self._gathered is None else {**kwargs, **self._gathered}
+        changed = self._gathered is not None
+        if index in self._plan:
+            start = time.perf_counter()
+            inputs = self._inputs(index, module, hidden, current)
+            local = self._choose(index, inputs)
+            keep = local if self._keep is None else torch.gather(self._keep, 1, local)
+            self._keep = self._stage_keep[index] = keep
+            self._gathered = {name: self._gather_argument(name, value, keep) for name, value in kwargs.items()}
+            current = {**kwargs, **self._gathered}
+            hidden = _gather_seq(hidden, local, 1, 0)
+            changed = True
+            self.stats["compressor_s"] += time.perf_counter() - start
+        if index + 1 in self._plan:
+            start = time.perf_counter()
+            self._prepare_next(module, hidden, current)
+            self.stats["compressor_s"] += time.perf_counter() - start
+        if index >= self.prune_layer:
+            self.seen.append((index, hidden.shape[1]))
+        if not changed:
+            return None
+        args, current = self._with_hidden(args, current, hidden)
+        return args, current
+
+    def _prepare_next(self, module: Any, hidden: Tensor, kwargs: dict[str, Any]) -> None:
+        """What the drop before the next layer needs from this one (FastV's row, DART's keys)."""
+        self._before = {}
+        wants_row = "attention_to_image" in self.requires and self.compressor.attention_layer == "previous"
+        if not (wants_row or "llm_keys" in self.requires):
+            return
+        hidden, position_embeddings, attention_mask = compat.decoder_layer_inputs((hidden,), kwargs)
+        if wants_row:
+            self._before["attention_to_image"] = last_token_attention(module, hidden, position_embeddings,
+                                                                      attention_mask)
+        if "llm_keys" in self.requires:
+            self._before["llm_keys"] = layer_keys(module, hidden, position_embeddings)
+
+    def _inputs(self, index: int, module: Any, hidden: Tensor, kwargs: dict[str, Any]) -> LayerInputs:
+        row = self._before.get("attention_to_image")
+        if "attention_to_image" in self.requires and self.compressor.attention_layer == "current":
+            _, position_embeddings, attention_mask = compat.decoder_layer_inputs((hidden,), kwargs)
+            row = last_token_attention(module, hidden, position_embeddings, attention_mask)
+        normed = self.language_model.norm(hidden) if "llm_normed_hidden" in self.requires else None
+        assert self._image is not None
+        image = self._image
+        if self._keep is not None:                         # the spans as they stand (known, not traced)
+            image = torch.zeros(hidden.shape[0], hidden.shape[1], dtype=torch.bool, device=hidden.device)
+            for b, runs in enumerate(self._runs):
+                for start, stop in runs:
+                    image[b, start:stop] = True
+        stage = sorted(self._plan).index(index)
+        return LayerInputs(hidden, row, self._before.get("llm_keys"), normed, image, index, stage)
+
+    def _choose(self, index: int, inputs: LayerInputs) -> Tensor:
+        assert inputs.image_mask is not None
+        rows, after = [], []
+        for b, counts in enumerate(self._plan[index]):
+            image = inputs.image_mask[b]
+            one = inputs.item(b)
+            runs = self._runs[b]
+            shifted, removed = [], 0
+            for (start, stop), tokens in zip(runs, counts):
+                shifted.append((start - removed, start - removed + tokens))
+                removed += stop - start - tokens
+            after.append(shifted)
+            if len(runs) == 1:                             # the common case: no data-dependent shapes
+                kept = (torch.arange(runs[0][0], runs[0][1], device=image.device)[None]
+                        if counts[0] == runs[0][1] - runs[0][0] else self.compressor.choose(one, runs[0], counts[0]))
+                rows.append(InLLMCompressor.sequence_keep(image.shape[0], runs[0], kept)[0])
                 continue
-            keep = ~image[b]
-            for run in runs:
-                kept = self.compressor.select(hidden[b:b + 1], self._row[b:b + 1], run)
+            keep = ~image
+            for run, tokens in zip(runs, counts):
+                if tokens == run[1] - run[0]:
+                    keep[run[0]:run[1]] = True
+                    continue
+                kept = self.compressor.choose(one, run, tokens)
                 keep[kept[0]] = True
             rows.append(keep.nonzero().squeeze(1))
+        self._runs = after
         if len({len(r) for r in rows}) > 1:
             raise ValidationError(
                 f"{self.compressor.name}: rows of this batch keep different numbers of tokens"
@@ -222,39 +340,24 @@ class InLLMHooks:
             )
         return torch.stack(rows)
 
-    def _apply(self, index: int, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-               ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-        if not self._active:
-            return None
-        hidden = self._hidden(args, kwargs)
-        if self._prefill:
-            if self._gathered is None:                       # layer K: prune
-                start = time.perf_counter()
-                keep = self._select(hidden)
-                self._keep, self._length = keep, hidden.shape[1]
-                gathered: dict[str, Any] = {}
-                for name, value in kwargs.items():
-                    gathered[name] = self._gather_argument(name, value, keep)
-                self._gathered = gathered
-                hidden = _gather_seq(hidden, keep, 1, 0)
-                self._pending = False
-                self.stats["compressor_s"] += time.perf_counter() - start
-            self.seen.append((index, hidden.shape[1]))
-            args, _ = self._with_hidden(args, kwargs, hidden)
-            return args, {**kwargs, **self._gathered}
-        if self._keep is None:
+    def _decode_layer(self, index: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+                      ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        if self._keep is None or index < self.prune_layer:
             return None
         mask = kwargs.get("attention_mask")
         if not isinstance(mask, torch.Tensor):
             return None
-        if self._decode_mask is None or self._decode_mask[0] is not mask:
+        stage = max(layer for layer in self._stage_keep if layer <= index)
+        cached = self._decode_masks.get(stage)
+        if cached is None or cached[0] is not mask:
             kv = mask.shape[-1]
-            keep = self._keep.to(mask.device)
+            keep = self._stage_keep[stage].to(mask.device)
             if keep.shape[0] != mask.shape[0] and mask.shape[0] % keep.shape[0] == 0:
                 keep = keep.repeat_interleave(mask.shape[0] // keep.shape[0], dim=0)
             tail = torch.arange(self._length, kv, device=mask.device).expand(keep.shape[0], -1)
-            self._decode_mask = (mask, _gather_seq(mask, torch.cat([keep, tail], dim=1), mask.dim() - 1, 0))
-        return args, {**kwargs, "attention_mask": self._decode_mask[1]}
+            cached = (mask, _gather_seq(mask, torch.cat([keep, tail], dim=1), mask.dim() - 1, 0))
+            self._decode_masks[stage] = cached
+        return args, {**kwargs, "attention_mask": cached[1]}
 
     def _gather_argument(self, name: str, value: Any, keep: Tensor) -> Any:
         length = self._length

@@ -334,9 +334,10 @@ def fit_tokens(card: CompressorCard, spec: ModelSpec, k: int, *, config: Mapping
             if crops > 1:
                 if k % crops:
                     lower, upper = (k // crops) * crops, (k // crops + 1) * crops
+                    nearest = f"{lower} or {upper}" if lower else f"{upper}"
                     raise InvalidTokenCountError(
                         f"{slug} on {family} runs per crop: k must be a multiple of {crops} (the most crops an"
-                        f" image has), e.g. {lower or crops} or {upper}; got {k}", field="visual_tokens", value=k,
+                        f" image has), e.g. {nearest}; got {k}", field="visual_tokens", value=k,
                     )
                 compressor_tokens = k // crops
                 notes.append(f"llava_next: {compressor_tokens} tokens per crop x up to {crops} crops, plus one"
@@ -421,12 +422,15 @@ def resolve(
     trust_remote_code: bool = False,
     config: Mapping[str, Any] | None = None,
     card: CompressorCard | None = None,
+    in_memory: bool = False,
 ) -> RunPlan:
     """Every check load() makes before loading anything; see the module docstring.
 
     ``config``: the model's config.json as a dict, when it is not in a local checkpoint directory
     (a model in memory); it supplies LLaVA-NeXT's pinpoints. ``card``: the card of a compressor
     instance that need not be registered (``wrap``); its name must be the key's compressor.
+    ``in_memory``: the model is already built (``wrap``, the profiler), so where its weights would
+    come from is not checked.
     """
     from vlmplanner.compressors import compressor_card, resolve_name
 
@@ -448,7 +452,7 @@ def resolve(
     spec = _spec_for(candidate, catalog, model_spec)
     check_seam(spec)
     card.check_family(spec.model_type)                             # ValidationError(field="model_type")
-    where, local = check_checkpoint(spec, checkpoint)
+    where, local = (candidate.model, False) if in_memory else check_checkpoint(spec, checkpoint)
     if config is None and local:
         config = _local_config(Path(where))
         if config is not None:

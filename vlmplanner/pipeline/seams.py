@@ -142,7 +142,7 @@ class LlavaSeam(Seam):
                     f" this model has {getattr(vision, 'model_type', '?')!r} with"
                     f" {config.vision_feature_select_strategy!r}", field="compressor", value=plan.compressor,
                 )
-            if plan.compressor == "prumerge+":   # its paper hooks the last layer's full-width q / k
+            if plan.compressor in ("prumerge", "prumerge+"):  # their paper hooks the last layer's full q / k
                 self.cls_layer, self.full_width = -1, True
             else:
                 self.cls_layer = self.feature_layer if isinstance(self.feature_layer, int) else -2

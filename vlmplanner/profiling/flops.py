@@ -72,12 +72,16 @@ class FlopCount:
 def count_flops(target: ProfileTarget, visual_tokens: int | None = None, *, method: str = "traced",
                 compressor: str | Any = "none", text_tokens: int = 50,
                 image_size: tuple[int, int] | None = None, compressor_spec: CompressorSpec | None = None,
-                keep_alive: bool = True, sdpa_formula: bool = True) -> FlopCount:
+                keep_alive: bool = True, sdpa_formula: bool = True,
+                compressor_options: Mapping[str, Any] | None = None,
+                compressor_weights: str | None = None) -> FlopCount:
     """FLOPs of one request with ``visual_tokens`` per image (None: the model's native count).
 
     ``method`` is analytic, traced or fvcore. fvcore needs a materialized model (``target.model``,
     e.g. a tiny bundle); traced never allocates weights. ``keep_alive`` (fvcore) and
     ``sdpa_formula`` (traced) exist to show the raw tools' behaviour; leave them on.
+    ``compressor_options`` / ``compressor_weights`` are load()'s (FastV's ``prune_layer``, QueCC's
+    weights; a trained compressor without weights runs untrained: its cost does not depend on them).
     """
     if method not in FLOP_METHODS:
         raise ValidationError(f"unknown FLOP method {method!r}; known: {', '.join(FLOP_METHODS)}", field="method",
@@ -88,9 +92,10 @@ def count_flops(target: ProfileTarget, visual_tokens: int | None = None, *, meth
     if method == "analytic":
         return _analytic(target, visual_tokens, compressor, text_tokens, image_size, compressor_spec)
     with compat.quiet_hf():  # the model runs: its deprecation notices are not the user's business
+        how = {"options": dict(compressor_options or {}), "weights": compressor_weights}
         if method == "traced":
-            return _traced(target, visual_tokens, compressor, text_tokens, image_size, sdpa_formula)
-        return _fvcore(target, visual_tokens, compressor, text_tokens, image_size, keep_alive)
+            return _traced(target, visual_tokens, compressor, text_tokens, image_size, sdpa_formula, how)
+        return _fvcore(target, visual_tokens, compressor, text_tokens, image_size, keep_alive, how)
 
 
 # --- analytic -----------------------------------------------------------------------------------
@@ -110,6 +115,7 @@ def _analytic(target: ProfileTarget, visual_tokens: int | None, compressor: str 
     name = _compressor_name(compressor)
     request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
                             image_size=image_size, what=f"model {target.name!r}")
+
     if spec is None:
         spec = placeholder_spec(name)
     workload = build(Workload, text_tokens=request.text_tokens, output_tokens=0, image_size=image_size)
@@ -123,9 +129,13 @@ def _analytic(target: ProfileTarget, visual_tokens: int | None, compressor: str 
 
 
 def placeholder_spec(name: str) -> CompressorSpec:
-    """The spec costed for a compressor the caller gave no catalog spec for: a pre-LLM one."""
+    """The spec costed for a compressor the caller gave no catalog spec for: its card's, or a
+    pre-LLM one for a callable."""
+    from vlmplanner.compressors import compressor_card, list_compressors
     from vlmplanner.schemas import CompressorSpec, build
 
+    if name in list_compressors():
+        return compressor_card(name).spec()
     return build(CompressorSpec, name=name, display_name=name, kind="pre-llm", training="training-free")
 
 
@@ -193,47 +203,74 @@ def fake_model(target: ProfileTarget) -> Any:
 
 
 def _traced(target: ProfileTarget, visual_tokens: int | None, compressor: str | Any, text_tokens: int,
-            image_size: tuple[int, int] | None, sdpa_formula: bool) -> FlopCount:
+            image_size: tuple[int, int] | None, sdpa_formula: bool, how: dict[str, Any]) -> FlopCount:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from vlmplanner.families import fake_mode_of
 
-    from .requests import build_request
-    from .seam import Runner, resolve_compressor
+    from .runner import runner_for
 
     start = time.perf_counter()
-    name, module = resolve_compressor(compressor, target.model_type)
     model = fake_model(target)
-    request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
-                            image_size=image_size, fake_mode=fake_mode_of(model), what=f"model {target.name!r}")
-    runner = Runner(model, module)
     mapping = sdpa_cpu_mapping() if sdpa_formula else {}
-    with warnings.catch_warnings():
+    query_flops = 0.0
+    with runner_for(target, model, compressor, visual_tokens, image_size=image_size, **how) as runner, \
+            warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        request = runner.request(target, text_tokens=text_tokens, image_size=image_size,
+                                 fake_mode=fake_mode_of(model))
+        query = None
+        if runner.needs_query:  # the query pass is the compressor's work, counted on its own
+            with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as passed:
+                query = runner.query_vectors(request)
+            query_flops = float(passed.get_total_flops())
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
-            out = runner.prefill(request, use_cache=True)
+            out = runner.prefill(request, use_cache=True, query=query)
         total, totals = compat.module_flops(counter)
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as step:
             runner.decode(request, out.past_key_values)
     root = type(runner).__name__
     paths = _component_paths(target, runner, model, runner.compressor, root)
     flops = attribute(totals, paths, total)
+    flops["compressor"] = flops.get("compressor", 0.0) + query_flops
     flops["decode_step"] = float(step.get_total_flops())
-    notes = [f"model built on FakeTensor weights from {target.config_source}"]
-    if request.features_path:
-        notes.append(_features_note(request, name))
-    return FlopCount(method="traced", flops=_ordered(flops), visual_tokens=request.visual_tokens,
-                     native_tokens=request.native_tokens, text_tokens=request.text_tokens, compressor=name,
+    notes = [f"model built on FakeTensor weights from {target.config_source}", *run_notes(runner, request)]
+    _fold_context(flops, runner, notes)
+    return FlopCount(method="traced", flops=_ordered(flops), visual_tokens=runner.visual_tokens(request),
+                     native_tokens=request.native_tokens, text_tokens=request.text_tokens, compressor=runner.plan.compressor,
                      image_size=image_size, convention=CONVENTIONS["traced"],
                      seconds=time.perf_counter() - start, notes=tuple(notes))
 
 
-def _features_note(request: Request, compressor: str) -> str:
-    how = ("kept by index selection (compressor none below the native count: no FLOPs)" if compressor == "none"
-           else f"from compressor {compressor}")
-    return (f"{request.visual_tokens} of {request.native_tokens} visual tokens per image reach the LLM, {how};"
-            " the vision tower and projector run on the full image")
+#: Context a seam computes from the vision tower for a compressor (its [CLS] row and keys).
+_TOWER_CONTEXT = frozenset({"cls_attention", "keys"})
+
+
+def _fold_context(flops: dict[str, float], runner: Any, notes: list[str]) -> None:
+    """The seam's recompute of the [CLS] attention row (and keys) runs outside every component's
+    module scope; it is work done for the compressor, so it is counted there, not as ``other``."""
+    if runner.seam.compresses_features and set(runner.compressor.required_inputs) & _TOWER_CONTEXT \
+            and flops.get("other"):
+        flops["compressor"] = flops.get("compressor", 0.0) + flops.pop("other")
+        notes.append("compressor includes the [CLS]-attention row and keys the seam recomputes for it from the"
+                     " vision tower's q/k projections (what a traced run sees outside the tower's modules)")
+
+
+def run_notes(runner: Any, request: Request) -> list[str]:
+    """What reached the LLM, said the same way by every method that runs the model."""
+    plan = runner.plan
+    notes = list(runner.seam.notes)
+    if plan.in_llm:
+        notes.append(f"{plan.compressor} prunes inside the LLM: all {request.native_tokens} visual tokens per image"
+                     f" enter layers 0-{plan.compressor_options.get('prune_layer', 1) - 1}, {plan.visual_tokens} the"
+                     " later ones; its scoring runs in the LLM's layers (llm_blocks)")
+    elif request.features_path:
+        how = ("kept by index selection (compressor none below the native count: no FLOPs)"
+               if plan.compressor == "none" else f"from compressor {plan.compressor}")
+        notes.append(f"{request.visual_tokens} of {request.native_tokens} visual tokens per image reach the LLM, {how};"
+                     " the vision tower runs on the full image")
+    return notes
 
 
 def _ordered(flops: dict[str, float]) -> dict[str, float]:
@@ -296,6 +333,8 @@ def _tensors(value: Any) -> list[Any]:
 
     if isinstance(value, torch.Tensor):
         return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a CompressionOutput
+        return [t for f in dataclasses.fields(value) for t in _tensors(getattr(value, f.name))]
     if isinstance(value, Mapping):
         return [t for v in value.values() for t in _tensors(v)]
     if isinstance(value, (tuple, list)):
@@ -323,34 +362,30 @@ def _jit_traceable(model_type: str) -> contextlib.AbstractContextManager[Any]:
     return compat.traceable_llava_next()
 
 
-def _fvcore_wrappers() -> tuple[type, type]:
+def _fvcore_wrappers() -> tuple[type, type, type]:
     import torch
     from torch import nn
 
     class FvcorePrefill(nn.Module):
         """Positional tensors in, logits (and kept-alive component outputs) out, as jit wants."""
 
-        def __init__(self, runner: Any, request: Request, keep_alive: list[Any]) -> None:
+        def __init__(self, runner: Any, request: Request, keep_alive: list[Any], query: Any) -> None:
             super().__init__()
             self.runner = runner
             self.request = request
             self.keys = [k for k, v in request.kwargs.items() if _traced_input(k, v)]
-            self.vision_keys = [k for k, v in (request.vision or {}).items() if _traced_input(k, v)]
             self.kept = keep_alive
+            self.query = query
 
         def inputs(self) -> tuple[Any, ...]:
-            vision = self.request.vision or {}
-            return tuple(self.request.kwargs[k] for k in self.keys) + tuple(vision[k] for k in self.vision_keys)
+            return tuple(self.request.kwargs[k] for k in self.keys)
 
         def forward(self, *args: Any) -> Any:
             self.kept.clear()
-            n = len(self.keys)
-            kwargs = {**self.request.kwargs, **dict(zip(self.keys, args[:n]))}
-            vision = None
-            if self.request.vision is not None:
-                vision = {**self.request.vision, **dict(zip(self.vision_keys, args[n:]))}
-            request = dataclasses.replace(self.request, kwargs=kwargs, vision=vision)
-            logits = self.runner.prefill(request, use_cache=False).logits
+            kwargs = {**self.request.kwargs, **dict(zip(self.keys, args))}
+            request = dataclasses.replace(self.request, kwargs=kwargs)
+            logits = self.runner.prefill(request, use_cache=False, query=self.query).logits
+            self.runner.end()
             return (logits, *self.kept)
 
     class FvcoreDecode(nn.Module):
@@ -363,7 +398,18 @@ def _fvcore_wrappers() -> tuple[type, type]:
         def forward(self, ids: torch.Tensor) -> Any:  # ids: an (unused) input for the jit trace
             return self.runner.decode(self.request, copy.deepcopy(self.cache)).logits
 
-    return FvcorePrefill, FvcoreDecode
+    class FvcoreQuery(nn.Module):
+        """The text-query pass of a query-conditioned compressor, as one traceable module."""
+
+        def __init__(self, runner: Any, request: Request) -> None:
+            super().__init__()
+            self.runner = runner
+            self.request = request
+
+        def forward(self, ids: torch.Tensor) -> Any:  # ids: an (unused) input for the jit trace
+            return self.runner.query_vectors(self.request)
+
+    return FvcorePrefill, FvcoreDecode, FvcoreQuery
 
 
 def _analysis(module: Any, inputs: tuple[Any, ...]) -> Any:
@@ -382,11 +428,10 @@ def _analysis(module: Any, inputs: tuple[Any, ...]) -> Any:
 
 
 def _fvcore(target: ProfileTarget, visual_tokens: int | None, compressor: str | Any, text_tokens: int,
-            image_size: tuple[int, int] | None, keep_alive: bool) -> FlopCount:
+            image_size: tuple[int, int] | None, keep_alive: bool, how: dict[str, Any]) -> FlopCount:
     import torch
 
-    from .requests import build_request
-    from .seam import Runner, resolve_compressor
+    from .runner import runner_for
 
     if target.model is None:
         raise ValidationError(
@@ -395,45 +440,51 @@ def _fvcore(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
             field="method", value="fvcore",
         )
     start = time.perf_counter()
-    name, module = resolve_compressor(compressor, target.model_type)
     model = target.model
     parameter = next(iter(model.parameters()))
-    request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
-                            image_size=image_size, what=f"model {target.name!r}")
-    request = request.to(str(parameter.device), parameter.dtype)
-    runner = Runner(model, module.to(device=parameter.device, dtype=parameter.dtype))
-    FvcorePrefill, FvcoreDecode = _fvcore_wrappers()
+    FvcorePrefill, FvcoreDecode, FvcoreQuery = _fvcore_wrappers()
     kept: list[Any] = []
-    wrapper = FvcorePrefill(runner, request, kept)
-    hooks = []
-    if keep_alive:
-        components = dict(target.family.components(model))
-        components["compressor"] = runner.compressor
-        for component in components.values():
-            hooks.append(component.register_forward_hook(lambda _m, _i, out: kept.extend(_tensors(out))))
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
+    query_flops = 0.0
+    with runner_for(target, model, compressor, visual_tokens, image_size=image_size, **how) as runner, \
+            warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        request = runner.request(target, text_tokens=text_tokens, image_size=image_size)
+        request = request.to(str(parameter.device), parameter.dtype)
+        query = None
+        if runner.needs_query:  # the query pass is the compressor's work, counted on its own
+            query = runner.query_vectors(request)
+            query_flops = 2.0 * float(_analysis(FvcoreQuery(runner, request), (request.kwargs["input_ids"],)).total())
+        wrapper = FvcorePrefill(runner, request, kept, query)
+        hooks = []
+        if keep_alive:
+            components = dict(target.family.components(model))
+            components["compressor"] = runner.compressor
+            for component in components.values():
+                hooks.append(component.register_forward_hook(lambda _m, _i, out: kept.extend(_tensors(out))))
+        try:
             analysis = _analysis(wrapper, wrapper.inputs())
             with _jit_traceable(target.model_type):
                 total = float(analysis.total())
             by_module = {k: float(v) for k, v in analysis.by_module().items()}
             unsupported = dict(analysis.unsupported_ops())
             uncalled = sorted(analysis.uncalled_modules())
-    finally:
-        for hook in hooks:
-            hook.remove()
-        kept.clear()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        out = runner.prefill(request, use_cache=True)
-        step = _analysis(FvcoreDecode(runner, request, out.past_key_values),
-                         (request.kwargs["input_ids"][:, :1],))
+        except RuntimeError as exc:  # torch.jit cannot follow every op a compressor uses
+            raise ValidationError(
+                f"fvcore's torch.jit trace cannot follow compressor {runner.plan.compressor!r}"
+                f" ({str(exc).splitlines()[0][:160]}); count it with method 'traced'", field="method",
+                value="fvcore") from exc
+        finally:
+            for hook in hooks:
+                hook.remove()
+            kept.clear()
+        out = runner.prefill(request, use_cache=True, query=query)
+        step = _analysis(FvcoreDecode(runner, request, out.past_key_values), (request.kwargs["input_ids"][:, :1],))
         step_total = float(step.total())
         for op, n in step.unsupported_ops().items():
             unsupported[op] = unsupported.get(op, 0) + n
     paths = _component_paths(target, wrapper, model, runner.compressor, "")
     flops = {k: 2.0 * v for k, v in attribute(by_module, paths, total).items()}
+    flops["compressor"] = flops.get("compressor", 0.0) + query_flops
     flops["decode_step"] = 2.0 * step_total
     notes = [f"fvcore {_fvcore_version()}: multiply-adds x 2"]
     if not keep_alive and uncalled:
@@ -441,11 +492,11 @@ def _fvcore(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
     if unsupported:
         notes.append("ops fvcore could not count, taken as 0: " + ", ".join(f"{k} x{v}" for k, v in
                                                                             sorted(unsupported.items())))
-    if request.features_path:
-        notes.append(_features_note(request, name))
-    return FlopCount(method="fvcore", flops=_ordered(flops), visual_tokens=request.visual_tokens,
-                     native_tokens=request.native_tokens, text_tokens=request.text_tokens, compressor=name,
-                     image_size=image_size, convention=CONVENTIONS["fvcore"],
+    notes.extend(run_notes(runner, request))
+    _fold_context(flops, runner, notes)
+    return FlopCount(method="fvcore", flops=_ordered(flops), visual_tokens=runner.visual_tokens(request),
+                     native_tokens=request.native_tokens, text_tokens=request.text_tokens,
+                     compressor=runner.plan.compressor, image_size=image_size, convention=CONVENTIONS["fvcore"],
                      seconds=time.perf_counter() - start, notes=tuple(notes), unsupported_ops=unsupported)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -187,25 +187,31 @@ def profile_sweep(
     compressor_spec: CompressorSpec | None = None,
     check_memory: bool = True,
     cpu_threads: int | None = None,
+    compressor_options: Mapping[str, Any] | None = None,
+    compressor_weights: str | None = None,
 ) -> SweepReport:
     """Profile ``target`` at every visual-token count in ``tokens``; store each result in ``catalog``.
 
     ``device`` (cpu / cuda) is required unless ``flops_only``. ``methods`` defaults to analytic,
     traced and measured (analytic and traced with ``flops_only``); fvcore must be asked for and needs
     weights. Raises InvalidTokenCountError, before anything runs, for a token count above what the
-    model produces; raises SweepInterrupted (a KeyboardInterrupt carrying the report) on Ctrl-C.
+    model produces, or one the compressor cannot keep on this model (the checks ``load()`` makes);
+    raises SweepInterrupted (a KeyboardInterrupt carrying the report) on Ctrl-C.
+    ``compressor_options`` / ``compressor_weights``: as for ``vlmplanner.load`` (FastV's
+    ``prune_layer``; a trained compressor without weights runs untrained, at the same cost).
     """
     for module in ("torch", "transformers"):
         require(module, feature="a profile sweep")
     from .flops import count_flops
     from .requests import build_request
-    from .seam import resolve_compressor
+    from .runner import compressor_name as slug
+    from .runner import profile_plan
 
     target = _resolve_target(target, catalog)
     chosen = _methods(methods, flops_only)
     counts = _positive_ints(list(tokens), "visual_tokens", InvalidTokenCountError)
     batches = _positive_ints(list(batch_sizes), "batch_size", ValidationError)
-    compressor_name, _module = resolve_compressor(compressor, target.model_type)
+    compressor_name = slug(compressor)
     from vlmplanner.cost.dtypes import resolve_dtype
 
     dtype_name = resolve_dtype(dtype).name
@@ -224,11 +230,11 @@ def profile_sweep(
             f" {native} per image (asked: {', '.join(map(str, counts))}); nothing was run",
             field="visual_tokens", value=too_many[0],
         )
-    if isinstance(compressor, str) and compressor_name != "none":  # the compressor's own token rule
-        from vlmplanner.compressors import compressor_card
-
-        for k in counts:  # the grid rules take the square grid of native
-            compressor_card(compressor_name).check_tokens(k, native)
+    how: dict[str, Any] = {"compressor_options": dict(compressor_options or {}),
+                           "compressor_weights": compressor_weights}
+    for k in counts:  # the checks load() makes: family, compressor, its token rule, per crop
+        profile_plan(target, compressor, k, image_size=image_size, options=how["compressor_options"],
+                     weights=compressor_weights)
     q = build_request(target.family, target.config, visual_tokens=None, text_tokens=text_tokens,
                       image_size=image_size).text_tokens
     measured_device = device_name(run_device) if "measured" in chosen else ""
@@ -266,7 +272,7 @@ def profile_sweep(
                             image_size=image_size, run_device=run_device if needs_device else "cpu",
                             dtype=dtype_name, warmup=warmup, repeats=repeats, decode_steps=decode_steps,
                             state=state, count_flops=count_flops, check_memory=check_memory,
-                            cpu_threads=cpu_threads)
+                            cpu_threads=cpu_threads, how=how)
             if catalog is not None:
                 row = catalog.add_cost_measurement(row)
             report.measurements.append(row)
@@ -283,7 +289,7 @@ def profile_sweep(
 def _run_unit(unit: SweepUnit, *, target: ProfileTarget, compressor: Any, spec: CompressorSpec, text_tokens: int,
               image_size: tuple[int, int] | None, run_device: str, dtype: str, warmup: int, repeats: int,
               decode_steps: int, state: dict[str, Any], count_flops: Any, check_memory: bool,
-              cpu_threads: int | None) -> CostMeasurement:
+              cpu_threads: int | None, how: dict[str, Any]) -> CostMeasurement:
     from vlmplanner.schemas import CostMeasurement, build
 
     base: dict[str, Any] = {
@@ -297,7 +303,7 @@ def _run_unit(unit: SweepUnit, *, target: ProfileTarget, compressor: Any, spec: 
             if unit.method == "fvcore":
                 _materialize(target, run_device, dtype, state)
             count = count_flops(target, unit.visual_tokens, method=unit.method, compressor=compressor,
-                                text_tokens=text_tokens, image_size=image_size, compressor_spec=spec)
+                                text_tokens=text_tokens, image_size=image_size, compressor_spec=spec, **how)
             flops = {k: v for k, v in count.flops.items() if v >= 0}
             notes = [count.convention, f"{count.visual_tokens} of {count.native_tokens} visual tokens, {where}",
                      *count.notes, f"counted in {count.seconds:.2f} s"]
@@ -308,7 +314,7 @@ def _run_unit(unit: SweepUnit, *, target: ProfileTarget, compressor: Any, spec: 
         return _measured(unit, base, target=target, compressor=compressor, spec=spec, text_tokens=text_tokens,
                          image_size=image_size, run_device=run_device, dtype=dtype, warmup=warmup, repeats=repeats,
                          decode_steps=decode_steps, state=state, where=where, check_memory=check_memory,
-                         cpu_threads=cpu_threads)
+                         cpu_threads=cpu_threads, how=how)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
@@ -336,7 +342,7 @@ def _materialize(target: ProfileTarget, device: str, dtype: str, state: dict[str
 def _measured(unit: SweepUnit, base: dict[str, Any], *, target: ProfileTarget, compressor: Any,
               spec: CompressorSpec, text_tokens: int, image_size: tuple[int, int] | None, run_device: str,
               dtype: str, warmup: int, repeats: int, decode_steps: int, state: dict[str, Any], where: str,
-              check_memory: bool, cpu_threads: int | None) -> CostMeasurement:
+              check_memory: bool, cpu_threads: int | None, how: dict[str, Any]) -> CostMeasurement:
     from vlmplanner.schemas import CostMeasurement, build
 
     from .timing import measure_latency
@@ -349,7 +355,7 @@ def _measured(unit: SweepUnit, base: dict[str, Any], *, target: ProfileTarget, c
     timing = measure_latency(target, unit.visual_tokens, device=run_device, dtype=dtype,
                              batch_size=unit.batch_size, compressor=compressor, text_tokens=text_tokens,
                              image_size=image_size, warmup=warmup, repeats=repeats, decode_steps=decode_steps,
-                             cpu_threads=cpu_threads)
+                             cpu_threads=cpu_threads, **how)
     notes = [CONVENTIONS["measured"], f"{timing.visual_tokens} of {timing.native_tokens} visual tokens, {where}",
              f"batch {timing.batch_size}: prefill median {timing.prefill_ms:.3f} ms (IQR"
              f" {timing.prefill_ms_spread:.3f}); decode median"

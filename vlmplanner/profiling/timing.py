@@ -17,6 +17,7 @@ from __future__ import annotations
 import statistics
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -91,21 +92,23 @@ def spread(samples: list[float]) -> float:
 def measure_latency(target: ProfileTarget, visual_tokens: int | None = None, *, device: str, dtype: str | Any = "bf16",
                     batch_size: int = 1, compressor: str | Any = "none", text_tokens: int = 50,
                     image_size: tuple[int, int] | None = None, warmup: int = 2, repeats: int = 10,
-                    decode_steps: int = 8, cpu_threads: int | None = None) -> Timing:
+                    decode_steps: int = 8, cpu_threads: int | None = None,
+                    compressor_options: Mapping[str, Any] | None = None,
+                    compressor_weights: str | None = None) -> Timing:
     """Time prefill and decode of ``target``'s real model (loaded on first use) on ``device``.
 
     ``device`` is required: ``cpu`` or ``cuda`` (``cuda:N``); CUDA without a CUDA device raises
     DeviceUnavailableError. Out of memory propagates as torch's error (the sweep records it).
     ``cpu_threads`` sets torch's intra-op threads for the run (restored afterwards); on a shared
     machine 1 thread avoids OpenMP barriers stalling on a descheduled thread.
+    ``compressor_options`` / ``compressor_weights``: as for ``vlmplanner.load``.
     """
     require("torch", feature="measuring latency")
     import torch
 
     require("transformers", feature="measuring latency")
 
-    from .requests import build_request
-    from .seam import Runner, resolve_compressor
+    from .runner import runner_for
 
     device = resolve_device(device)
     dtype_name, torch_dtype = resolve_torch_dtype(dtype)
@@ -113,39 +116,41 @@ def measure_latency(target: ProfileTarget, visual_tokens: int | None = None, *, 
                              ("batch_size", batch_size, 1), ("cpu_threads", cpu_threads or 1, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValidationError(f"{name} must be an integer >= {low}, got {value!r}", field=name, value=value)
-    compressor_name, module = resolve_compressor(compressor, target.model_type)
-    request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
-                            batch_size=batch_size, image_size=image_size, what=f"model {target.name!r}")
+    from .runner import profile_plan
+
+    how: dict[str, Any] = {"options": dict(compressor_options or {}), "weights": compressor_weights}
+    profile_plan(target, compressor, visual_tokens, image_size=image_size, **how)  # checked before weights load
     model = target.materialize(device, torch_dtype)
-    runner = Runner(model, module.to(device=device, dtype=torch_dtype)).eval()
-    request = request.to(device, torch_dtype)
     cuda = device.startswith("cuda")
     timer = _CudaTimer(device) if cuda else _CpuTimer()
-
     prefill: list[float] = []
     decode: list[float] = []
     threads = torch.get_num_threads()
-    if cpu_threads is not None and not cuda:
-        torch.set_num_threads(cpu_threads)
-    try:
-        with compat.quiet_hf():  # set once, outside the timed calls
-            peak, memory_method = _timed(runner, request, warmup, repeats, decode_steps, timer, device, prefill,
-                                         decode)
-        used_threads = torch.get_num_threads()
-    finally:
-        torch.set_num_threads(threads)
+    with runner_for(target, model, compressor, visual_tokens, image_size=image_size, **how) as runner:
+        runner.eval()
+        request = runner.request(target, text_tokens=text_tokens, batch_size=batch_size,
+                                 image_size=image_size).to(device, torch_dtype)
+        if cpu_threads is not None and not cuda:
+            torch.set_num_threads(cpu_threads)
+        try:
+            with compat.quiet_hf():  # set once, outside the timed calls
+                peak, memory_method = _timed(runner, request, warmup, repeats, decode_steps, timer, device,
+                                             prefill, decode)
+            used_threads = torch.get_num_threads()
+        finally:
+            torch.set_num_threads(threads)
     notes = [(f"{repeats} timed repeats after {warmup} warm-up(s); each: one prefill, then {decode_steps}"
               " single-token decode steps over its KV cache"),
              f"peak memory: {memory_method}"]
     if not cuda:
         notes.append(f"torch CPU threads: {used_threads}")
-    if request.features_path:
-        notes.append(f"{request.visual_tokens} of {request.native_tokens} visual tokens per image reach the LLM"
-                     f" (compressor {compressor_name}); vision tower and projector run on the full image")
+    from .flops import run_notes
+
+    notes.extend(run_notes(runner, request))
     return Timing(
         device=device, device_name=device_name(device), dtype=dtype_name, batch_size=batch_size,
-        visual_tokens=request.visual_tokens, native_tokens=request.native_tokens, text_tokens=request.text_tokens,
-        compressor=compressor_name, prefill_ms=statistics.median(prefill), prefill_ms_spread=spread(prefill),
+        visual_tokens=runner.visual_tokens(request), native_tokens=request.native_tokens, text_tokens=request.text_tokens,
+        compressor=runner.plan.compressor, prefill_ms=statistics.median(prefill), prefill_ms_spread=spread(prefill),
         decode_ms_per_token=statistics.median(decode) if decode else None,
         decode_ms_spread=spread(decode) if decode else None, peak_memory_bytes=peak, memory_method=memory_method,
         warmup=warmup, repeats=repeats, decode_steps=decode_steps, prefill_samples_ms=tuple(prefill),
@@ -184,12 +189,13 @@ def _timed(runner: Any, request: Any, warmup: int, repeats: int, decode_steps: i
 def _one_repeat(runner: Any, request: Any, steps: int, timer: Any, prefill: list[float] | None,
                 decode: list[float] | None) -> None:
     timer.start()
-    out = runner.prefill(request, use_cache=True)
+    out = runner.prefill(request, use_cache=True)  # the seam's vision tower, compressor and query pass too
     marks = [timer.mark()]
     past = out.past_key_values
     for _ in range(steps):
         past = runner.decode(request, past).past_key_values
         marks.append(timer.mark())
+    runner.end()
     times = timer.elapsed(marks)
     if prefill is not None and decode is not None:
         prefill.append(times[0])

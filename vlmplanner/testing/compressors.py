@@ -18,8 +18,8 @@ and missing context inputs raise the documented errors, and the FLOP estimate is
 ``test_model_still_generates`` (:meth:`CompressorConformance.check_generation`) wires the
 compressor into a tiny random-weight model of every family its card supports, through the family
 seam (``vlmplanner.pipeline.wrap``), generates for a batch of two prompts, and checks that the
-language model receives exactly the visual tokens the compressor keeps (FastV-style: all tokens
-before layer K, k per image from K). Override ``make_generation_compressor`` if your compressor
+language model receives exactly the visual tokens the compressor keeps (in-LLM: all tokens
+before layer K, then at every layer the count its ``schedule()`` gives, averaging k). Override ``make_generation_compressor`` if your compressor
 needs options the tiny models cannot infer, or ``generation_families`` to narrow the families.
 
 Class attributes tune the inputs (``grids``, ``token_counts``, ``dim``, ``key_dim``,
@@ -29,7 +29,9 @@ Class attributes tune the inputs (``grids``, ``token_counts``, ``dim``, ``key_di
 
 from __future__ import annotations
 
+import itertools
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
@@ -45,6 +47,7 @@ from vlmplanner.compressors import (
     compressor_card,
     get_compressor,
 )
+from vlmplanner.compressors.base import IN_LLM_INPUTS, LayerInputs
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
 from vlmplanner.extras import require
 
@@ -158,6 +161,10 @@ class _Base:
 
     #: families :meth:`check_generation` runs on (None: every family the card supports that has a seam)
     generation_families: ClassVar[tuple[str, ...] | None] = None
+    #: the tiny models' LLM depth in :meth:`check_generation` (deeper ones exercise multi-stage
+    #: in-LLM schedules) and an in-LLM prune layer for them (None: the card's, capped at depth - 1)
+    generation_layers: ClassVar[int] = 3
+    generation_prune_layer: ClassVar[int | None] = None
 
     def make_generation_compressor(self, k: int, grid: tuple[int, int] | None, needs: dict[str, Any]) -> Compressor:
         """The compressor for a tiny model's check: ``needs`` are the options the model requires
@@ -179,7 +186,8 @@ class _Base:
         if not families:
             pytest.skip(f"{card.name} serves no family with a seam ({', '.join(card.families)})")
         for family in families:
-            check_generates(card, family, self.make_generation_compressor)
+            check_generates(card, family, self.make_generation_compressor, layers=self.generation_layers,
+                            prune_layer=self.generation_prune_layer)
 
     def test_model_still_generates(self) -> None:
         grid, k = self.cases()[0]
@@ -334,11 +342,15 @@ class CompressorConformance(_Base):
 
 
 class InLLMCompressorConformance(_Base):
-    """The suite for an in-LLM compressor (``select(hidden, attention_to_image, image_slice)``)."""
+    """The suite for an in-LLM compressor (``choose(LayerInputs, image_slice, tokens)`` at each drop
+    point of ``schedule(native, num_layers)``; FastV-style methods implement ``select``)."""
 
     heads: ClassVar[int] = 4
     prefix: ClassVar[int] = 5
     suffix: ClassVar[int] = 7
+    key_dim: ClassVar[int] = 8
+    #: LLM depths the schedule is checked on (with the card's prune layer, when it fits)
+    depths: ClassVar[tuple[int, ...]] = (32, 40, 28, 24, 12)
 
     def make_inputs(self, grid: tuple[int, int], *, batch: int | None = None,
                     seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor, slice]:
@@ -352,14 +364,32 @@ class InLLMCompressorConformance(_Base):
         attention = torch.softmax(torch.randn(batch, self.heads, n, generator=g, dtype=torch.float64) * 2, -1)
         return hidden, attention.float(), slice(self.prefix, self.prefix + n)
 
+    def make_layer_inputs(self, grid: tuple[int, int], *, batch: int | None = None,
+                          seed: int | None = None) -> tuple[LayerInputs, slice]:
+        """Everything the hooks can supply at a drop (:data:`IN_LLM_INPUTS`), random, and where the
+        image tokens sit: the attention row of :meth:`make_inputs`, keys [B, T, key_dim], normed
+        hidden states [B, T, D] and the image mask."""
+        hidden, attention, where = self.make_inputs(grid, batch=batch, seed=seed)
+        batch, length, _ = hidden.shape
+        g = torch.Generator().manual_seed((self.seed if seed is None else seed) + 1)
+        keys = torch.randn(batch, length, self.key_dim, generator=g, dtype=torch.float64).float()
+        normed = torch.randn(batch, length, self.dim, generator=g, dtype=torch.float64).float()
+        image = torch.zeros(batch, length, dtype=torch.bool)
+        image[:, where] = True
+        return LayerInputs(hidden, attention, keys, normed, image), where
+
     def _in_llm(self, k: int) -> InLLMCompressor:
         compressor = self.make_compressor(k)
         assert isinstance(compressor, InLLMCompressor), "an in-LLM compressor subclasses InLLMCompressor"
         return compressor
 
+    def _uses_attention(self) -> bool:
+        return "attention_to_image" in self.card.requires
+
     def test_card_is_valid(self) -> None:
         card = self.card
         assert card.kind == "in-llm" and card.prune_layer is not None and card.prune_layer >= 1
+        assert set(card.requires) <= set(IN_LLM_INPUTS), "the in-LLM hooks supply only IN_LLM_INPUTS"
         for grid in self.grids:
             check_card(card, grid[0] * grid[1], grid)
         compressor = self._in_llm(self.cases()[0][1])
@@ -368,31 +398,76 @@ class InLLMCompressorConformance(_Base):
 
     def test_selects_k_sorted_image_positions(self) -> None:
         for grid, k in self.cases():
-            hidden, attention, where = self.make_inputs(grid)
-            keep = self._in_llm(k).select(hidden, attention, where)
+            inputs, where = self.make_layer_inputs(grid)
+            keep = self._in_llm(k).choose(inputs, where)
             assert keep.dtype == torch.long and tuple(keep.shape) == (self.batch_size, k)
             assert (keep >= where.start).all() and (keep < where.stop).all()
             assert (keep[:, 1:] > keep[:, :-1]).all(), "ascending and unique"
-            full = InLLMCompressor.sequence_keep(hidden.shape[1], where, keep)
-            assert full.shape == (self.batch_size, hidden.shape[1] - (where.stop - where.start) + k)
+            full = InLLMCompressor.sequence_keep(inputs.hidden.shape[1], where, keep)
+            assert full.shape == (self.batch_size, inputs.hidden.shape[1] - (where.stop - where.start) + k)
+
+    def test_every_stage_keeps_its_count(self) -> None:
+        """At every drop point of a 32-layer schedule, choose() keeps exactly the scheduled tokens of
+        the image as it stands then (the previous stage's count)."""
+        for grid, k in self.cases():
+            compressor = self._in_llm(k)
+            native = grid[0] * grid[1]
+            if compressor.prune_layer >= 32:
+                continue
+            present = native
+            for stage, (layer, tokens) in enumerate(compressor.schedule(native, 32)):
+                inputs, _ = self.make_layer_inputs((1, present), seed=stage)
+                where = slice(self.prefix, self.prefix + present)
+                staged = LayerInputs(inputs.hidden, inputs.attention_to_image, inputs.llm_keys,
+                                     inputs.llm_normed_hidden, inputs.image_mask, layer, stage)
+                keep = compressor.choose(staged, where, tokens)
+                assert tuple(keep.shape) == (self.batch_size, tokens), (grid, k, layer)
+                assert (keep[:, 1:] > keep[:, :-1]).all() and (keep >= where.start).all()
+                present = tokens
+
+    def test_schedule_averages_to_k(self) -> None:
+        """Drop points ascend from prune_layer inside the LLM, counts never grow and stay in 1..N,
+        and their mean over layers prune_layer..L-1 is exactly k (the planner's convention)."""
+        for grid, k in self.cases():
+            compressor = self._in_llm(k)
+            first = compressor.prune_layer
+            natives = sorted({grid[0] * grid[1], 576, k})
+            for depth in sorted({*self.depths, first + 1, first + 2, first + 5}):
+                if depth <= first:
+                    continue
+                for native in natives:
+                    if native < k:
+                        continue
+                    points = compressor.schedule(native, depth)
+                    layers = [layer for layer, _ in points]
+                    assert layers[0] == first and layers == sorted(set(layers)) and layers[-1] < depth
+                    counts = compressor.layer_tokens(native, depth)
+                    assert counts[:first] == [native] * first
+                    assert all(1 <= c <= native for c in counts)
+                    assert all(a >= b for a, b in itertools.pairwise(counts)), counts
+                    assert sum(counts[first:]) == k * (depth - first), (depth, native, k, points)
+            with pytest.raises(ValidationError) as info:
+                compressor.schedule(grid[0] * grid[1], first)
+            assert info.value.field == "prune_layer"
 
     def test_deterministic(self) -> None:
         for grid, k in self.cases():
-            hidden, attention, where = self.make_inputs(grid)
-            assert torch.equal(self._in_llm(k).select(hidden, attention, where),
-                               self._in_llm(k).select(hidden, attention, where))
+            inputs, where = self.make_layer_inputs(grid)
+            assert torch.equal(self._in_llm(k).choose(inputs, where), self._in_llm(k).choose(inputs, where))
 
     def test_batch_consistency(self) -> None:
         for grid, k in self.cases():
-            hidden, attention, where = self.make_inputs(grid)
+            inputs, where = self.make_layer_inputs(grid)
             compressor = self._in_llm(k)
-            whole = compressor.select(hidden, attention, where)
+            whole = compressor.choose(inputs, where)
             for i in range(self.batch_size):
-                one = compressor.select(hidden[i:i + 1], attention[i:i + 1], where)
+                one = compressor.choose(inputs.item(i), where)
                 assert torch.equal(one[0], whole[i])
 
     def test_attention_layouts_agree(self) -> None:
         """Per-head [B, H, Timg], head-mean [B, Timg] and a full row [B, H, T] give the same pick."""
+        if not self._uses_attention():
+            pytest.skip(f"{self.card.name} reads no attention row")
         grid, k = self.cases()[0]
         hidden, attention, where = self.make_inputs(grid)
         compressor = self._in_llm(k)
@@ -401,50 +476,62 @@ class InLLMCompressorConformance(_Base):
         row = torch.zeros(attention.shape[0], attention.shape[1], hidden.shape[1])
         row[..., where] = attention
         assert torch.equal(per_head, compressor.select(hidden, row, where))
+        assert torch.equal(per_head, compressor.choose(LayerInputs(hidden, row), where))
 
     def test_rejects_more_tokens_than_native(self) -> None:
         grid = self.grids[0]
-        hidden, attention, where = self.make_inputs(grid)
+        inputs, where = self.make_layer_inputs(grid)
         with pytest.raises(InvalidTokenCountError):
-            self._in_llm(grid[0] * grid[1] + 1).select(hidden, attention, where)
+            self._in_llm(grid[0] * grid[1] + 1).choose(inputs, where)
+        with pytest.raises(InvalidTokenCountError):
+            self._in_llm(grid[0] * grid[1] + 1).schedule(grid[0] * grid[1], 32)
 
     def test_rejects_malformed_inputs(self) -> None:
         grid, k = self.cases()[0]
-        hidden, attention, where = self.make_inputs(grid)
+        inputs, where = self.make_layer_inputs(grid)
         compressor = self._in_llm(k)
+        if self._uses_attention():
+            assert inputs.attention_to_image is not None
+            with pytest.raises(ValidationError):
+                compressor.select(inputs.hidden, inputs.attention_to_image[..., :-1], where)
         with pytest.raises(ValidationError):
-            compressor.select(hidden, attention[..., :-1], where)
-        with pytest.raises(ValidationError):
-            compressor.select(hidden, attention, slice(0, hidden.shape[1] + 1))
+            compressor.choose(inputs, slice(0, inputs.hidden.shape[1] + 1))
+        for name in self.card.requires:
+            with pytest.raises(ValidationError) as info:
+                compressor.choose(replace(inputs, **{name: None}), where)  # type: ignore[arg-type]
+            assert name in str(info.value.field) and name in str(info.value), name
         with pytest.raises(ValidationError) as info:
-            compressor.compress(hidden, CompressionContext(grid))
+            compressor.compress(inputs.hidden, CompressionContext(grid))
         assert info.value.field == "kind"
 
 
-_TINY: dict[str, Any] = {}
+_TINY: dict[tuple[str, int], Any] = {}
 #: the tiny models' image: LLaVA 4x4 patches; LLaVA-NeXT 1 base + 2x2 tiles of 4x4 (8 newline rows);
 #: Qwen 4x4 merged tokens
 _GENERATION_IMAGE = (112, 112)
 
 
-def _tiny(family: str) -> Any:
-    if family not in _TINY:
+def _tiny(family: str, layers: int = 3) -> Any:
+    if (family, layers) not in _TINY:
         from vlmplanner.families import get_family
 
-        _TINY[family] = get_family(family).build_tiny(seed=0, text_config={"num_hidden_layers": 3})
-    return _TINY[family]
+        _TINY[family, layers] = get_family(family).build_tiny(seed=0, text_config={"num_hidden_layers": layers})
+    return _TINY[family, layers]
 
 
-def check_generates(card: CompressorCard, family: str, make: Any) -> None:
+def check_generates(card: CompressorCard, family: str, make: Any, *, layers: int = 3,
+                    prune_layer: int | None = None) -> None:
     """The body of :meth:`_Base.check_generation` for one family (``make(k, grid, needs)`` builds the
-    compressor)."""
+    compressor) on a tiny model whose LLM has ``layers`` layers. For an in-LLM compressor every layer
+    from ``prune_layer`` on must see exactly the image tokens its ``schedule`` says, and those
+    counts must average exactly k."""
     import numpy as np
 
     from vlmplanner.pipeline import wrap
 
     Image = require("PIL.Image", feature="the conformance suite's generation check")
 
-    tiny = _tiny(family)
+    tiny = _tiny(family, layers)
     vision = tiny.config.vision_config
     if family.startswith("qwen"):
         side = _GENERATION_IMAGE[0] // (vision.patch_size * vision.spatial_merge_size)
@@ -459,7 +546,7 @@ def check_generates(card: CompressorCard, family: str, make: Any) -> None:
         needs["grid"] = grid
     if card.kind == "in-llm":
         needs.pop("grid", None)
-        needs["prune_layer"] = min(card.prune_layer or 1, tiny.config.text_config.num_hidden_layers - 1)
+        needs["prune_layer"] = prune_layer or min(card.prune_layer or 1, tiny.config.text_config.num_hidden_layers - 1)
     if card.training == "trained":
         needs.update(allow_untrained=True, seed=0)
     if card.name == "quecc":
@@ -496,8 +583,12 @@ def check_generates(card: CompressorCard, family: str, make: Any) -> None:
         assert visual == [expected, expected], (card.name, family, visual, expected)
         if card.kind == "in-llm":
             seen = dict(pipeline.seam.llm_tokens_seen())
-            layer = compressor.prune_layer
-            assert seen[layer] == seen[0] - expected + k, (family, seen)
+            first, depth = compressor.prune_layer, tiny.config.text_config.num_hidden_layers
+            counts = compressor.layer_tokens(expected, depth)
+            assert sorted(seen) == [0, *range(first, depth)], (family, seen)
+            for layer in range(first, depth):            # one image per prompt: text + its tokens
+                assert seen[layer] == seen[0] - expected + counts[layer], (family, layer, seen, counts)
+            assert sum(counts[first:]) == k * (depth - first), (family, counts, k)
     finally:
         handle.remove()
         pipeline.close()
