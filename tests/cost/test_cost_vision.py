@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from vlmplanner.cost import breakdown, visual_tokens_per_image
-from vlmplanner.cost.vision import clip_crop_flops, vision_profile
+from vlmplanner.cost.vision import vision_profile
+from vlmplanner.families.vision import clip_crop_flops
 from vlmplanner.schemas import CompressorSpec, ModelSpec, Workload
 from vlmplanner.store.shipped import ShippedCatalog
 

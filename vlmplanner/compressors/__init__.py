@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from ._cards import BUILTIN_CARDS
 from .base import (
     CONTEXT_INPUTS,
-    FAMILIES,
     CompressionContext,
     CompressionOutput,
     Compressor,
@@ -59,7 +58,6 @@ __all__ = [
     "CONTEXT_INPUTS",
     "DART",
     "ENTRY_POINT_GROUP",
-    "FAMILIES",
     "ClsTopK",
     "CompressionContext",
     "CompressionOutput",

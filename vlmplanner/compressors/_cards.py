@@ -11,11 +11,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .base import FAMILIES, CompressorCard
+from .base import CompressorCard
 
 __all__ = ["BUILTIN_CARDS", "tome_schedule", "visionzip_split"]
 
-LLAVA = ("llava", "llava_next")
 
 
 def visionzip_split(k: int) -> tuple[int, int]:
@@ -93,21 +92,21 @@ def _quecc(native: int, k: int, dim: int, **extra: Any) -> float:
 BUILTIN_CARDS: dict[str, CompressorCard] = {
     "none": CompressorCard(
         name="none", display_name="No compression (full visual tokens)", kind="pre-llm",
-        training="training-free", families=FAMILIES, token_rule="native", stage="either",
+        training="training-free", token_rule="native", stage="either",
         aliases=("vanilla", "identity", "full"),
         description="Identity: every visual token enters every LLM layer.",
         flops_note="no work",
     ),
     "pool": CompressorCard(
         name="pool", display_name="2-D average pooling (training-free)", kind="pre-llm",
-        training="training-free", families=FAMILIES, token_rule="pool-grid", stage="either",
+        training="training-free", token_rule="pool-grid", stage="either",
         aliases=("pooling", "avgpool", "avg-pool", "average-pooling"),
         description="Average-pools the patch grid with equal non-overlapping f x f windows.",
         flops_fn=_pool, flops_note="one add per input element: N·D",
     ),
     "cls-topk": CompressorCard(
         name="cls-topk", display_name="FasterVLM ([CLS]-attention top-k)", kind="pre-llm",
-        training="training-free", families=LLAVA, token_rule="any", requires=("cls_attention",),
+        training="training-free", token_rule="any", requires=("cls_attention",),
         stage="either", aliases=("FasterVLM",),
         paper="[CLS] Attention is All You Need for Training-Free Visual Token Pruning",
         arxiv="2412.01818",
@@ -116,7 +115,7 @@ BUILTIN_CARDS: dict[str, CompressorCard] = {
     ),
     "visionzip": CompressorCard(
         name="visionzip", display_name="VisionZip", kind="pre-llm", training="training-free",
-        families=LLAVA, token_rule="any", requires=("cls_attention", "keys"), stage="pre-projector",
+        token_rule="any", requires=("cls_attention", "keys"), stage="pre-projector",
         aliases=("VisionZip",), paper="VisionZip (CVPR'25)", arxiv="2412.04467",
         description="Dominant tokens by [CLS] attention plus contextual tokens merged by key "
                     "similarity (k = dominant + round(5k/32) contextual).",
@@ -125,7 +124,7 @@ BUILTIN_CARDS: dict[str, CompressorCard] = {
     ),
     "prumerge+": CompressorCard(
         name="prumerge+", display_name="PruMerge+", kind="pre-llm", training="training-free",
-        families=LLAVA, token_rule="any", requires=("cls_attention", "keys"), stage="pre-projector",
+        token_rule="any", requires=("cls_attention", "keys"), stage="pre-projector",
         aliases=("PruMerge+", "prumerge-plus", "prumerge_plus"), paper="LLaVA-PruMerge (ICCV'25)",
         arxiv="2403.15388",
         description="IQR outliers of [CLS] attention plus spatially uniform samples (exactly k), "
@@ -134,14 +133,14 @@ BUILTIN_CARDS: dict[str, CompressorCard] = {
     ),
     "divprune": CompressorCard(
         name="divprune", display_name="DivPrune", kind="pre-llm", training="training-free",
-        families=FAMILIES, token_rule="any", stage="post-projector", aliases=("DivPrune",),
+        token_rule="any", stage="post-projector", aliases=("DivPrune",),
         paper="DivPrune (CVPR'25)", arxiv="2503.02175",
         description="Greedy max-min diversity selection on cosine distance of the tokens.",
         flops_fn=_divprune, flops_note="all-pairs cosine 2·N²·D + greedy updates 2·k·N",
     ),
     "fastv": CompressorCard(
         name="fastv", display_name="FastV", kind="in-llm", training="training-free",
-        families=FAMILIES, token_rule="any", requires=("attention_to_image",), stage="llm-layer",
+        token_rule="any", requires=("attention_to_image",), stage="llm-layer",
         aliases=("FastV",), prune_layer=2,
         paper="An Image is Worth 1/2 Tokens After Layer 2 (ECCV'24)", arxiv="2403.06764",
         description="Before LLM layer K keeps the k image tokens the last prompt token attends to "
@@ -203,14 +202,14 @@ _SAMPLING_NOTE = "no arithmetic: the kept indices depend only on the grid (a gat
 BUILTIN_CARDS.update({
     "random": CompressorCard(
         name="random", display_name="Random pruning", kind="pre-llm", training="training-free",
-        families=FAMILIES, token_rule="any", stage="either", aliases=("random pruning", "random-pruning", "random token selection"),
+        token_rule="any", stage="either", aliases=("random pruning", "random-pruning", "random token selection"),
         description="Keeps k tokens drawn uniformly at random without replacement, in raster order; "
                     "seeded (seed=0), so every image of a grid keeps the same fixed random subset.",
         flops_note=_SAMPLING_NOTE,
     ),
     "spatial-sampling": CompressorCard(
         name="spatial-sampling", display_name="Spatial uniform sampling", kind="pre-llm",
-        training="training-free", families=FAMILIES, token_rule="any", stage="either",
+        training="training-free", token_rule="any", stage="either",
         aliases=("spatial uniform sampling", "spatial", "uniform-sampling"),
         paper="ablation baseline in LLaVA-PruMerge (ICCV'25) project page",
         description="Keeps the tokens on a uniform rows x cols sub-grid of the patch grid when k factors "
@@ -220,7 +219,7 @@ BUILTIN_CARDS.update({
     ),
     "sequential-sampling": CompressorCard(
         name="sequential-sampling", display_name="Sequential (first-N) sampling", kind="pre-llm",
-        training="training-free", families=FAMILIES, token_rule="any", stage="either",
+        training="training-free", token_rule="any", stage="either",
         aliases=("sequential (first-N) sampling", "sequential", "first-n"),
         paper="ablation baseline in LLaVA-PruMerge (ICCV'25) project page",
         description="Keeps the first k tokens in raster order.",
@@ -228,7 +227,7 @@ BUILTIN_CARDS.update({
     ),
     "prumerge": CompressorCard(
         name="prumerge", display_name="LLaVA-PruMerge", kind="pre-llm", training="training-free",
-        families=LLAVA, token_rule="any", requires=("cls_attention", "keys"), stage="pre-projector",
+        token_rule="any", requires=("cls_attention", "keys"), stage="pre-projector",
         aliases=("LLaVA-PruMerge", "PruMerge"), paper="LLaVA-PruMerge (ICCV'25)", arxiv="2403.15388",
         description="Keeps the k most [CLS]-attended tokens (the IQR outliers first: the paper's adaptive "
                     "outlier count becomes the requested k), then merges the pruned tokens most "
@@ -237,7 +236,7 @@ BUILTIN_CARDS.update({
     ),
     "tome": CompressorCard(
         name="tome", display_name="ToMe (Token Merging)", kind="pre-llm", training="training-free",
-        families=FAMILIES, token_rule="any", stage="either", aliases=("ToMe", "token-merging"),
+        token_rule="any", stage="either", aliases=("ToMe", "token-merging"),
         paper="Token Merging: Your ViT But Faster (ICLR'23)", arxiv="2210.09461",
         description="Rounds of bipartite soft matching (alternate A/B tokens, each A token's most "
                     "cosine-similar B token, merge the most similar edges by size-weighted averaging) "
@@ -291,7 +290,7 @@ _QUERY_PASS_NOTE = "plus 2·N_llm·Q for the LLM pass over the query when llm_pa
 BUILTIN_CARDS.update({
     "cdpruner": CompressorCard(
         name="cdpruner", display_name="CDPruner", kind="pre-llm", training="training-free",
-        families=FAMILIES, token_rule="any", requires=("query",), stage="post-projector",
+        token_rule="any", requires=("query",), stage="post-projector",
         aliases=("CDPruner",), paper="CDPruner (NeurIPS'25)", arxiv="2506.10967",
         description="Conditional DPP on the projected tokens: kernel diag(r)·S·diag(r), S their cosine "
                     "similarity, r their min-max normalised relevance to the instruction (optionally "
@@ -304,7 +303,7 @@ BUILTIN_CARDS.update({
     ),
     "mmtok": CompressorCard(
         name="mmtok", display_name="MMTok", kind="pre-llm", training="training-free",
-        families=FAMILIES, token_rule="any", requires=("query",), stage="post-projector",
+        token_rule="any", requires=("query",), stage="post-projector",
         aliases=("MMTok",), paper="MMTok (arXiv)", arxiv="2508.18264",
         description="Greedy submodular coverage: the k tokens that best cover the instruction "
                     "(text->vision softmax, τ=0.02) and all tokens (vision->vision softmax, τ=0.2, "
@@ -316,7 +315,7 @@ BUILTIN_CARDS.update({
     ),
     "trim": CompressorCard(
         name="trim", display_name="TRIM", kind="pre-llm", training="training-free",
-        families=FAMILIES, token_rule="any", requires=("query",), stage="post-projector",
+        token_rule="any", requires=("query",), stage="post-projector",
         aliases=("TRIM",), paper="TRIM (COLING'25)", arxiv="",
         description="The k-1 tokens most similar to the instruction (the paper's IQR outliers, "
                     "capped or filled to k-1) plus the mean of the others as the k-th token. "
@@ -363,7 +362,7 @@ def _dart(native: int, k: int, dim: int, **extra: Any) -> float:
 BUILTIN_CARDS.update({
     "pdrop": CompressorCard(
         name="pdrop", display_name="PyramidDrop", kind="in-llm", training="training-free",
-        families=FAMILIES, token_rule="any", requires=("attention_to_image",), stage="llm-layer",
+        token_rule="any", requires=("attention_to_image",), stage="llm-layer",
         aliases=("PyramidDrop",), prune_layer=8, paper="PyramidDrop (CVPR'25)", arxiv="2410.17247",
         description="Drops image tokens in stages (before layers 8, 16, 24 of a 32-layer LLM; later "
                     "stages scale with the depth after K), each time keeping those the last prompt "
@@ -376,7 +375,7 @@ BUILTIN_CARDS.update({
     ),
     "dart": CompressorCard(
         name="dart", display_name="DART", kind="in-llm", training="training-free",
-        families=FAMILIES, token_rule="any", requires=("llm_keys", "llm_normed_hidden"),
+        token_rule="any", requires=("llm_keys", "llm_normed_hidden"),
         stage="llm-layer", aliases=("DART",), prune_layer=2,
         paper="Stop Looking for Important Tokens ... Duplication Matters More (EMNLP'25)",
         arxiv="2502.11494",

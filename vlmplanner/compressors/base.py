@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTEXT_INPUTS",
-    "FAMILIES",
     "CompressionContext",
     "CompressionOutput",
     "Compressor",
@@ -45,9 +44,6 @@ __all__ = [
     "TokenRule",
     "expand_schedule",
 ]
-
-#: The HF ``model_type`` values vlmplanner has family adapters for.
-FAMILIES: tuple[str, ...] = ("llava", "llava_next", "qwen2_vl", "qwen2_5_vl")
 
 #: Which token counts a compressor accepts for a grid of ``native`` tokens:
 #: ``any`` 1..native; ``native`` exactly native (no compression); ``pool-grid`` (h/f)·(w/f) for every
@@ -67,10 +63,16 @@ CONTEXT_INPUTS: dict[str, str] = {
     "llm_keys": "the LLM's attention keys at the layer before a drop (after RoPE, key-value heads "
                 "concatenated) of every prompt token, [B, T, Dk]",
     "llm_normed_hidden": "the hidden states entering the drop layer after the LLM's final norm, [B, T, D]",
+    # in-LLM, sparsevlm: the text raters' attention rows and what the raters are chosen from
+    "text_attention": "the LLM's attention (head mean) at the layer before a drop from the last Tq prompt "
+                      "tokens (every token after the first image, at least) to all T prompt tokens, [B, Tq, T]",
+    "llm_embeddings": "the LLM's input embeddings (what enters layer 0) of the T prompt tokens present "
+                      "at a drop, [B, T, D]",
 }
 
 #: The context inputs only the in-LLM hooks supply (never part of a pre-LLM CompressionContext).
-IN_LLM_INPUTS: tuple[str, ...] = ("attention_to_image", "llm_keys", "llm_normed_hidden")
+IN_LLM_INPUTS: tuple[str, ...] = ("attention_to_image", "llm_keys", "llm_normed_hidden", "text_attention",
+                                  "llm_embeddings")
 
 FlopsFn = Callable[..., float]
 
@@ -108,17 +110,19 @@ def _common_divisors(h: int, w: int) -> list[int]:
 class CompressorCard:
     """What a compressor is, where it hooks in, and which token counts it accepts. No torch needed.
 
-    ``families`` are the HF ``model_type`` values its seam can serve; ``requires`` the context inputs
-    (keys of :data:`CONTEXT_INPUTS`) the seam must supply; ``stage`` where it runs: ``pre-projector``
-    (on vision-tower features), ``post-projector`` (on the LLM-width tokens), ``either``, or
-    ``llm-layer`` (in-llm). ``flops_fn(native, k, dim, **extra)`` estimates its own work per image.
+    ``requires`` are the context inputs (keys of :data:`CONTEXT_INPUTS`) the seam must supply and
+    ``stage`` where it runs: ``pre-projector`` (on vision-tower features), ``post-projector`` (on the
+    LLM-width tokens), ``either``, or ``llm-layer`` (in-llm). Which families it supports follows from
+    what each family adapter's seam provides (``ModelFamily.serves``); ``families``, when given,
+    narrows that further (a trained compressor's weights fit one family).
+    ``flops_fn(native, k, dim, **extra)`` estimates its own work per image.
     """
 
     name: str
     display_name: str
     kind: Literal["pre-llm", "in-llm"]
     training: Literal["training-free", "trained"]
-    families: tuple[str, ...]
+    families: tuple[str, ...] | None = None
     token_rule: TokenRule = "any"
     requires: tuple[str, ...] = ()
     stage: Literal["pre-projector", "post-projector", "either", "llm-layer"] = "either"
@@ -145,7 +149,7 @@ class CompressorCard:
         if self.token_rule not in ("any", "native", "pool-grid", "conv-grid"):
             raise ValidationError(f"unknown token_rule {self.token_rule!r}", field="token_rule",
                                   value=self.token_rule)
-        if not self.families:
+        if self.families is not None and not self.families:
             raise ValidationError(f"compressor {self.name!r} supports no family", field="families",
                                   value=self.families)
         unknown = [r for r in self.requires if r not in CONTEXT_INPUTS]
@@ -228,15 +232,30 @@ class CompressorCard:
 
     # -- families ------------------------------------------------------------------------------
     def supports(self, model_type: str) -> bool:
-        return model_type in self.families
+        """Whether a seam of ``model_type`` provides what this compressor needs (see ``families``)."""
+        from vlmplanner.families import get_family, list_families
+
+        if self.families is not None and model_type not in self.families:
+            return False
+        if not isinstance(model_type, str) or model_type not in list_families():
+            return False
+        return get_family(model_type).serves(self.kind, self.stage, self.requires, IN_LLM_INPUTS)
+
+    def supported_families(self) -> list[str]:
+        """Every registered family this compressor can run on."""
+        from vlmplanner.families import list_families
+
+        return [f for f in list_families() if self.supports(f)]
 
     def check_family(self, model_type: str) -> None:
         """ValidationError (field ``model_type``) when the compressor cannot serve this family."""
-        if model_type not in self.families:
+        if not self.supports(model_type):
+            needs = (f"it needs {', '.join(self.requires)}" if self.requires else "") + (
+                f"{', ' if self.requires else 'it '}runs {self.stage}" if self.stage != "either" else "")
             raise ValidationError(
                 f"compressor {self.name!r} does not support model_type {model_type!r}; it supports "
-                + ", ".join(self.families)
-                + (f" (it needs {', '.join(self.requires)} from the model)" if self.requires else ""),
+                + (", ".join(self.supported_families()) or "no registered family")
+                + (f" ({needs}, which the family's seam must provide)" if needs else ""),
                 field="model_type", value=model_type,
             )
 
@@ -446,6 +465,8 @@ class LayerInputs:
     image_mask: Tensor | None = None
     layer: int = 0
     stage: int = 0
+    text_attention: Tensor | None = None
+    llm_embeddings: Tensor | None = None
 
     def item(self, index: int) -> LayerInputs:
         """The inputs of batch element ``index`` alone (batch dimension kept, size 1)."""
@@ -453,7 +474,8 @@ class LayerInputs:
             return None if t is None else t[index:index + 1]
 
         return LayerInputs(self.hidden[index:index + 1], take(self.attention_to_image), take(self.llm_keys),
-                           take(self.llm_normed_hidden), take(self.image_mask), self.layer, self.stage)
+                           take(self.llm_normed_hidden), take(self.image_mask), self.layer, self.stage,
+                           take(self.text_attention), take(self.llm_embeddings))
 
 
 def expand_schedule(schedule: Sequence[tuple[int, int]], native: int, num_layers: int) -> list[int]:
@@ -544,6 +566,14 @@ class InLLMCompressor(Compressor):
             raise ValidationError(f"{self.name} needs attention_to_image ({CONTEXT_INPUTS['attention_to_image']})",
                                   field="attention_to_image", value=None)
         return self.select(inputs.hidden, inputs.attention_to_image, image_slice)
+
+    def choose_merged(self, inputs: LayerInputs, image_slice: slice | tuple[int, int],
+                      tokens: int | None = None) -> tuple[Tensor, Tensor | None]:
+        """:meth:`choose`'s indices and the hidden states the kept image slots carry on (``[B, tokens,
+        D]`` in the order of the indices), or None when they keep their own -- what the hooks call.
+        A method that merges tokens (SparseVLM's recycling) returns the merged states at the slots
+        whose sequence positions the merged tokens take."""
+        return self.choose(inputs, image_slice, tokens), None
 
     def select(self, hidden: Tensor, attention_to_image: Tensor,
                image_slice: slice | tuple[int, int]) -> Tensor:

@@ -207,15 +207,11 @@ def list_compressors(*, family: str | None = None, kind: str | None = None) -> l
         raise ValidationError(f"kind must be 'pre-llm' or 'in-llm', got {kind!r}", field="kind",
                               value=kind)
     if family is not None:
-        from .base import FAMILIES
+        from vlmplanner.families import list_families
 
-        known_families = set(FAMILIES)
-        for entry in _registry.values():
-            if entry.card is not None:
-                known_families.update(entry.card.families)
-        if family not in known_families:
+        if family not in list_families():
             raise ValidationError(
-                f"unknown model_type {family!r}; compressors serve: {', '.join(sorted(known_families))}",
+                f"unknown model_type {family!r}; compressors serve: {', '.join(list_families())}",
                 field="family", value=family,
             )
     names = []

@@ -11,11 +11,10 @@ from .breakdown import CostBreakdown, breakdown
 from .dtypes import DTYPES
 from .efficiency import Efficiency
 from .evaluate import CostArrays, evaluate
-from .vision import FAMILIES, native_token_range, visual_tokens_per_image
+from .vision import native_token_range, visual_tokens_per_image
 
 __all__ = [
     "DTYPES",
-    "FAMILIES",
     "CostArrays",
     "CostBreakdown",
     "Efficiency",

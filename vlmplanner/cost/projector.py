@@ -1,4 +1,4 @@
-"""The projector that maps vision features into the LLM's width: FLOPs and parameters per family."""
+"""The projector that maps vision features into the LLM's width: FLOPs and parameters per projector kind."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ class ProjectorCost:
     note: str
 
 
-def projector_cost(projector: str, family: str, profile: VisionProfile, vision_hidden: int,
+def projector_cost(projector: str, profile: VisionProfile, vision_hidden: int,
                    llm_hidden: int) -> ProjectorCost:
-    return _cost(projector, family, profile.projected, profile.merge_dim, vision_hidden, llm_hidden)
+    return _cost(projector, profile.merger_norm_params, profile.projected, profile.merge_dim, vision_hidden,
+                 llm_hidden)
 
 
 def _mlp2x(hv: int, d: int) -> tuple[int, int]:
@@ -36,9 +37,8 @@ def _mlp2x(hv: int, d: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=1024)
-def _cost(projector: str, family: str, tokens: int, merge_dim: int, hv: int, d: int) -> ProjectorCost:
-    if projector == "patch_merger":
-        norm = hv if family == "qwen2_5_vl" else 2 * hv  # RMSNorm vs LayerNorm before the merge
+def _cost(projector: str, norm: int, tokens: int, merge_dim: int, hv: int, d: int) -> ProjectorCost:
+    if projector == "patch_merger":  # norm: the merger's norm parameters (the family's vision profile)
         macs = merge_dim * merge_dim + merge_dim * d
         params = norm + merge_dim * merge_dim + merge_dim + merge_dim * d + d
         return ProjectorCost(2.0 * tokens * macs, 0.0, params, False,

@@ -41,15 +41,17 @@ class ModelTable:
 
 
 def _has_qkv_bias(model: ModelSpec) -> bool:
-    """Qwen decoders (Qwen1.5, Qwen2, the Qwen2-VL LLMs) have q/k/v biases; Llama/Mistral do not."""
-    return model.model_type in ("qwen2_vl", "qwen2_5_vl") or "qwen" in model.llm.name.lower()
+    """Whether the LLM's attention has q/k/v biases (the family adapter knows its decoder)."""
+    from .vision import family_of
+
+    return family_of(model).llm_has_qkv_bias(model)
 
 
 def _raw_row(model: ModelSpec, image_size: tuple[int, int] | None) -> tuple[tuple[float, ...], VisionProfile,
                                                                            ProjectorCost]:
     lm, vision = model.llm, model.vision
     profile = vision_profile(model, image_size)
-    projector = projector_cost(model.projector, model.model_type, profile, vision.hidden_size, lm.hidden_size)
+    projector = projector_cost(model.projector, profile, vision.hidden_size, lm.hidden_size)
     row = (lm.num_layers, lm.hidden_size, lm.num_kv_heads * (lm.hidden_size // lm.num_heads),
            lm.intermediate_size, lm.vocab_size, lm.tie_word_embeddings, _has_qkv_bias(model), lm.params_b,
            vision.hidden_size, vision.num_layers, profile.native, profile.flops, profile.params,

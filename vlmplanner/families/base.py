@@ -15,13 +15,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vlmplanner.errors import ValidationError
 from vlmplanner.schemas import ModelSpec
 
 if TYPE_CHECKING:
     import torch
     from transformers import PretrainedConfig
 
-__all__ = ["ModelFamily", "TinyVLM"]
+    from .vision import VisionProfile
+
+__all__ = ["ModelFamily", "TinyVLM", "TokenFit"]
+
+
+@dataclass(frozen=True)
+class TokenFit:
+    """How a compressor keeps k tokens of one model (the family's token rules): k per crop, on which
+    patch grid, over how many crops, with which options, and what to know about it."""
+
+    compressor_tokens: int
+    grid: tuple[int, int] | None
+    crops: int
+    options: dict[str, Any]
+    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,56 @@ class ModelFamily(abc.ABC):
     """One HF ``model_type``. Registered in ``vlmplanner.families`` (``get_family``)."""
 
     model_type: ClassVar[str]
+    #: ``"module:Class"`` of the pipeline seam that puts a compressor between this family's vision
+    #: side and its LLM (``vlmplanner.pipeline.seams``); None: the pipeline cannot run this family.
+    seam: ClassVar[str | None] = None
+    #: the context inputs the seam can supply to a pre-LLM compressor (CONTEXT_INPUTS keys)
+    seam_inputs: ClassVar[frozenset[str]] = frozenset()
+    #: where a pre-LLM compressor can run: before the projector (on vision features), after it
+    seam_stages: ClassVar[frozenset[str]] = frozenset()
+    #: whether the in-LLM hooks (FastV-style pruning inside the decoder) work on this family's LLM
+    llm_hooks: ClassVar[bool] = False
+
+    def serves(self, kind: str, stage: str, requires: tuple[str, ...], in_llm_inputs: tuple[str, ...]) -> bool:
+        """Whether this family's seam can run a compressor of ``kind`` at ``stage`` that needs
+        ``requires`` (``in_llm_inputs``: what the in-LLM hooks compute)."""
+        if self.seam is None:
+            return False
+        if kind == "in-llm":
+            return self.llm_hooks and set(requires) <= set(in_llm_inputs)
+        stages = {"either": self.seam_stages, "llm-layer": frozenset()}.get(stage, frozenset({stage}))
+        return bool(stages & self.seam_stages) and set(requires) <= self.seam_inputs
+
+    def missing_inputs(self, requires: tuple[str, ...]) -> list[str]:
+        """The context inputs in ``requires`` this family's seam cannot supply."""
+        return sorted(set(requires) - self.seam_inputs)
+
+    def vision_profile(self, spec: ModelSpec, image_size: tuple[int, int] | None) -> VisionProfile:
+        """What the vision side does for one image (``None``: the default image), for the cost model."""
+        raise ValidationError(f"family {self.model_type!r} has no vision profile for the cost model",
+                              field="model_type", value=self.model_type)
+
+    def native_token_range(self, spec: ModelSpec) -> tuple[int, int]:
+        """The fewest and the most visual tokens one uncompressed image gives the LLM, over every
+        image the processor accepts (a fixed-resolution family: always the same)."""
+        return spec.native_visual_tokens, spec.native_visual_tokens
+
+    def max_crops(self, config: Mapping[str, Any] | None, side: int) -> int:
+        """The most crops (views through the vision tower) one image can have; a pre-LLM compressor
+        runs on each, k / crops tokens apiece."""
+        return 1
+
+    def llm_has_qkv_bias(self, spec: ModelSpec) -> bool:
+        """Qwen decoders (Qwen1.5, Qwen2) have q/k/v biases; Llama / Mistral do not."""
+        return "qwen" in spec.llm.name.lower()
+
+    def fit_tokens(self, slug: str, token_rule: str, kind: str, spec: ModelSpec, k: int, *,
+                   check_tokens: Any, config: Mapping[str, Any] | None = None, local: bool = False) -> TokenFit:
+        """Whether a compressor (``slug``, its ``token_rule`` and ``kind``; ``check_tokens(k, native,
+        grid)`` its grid rule) can give the LLM ``k`` visual tokens of ``spec``'s images, and how:
+        the family's token rules. InvalidTokenCountError when it cannot."""
+        raise ValidationError(f"family {self.model_type!r} has no token rules for compressors",
+                              field="model_type", value=self.model_type)
 
     @abc.abstractmethod
     def spec_from_config(self, config: Mapping[str, Any], *, checkpoint: str, source: str,
@@ -52,9 +117,11 @@ class ModelFamily(abc.ABC):
 
     def visual_tokens(self, spec: ModelSpec, image_size: tuple[int, int] | None = None) -> int:
         """Native (uncompressed) visual tokens of one image of ``image_size`` (height, width)."""
-        from vlmplanner.cost import visual_tokens_per_image
-
-        return visual_tokens_per_image(spec, image_size)
+        if image_size is not None and (len(image_size) != 2 or any(not isinstance(v, int) or v <= 0
+                                                                     for v in image_size)):
+            raise ValidationError(f"image_size must be (height, width) in positive pixels, got {image_size!r}",
+                                  field="image_size", value=image_size)
+        return self.vision_profile(spec, image_size).native
 
     @abc.abstractmethod
     def hf_config(self, config: Mapping[str, Any]) -> PretrainedConfig:

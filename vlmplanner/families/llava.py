@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlmplanner import compat
-from vlmplanner.errors import ValidationError
+from vlmplanner.errors import InvalidTokenCountError, ValidationError
 from vlmplanner.extras import require
 from vlmplanner.schemas import ModelSpec, build
 
@@ -25,6 +25,8 @@ from ._config import (
 )
 from ._hf import HFFamily, _check_counts, _check_image_size, filler_ids
 from ._tiny import word_level_tokenizer
+from .base import TokenFit
+from .vision import VisionProfile, clip_single_crop
 
 if TYPE_CHECKING:
     import torch
@@ -55,6 +57,79 @@ class LlavaFamily(HFFamily):
     processor_class: ClassVar[str] = "LlavaProcessor"
     image_processor_class: ClassVar[str] = "LlavaImageProcessorPil"
     tiny_prompt: ClassVar[str] = "USER: <image> what is in the picture ? ASSISTANT:"
+    seam: ClassVar[str | None] = "vlmplanner.pipeline.seams:LlavaSeam"
+    seam_inputs: ClassVar[frozenset[str]] = frozenset({"cls_attention", "keys", "query", "multi_layer_features"})
+    seam_stages: ClassVar[frozenset[str]] = frozenset({"pre-projector", "post-projector"})
+    llm_hooks: ClassVar[bool] = True
+
+    # -- the cost model and the token rules ------------------------------------------------------
+    def vision_profile(self, spec: ModelSpec, image_size: tuple[int, int] | None) -> VisionProfile:
+        v = spec.vision
+        return clip_single_crop(self.model_type, v.image_size, v.patch_size, v.num_layers, v.hidden_size,
+                                v.intermediate_size, spec.native_visual_tokens)
+
+    def fit_tokens(self, slug: str, token_rule: str, kind: str, spec: ModelSpec, k: int, *,
+                   check_tokens: Any, config: Mapping[str, Any] | None = None, local: bool = False) -> TokenFit:
+        """A pre-LLM compressor runs on each crop's patch grid (k / crops tokens per crop); an in-LLM
+        one keeps k of the native tokens; ``none`` keeps them all."""
+        vision = spec.vision
+        side = vision.image_size // vision.patch_size
+        grid, per_crop = (side, side), side * side
+        notes: list[str] = []
+        crops = self.max_crops(config, vision.image_size)
+        if crops > 1 and config is None and not local:
+            notes.append(f"{self.model_type}: crops per image from the default image_grid_pinpoints (no local config)")
+        largest = crops * per_crop
+        options: dict[str, Any] = {}
+        compressor_tokens = k
+        if token_rule == "native":
+            allowed = {spec.native_visual_tokens, largest}
+            if k not in allowed:
+                raise InvalidTokenCountError(
+                    f"{slug} does not compress: {spec.checkpoint} gives {spec.native_visual_tokens} visual tokens"
+                    f" per image, so k must be {' or '.join(str(a) for a in sorted(allowed))}, not {k}",
+                    field="visual_tokens", value=k,
+                )
+            return TokenFit(per_crop, grid, crops, {"grid": grid}, tuple(notes))
+        if kind == "in-llm":
+            if k > spec.native_visual_tokens:
+                raise InvalidTokenCountError(
+                    f"{slug} cannot keep {k} visual tokens: {spec.checkpoint} produces"
+                    f" {spec.native_visual_tokens} per image", field="visual_tokens", value=k,
+                )
+            return TokenFit(k, grid, crops, {"grid": grid} if crops == 1 else {}, tuple(notes))
+        if crops == 1 and spec.native_visual_tokens != per_crop:
+            raise ValidationError(
+                f"{spec.checkpoint} gives {spec.native_visual_tokens} tokens per image, not its {side}x{side} patch"
+                " grid: pre-LLM compressors need the 'default' feature-select strategy (CLS dropped)",
+                field="vision_feature_select_strategy", value=spec.native_visual_tokens,
+            )
+        if k > largest:
+            raise InvalidTokenCountError(
+                f"{slug} cannot keep {k} visual tokens: {spec.checkpoint} produces {largest}"
+                + (f" ({crops} crops x {per_crop})" if crops > 1 else "") + " per image",
+                field="visual_tokens", value=k,
+            )
+        if crops > 1:
+            if k % crops:
+                lower, upper = (k // crops) * crops, (k // crops + 1) * crops
+                nearest = f"{lower} or {upper}" if lower else f"{upper}"
+                raise InvalidTokenCountError(
+                    f"{slug} on {self.model_type} runs per crop: k must be a multiple of {crops} (the most crops"
+                    f" an image has), e.g. {nearest}; got {k}", field="visual_tokens", value=k,
+                )
+            compressor_tokens = k // crops
+            notes.append(f"{self.model_type}: {compressor_tokens} tokens per crop x up to {crops} crops, plus one"
+                         " newline token per feature row of the tile grid")
+        try:
+            check_tokens(compressor_tokens, per_crop, grid)
+        except InvalidTokenCountError as exc:
+            if crops > 1:
+                raise InvalidTokenCountError(f"{exc.message} (per crop: k={k} / {crops} crops = {compressor_tokens})",
+                                             field="visual_tokens", value=k) from exc
+            raise
+        options["grid"] = grid
+        return TokenFit(compressor_tokens, grid, crops, options, tuple(notes))
 
     # -- config.json -> ModelSpec --------------------------------------------------------------
     def _sections(self, config: Mapping[str, Any]) -> tuple[Section, Section, Section, str, str]:

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlmplanner import compat
 from vlmplanner.errors import ValidationError
+from vlmplanner.schemas import ModelSpec
 
 from ._config import LIMITS, Section
 from .geometry import DEFAULT_PINPOINTS, anyres_layout, best_resolution
 from .llava import CLS_TOKENS, TINY_SIDE, LlavaFamily
+from .vision import VisionProfile, clip_anyres
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
@@ -59,6 +61,31 @@ class LlavaNextFamily(LlavaFamily):
     model_class: ClassVar[str] = "LlavaNextForConditionalGeneration"
     processor_class: ClassVar[str] = "LlavaNextProcessor"
     image_processor_class: ClassVar[str] = "LlavaNextImageProcessorPil"
+    seam: ClassVar[str | None] = "vlmplanner.pipeline.seams:LlavaNextSeam"
+
+    def vision_profile(self, spec: ModelSpec, image_size: tuple[int, int] | None) -> VisionProfile:
+        """Anyres crops, unless the model's native count is one crop's grid (the paper's grid models)."""
+        v = spec.vision
+        grid = v.image_size // v.patch_size
+        if spec.native_visual_tokens == grid * grid:
+            return super().vision_profile(spec, image_size)
+        return clip_anyres(v.image_size, v.patch_size, v.num_layers, v.hidden_size, v.intermediate_size,
+                           spec.native_visual_tokens, image_size)
+
+    def native_token_range(self, spec: ModelSpec) -> tuple[int, int]:
+        """At least the base crop, at most the largest pinpoint layout."""
+        v = spec.vision
+        grid = v.image_size // v.patch_size
+        if spec.native_visual_tokens == grid * grid:
+            return super().native_token_range(spec)
+        side = v.image_size
+        layouts = [self.visual_tokens(spec, (h * side // 336, w * side // 336)) for h, w in DEFAULT_PINPOINTS]
+        return grid * grid, max(*layouts, spec.native_visual_tokens)
+
+    def max_crops(self, config: Mapping[str, Any] | None, side: int) -> int:
+        """1 base view + the largest pinpoint's tiles (the config's pinpoints, else LLaVA-1.6's)."""
+        pins = (config or {}).get("image_grid_pinpoints") or DEFAULT_PINPOINTS
+        return 1 + max((int(h) // side) * (int(w) // side) for h, w in pins)
 
     def _native_tokens(self, config: Mapping[str, Any], top: Section, side: int, patch: int, cls: int,
                        strategy: str) -> tuple[int, str]:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from ._config import Section
 from .qwen2_vl import Qwen2VLFamily
+from .vision import QWEN25_FULL_ATTENTION_LAYERS
 
 __all__ = ["Qwen2_5_VLFamily"]
 
@@ -25,6 +26,11 @@ class Qwen2_5_VLFamily(Qwen2VLFamily):
     processor_class: ClassVar[str] = "Qwen2_5_VLProcessor"
     text_type: ClassVar[str] = "qwen2_5_vl_text"
     vision_type: ClassVar[str] = "qwen2_5_vl_vision"
+    gated_vit: ClassVar[bool] = True
+
+    def full_attention_layers(self, layers: int) -> int:
+        """fullatt_block_indexes of every released config, below the depth."""
+        return sum(1 for index in QWEN25_FULL_ATTENTION_LAYERS if index < layers)
 
     def _vision_numbers(self, vision: Section) -> dict[str, int]:
         return {"hidden_size": vision.positive_int("hidden_size"),

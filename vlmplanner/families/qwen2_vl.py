@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlmplanner import compat
+from vlmplanner.errors import InvalidTokenCountError
 from vlmplanner.extras import available, require
 from vlmplanner.schemas import ModelSpec, build
 
@@ -25,8 +26,10 @@ from ._config import (
 )
 from ._hf import HFFamily, _check_counts, _check_image_size, filler_ids
 from ._tiny import word_level_tokenizer
+from .base import TokenFit
 from .geometry import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS, smart_resize
 from .llava import _check_heads
+from .vision import CHECKPOINT_MAX_PIXELS, CHECKPOINT_MIN_PIXELS, VisionProfile, qwen_vit
 
 if TYPE_CHECKING:
     import torch
@@ -53,6 +56,54 @@ class Qwen2VLFamily(HFFamily):
     text_type: ClassVar[str] = "qwen2_vl_text"
     vision_type: ClassVar[str] = "qwen2_vl_vision"
     tiny_prompt: ClassVar[str] = "USER: <|vision_start|><|image_pad|><|vision_end|> what is in the picture ? ASSISTANT:"
+    seam: ClassVar[str | None] = "vlmplanner.pipeline.seams:QwenSeam"
+    seam_inputs: ClassVar[frozenset[str]] = frozenset({"query"})
+    #: the seam compresses the merged tokens after the patch merger (the projector)
+    seam_stages: ClassVar[frozenset[str]] = frozenset({"post-projector"})
+    llm_hooks: ClassVar[bool] = True
+    #: Qwen2.5-VL's ViT: window attention, RMSNorm and a gated MLP (Qwen2-VL: full attention)
+    gated_vit: ClassVar[bool] = False
+
+    # -- the cost model and the token rules ------------------------------------------------------
+    def full_attention_layers(self, layers: int) -> int:
+        """Vision layers with full attention (Qwen2-VL: all)."""
+        return layers
+
+    def vision_profile(self, spec: ModelSpec, image_size: tuple[int, int] | None) -> VisionProfile:
+        v = spec.vision
+        return qwen_vit(self.model_type, v.image_size, v.patch_size, v.num_layers, v.hidden_size,
+                        v.intermediate_size, v.spatial_merge_size, spec.native_visual_tokens, image_size,
+                        gated=self.gated_vit, full_layers=self.full_attention_layers(v.num_layers))
+
+    def native_token_range(self, spec: ModelSpec) -> tuple[int, int]:
+        """Native resolution: from the released checkpoints' min_pixels to their max_pixels."""
+        v = spec.vision
+        per_token = (v.patch_size * v.spatial_merge_size) ** 2
+        return max(1, CHECKPOINT_MIN_PIXELS // per_token), CHECKPOINT_MAX_PIXELS // per_token
+
+    def llm_has_qkv_bias(self, spec: ModelSpec) -> bool:
+        return True  # the Qwen2 decoder
+
+    def fit_tokens(self, slug: str, token_rule: str, kind: str, spec: ModelSpec, k: int, *,
+                   check_tokens: Any, config: Mapping[str, Any] | None = None, local: bool = False) -> TokenFit:
+        """The merged grid follows each image, so k is checked against the reference image here and
+        a grid rule per image by the seam."""
+        side = spec.vision.image_size
+        notes: list[str] = []
+        if token_rule == "native":
+            if k != spec.native_visual_tokens:
+                raise InvalidTokenCountError(
+                    f"{slug} does not compress: k must be {spec.native_visual_tokens}, the native count at the"
+                    f" reference {side}x{side} image, not {k}", field="visual_tokens", value=k,
+                )
+        elif k > spec.native_visual_tokens:
+            raise InvalidTokenCountError(
+                f"{slug} cannot keep {k} visual tokens: {spec.checkpoint} produces {spec.native_visual_tokens}"
+                f" at its reference {side}x{side} image", field="visual_tokens", value=k,
+            )
+        elif token_rule != "any":
+            notes.append(f"{slug}: the {token_rule} rule is checked per image (Qwen's grid follows the image)")
+        return TokenFit(k, None, 1, {}, tuple(notes))
 
     # -- config.json -> ModelSpec ----------------------------------------------------------------
     def _vision_numbers(self, vision: Section) -> dict[str, int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .resolve import SEAM_FAMILIES, SUPPORTED_INPUTS, RunPlan, resolve
+from .resolve import RunPlan, resolve, seam_families
 
 if TYPE_CHECKING:
     from .api import build_compressor, instantiate, load, wrap
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from .seams import LlavaNextSeam, LlavaSeam, QwenSeam, Seam
 
 __all__ = [
-    "SEAM_FAMILIES",
-    "SUPPORTED_INPUTS",
     "LlavaNextSeam",
     "LlavaSeam",
     "QwenSeam",
@@ -33,6 +31,7 @@ __all__ = [
     "build_compressor",
     "instantiate",
     "load",
+    "seam_families",
     "resolve",
     "wrap",
 ]

@@ -70,6 +70,7 @@ def load(
     catalog: Catalog | str | None = None,
     model_spec: ModelSpec | None = None,
     compressor_options: Mapping[str, Any] | None = None,
+    architecture: str = "strict",
 ) -> VLMPipeline:
     """Load a configuration by its candidate key (``<checkpoint>+<compressor>@<tokens>``) and return a
     pipeline whose ``generate(images, prompts)`` returns text.
@@ -81,6 +82,8 @@ def load(
     ``dtype``: None (the checkpoint's), ``"auto"``, a torch dtype or its name (``"bf16"``...).
     ``compressor_weights``: the safetensors file of a trained compressor (QueCC);
     ``compressor_options``: extra options for the compressor (``prune_layer``, ``dominant``...).
+    ``architecture="tokens"`` lets a local ``checkpoint`` differ from the catalog's model in everything
+    but what sets the visual-token count (a small stand-in, for tests and demos); default ``strict``.
 
     Every bad input -- a malformed key, an unknown model or compressor, a compressor the family does
     not support, a k the compressor does not allow or the model cannot give, a trained compressor
@@ -94,7 +97,7 @@ def load(
     _require_stack("vlmplanner.load")
     plan = resolve(candidate_key, catalog=catalog, model_spec=model_spec, checkpoint=checkpoint,
                    compressor_weights=compressor_weights, compressor_options=compressor_options,
-                   device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+                   device=device, dtype=dtype, trust_remote_code=trust_remote_code, architecture=architecture)
     return _load_plan(plan)
 
 
@@ -116,13 +119,14 @@ def _load_plan(plan: RunPlan) -> VLMPipeline:
 
 def instantiate(recommendation: Recommendation, *, device: str = "cpu", dtype: Any = None,
                 checkpoint: str | PathLike[str] | None = None, trust_remote_code: bool = False,
-                compressor_weights: str | PathLike[str] | None = None) -> VLMPipeline:
+                compressor_weights: str | PathLike[str] | None = None, architecture: str = "strict") -> VLMPipeline:
     """Load a :class:`~vlmplanner.planner.Recommendation`'s configuration (its model spec travels
     with it, so no catalog is opened).
 
     A what-if recommendation (``include="all"``) that cannot run here raises NotRunnableError with
     every reason and the best runnable alternative, before anything loads; a local ``checkpoint``
-    or ``compressor_weights`` given here can lift the reasons they address."""
+    or ``compressor_weights`` given here can lift the reasons they address. ``architecture``: as for
+    :func:`load`."""
     _require_stack("Recommendation.instantiate")
     if not recommendation.runnable.runnable:  # a what-if: say everything that stands in the way at once
         from .runnable import runnability
@@ -135,7 +139,7 @@ def instantiate(recommendation: Recommendation, *, device: str = "cpu", dtype: A
                                    alternative=recommendation.runnable_alternative)
     return load(recommendation.candidate, device=device, dtype=dtype, checkpoint=checkpoint,
                 compressor_weights=compressor_weights, trust_remote_code=trust_remote_code,
-                model_spec=recommendation.model)
+                model_spec=recommendation.model, architecture=architecture)
 
 
 def wrap(model: Any, processor: Any, compressor: str | Compressor, visual_tokens: int | None = None, *,
@@ -166,10 +170,8 @@ def wrap(model: Any, processor: Any, compressor: str | Compressor, visual_tokens
         tokens = compressor.visual_tokens
         if compressor.card.token_rule == "native":
             tokens = spec.native_visual_tokens
-        elif spec.model_type == "llava_next" and compressor.card.kind == "pre-llm":
-            from .resolve import max_crops
-
-            tokens *= max_crops(config, spec.vision.image_size)
+        elif compressor.card.kind == "pre-llm":   # k per crop: the family's crops per image
+            tokens *= family.max_crops(config, spec.vision.image_size)
         if visual_tokens is not None and visual_tokens != tokens:
             raise ValidationError(f"visual_tokens={visual_tokens} but the compressor keeps {tokens}",
                                   field="visual_tokens", value=visual_tokens)

@@ -2,16 +2,18 @@
 
 For an :class:`~vlmplanner.compressors.InLLMCompressor` with ``prune_layer`` K, one pre-hook per
 layer runs the compressor's ``schedule(native, num_layers)`` -- one drop at K for FastV and DART,
-several for PyramidDrop -- at prefill:
+several for PyramidDrop and SparseVLM -- at prefill:
 
 * before a drop at layer L it computes what the card requires: the last prompt token's attention
   row (``softmax(q_last·Kᵀ·scale + mask)`` recomputed from a layer's ``input_layernorm``, ``q_proj``,
   ``k_proj`` and the rotary embedding the model passes in: layer L-1's for FastV, layer L's own for
   PyramidDrop; one row instead of T², so SDPA and flash attention work), layer L-1's keys, or the
-  hidden states after the final norm (DART);
+  hidden states after the final norm (DART), the attention rows of the tokens after the image and
+  the LLM's input embeddings of the tokens present (SparseVLM's text raters);
 * at the drop it calls ``compressor.choose()`` for every image span of every row and gathers the
   hidden states, the rotary cos/sin, the position ids and the attention mask, from the model's
-  full-length arguments, with the kept prompt indices (text, kept image tokens, text);
+  full-length arguments, with the kept prompt indices (text, kept image tokens, text); a method
+  that merges (``choose_merged`` returns states) has them written into the kept slots;
 * the layers after a drop get the same gathered arguments (the model passes every layer the
   full-length ones), and during decoding each layer's attention mask drops the columns its KV cache
   never held (each stage's cache holds that stage's tokens).
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 else:  # a missing torch is one MissingExtraError naming the extra
     torch = require("torch", feature="in-LLM compression")
 
-__all__ = ["InLLMHooks", "image_runs", "last_token_attention", "layer_keys"]
+__all__ = ["InLLMHooks", "image_runs", "last_token_attention", "layer_keys", "tail_attention"]
 
 
 def image_runs(mask: Tensor) -> list[tuple[int, int]]:
@@ -98,6 +100,40 @@ def last_token_attention(layer: Any, hidden: Tensor, position_embeddings: tuple[
             row = row[..., -length:]
         scores = scores.masked_fill(~row, float("-inf")) if row.dtype == torch.bool else scores + row.to(dtype)
     return torch.softmax(scores, dim=-1)[:, :, 0]
+
+
+def tail_attention(layer: Any, hidden: Tensor, position_embeddings: tuple[Tensor, Tensor] | None,
+                   attention_mask: Tensor | None, rows: int) -> Tensor:
+    """``[B, rows, T]``: the head-mean attention of the last ``rows`` tokens of ``hidden [B, T, D]``
+    in ``layer`` (SparseVLM's text raters are among them), recomputed from the layer's input as its
+    eager attention would compute those rows, causal mask included (SDPA may pass none)."""
+    parts = compat.decoder_attention(layer)
+    x = parts.norm(hidden)
+    batch, length, _ = x.shape
+    head_dim = parts.head_dim
+    q = parts.q_proj(x[:, length - rows:]).view(batch, rows, -1, head_dim).transpose(1, 2)  # [B, H, R, d]
+    k = parts.k_proj(x).view(batch, length, -1, head_dim).transpose(1, 2)                   # [B, Hkv, T, d]
+    if position_embeddings is not None:
+        cos, sin = position_embeddings
+        if cos.shape[0] != batch:
+            cos, sin = cos.expand(batch, -1, -1), sin.expand(batch, -1, -1)
+        q = _rope(q, cos[:, length - rows:], sin[:, length - rows:])
+        k = _rope(k, cos, sin)
+    dtype = torch.float32 if q.dtype not in (torch.float32, torch.float64) else q.dtype
+    q, k = q.to(dtype), k.to(dtype)
+    groups = q.shape[1] // k.shape[1]
+    if groups > 1:
+        k = k.repeat_interleave(groups, dim=1)
+    scores = (q @ k.transpose(2, 3)) * parts.scaling                                       # [B, H, R, T]
+    causal = (torch.arange(length, device=scores.device)[None, :]
+              > torch.arange(length - rows, length, device=scores.device)[:, None])           # [R, T]
+    scores = scores.masked_fill(causal, float("-inf"))
+    if attention_mask is not None:
+        block = attention_mask[..., -rows:, :] if attention_mask.dim() == 4 else attention_mask[:, None, None, :]
+        if block.shape[-1] != length:
+            block = block[..., -length:]
+        scores = scores.masked_fill(~block, float("-inf")) if block.dtype == torch.bool else scores + block.to(dtype)
+    return torch.softmax(scores, dim=-1).mean(dim=1)
 
 
 def _expand(t: Tensor, batch: int, dim: int = 0) -> Tensor:
@@ -172,6 +208,7 @@ class InLLMHooks:
         self._length = 0                           # T, the prompt length
         self._gathered: dict[str, Any] | None = None
         self._before: dict[str, Tensor] = {}       # computed at layer L-1 for the drop at L
+        self._embeddings: Tensor | None = None     # [B, T, D] what entered layer 0 (llm_embeddings)
         self._decode_masks: dict[int, tuple[Any, Any]] = {}
         self.seen: list[tuple[int, int]] = []      # (layer, tokens) of the last prefill, for tests and reports
         self._handles = [layer.register_forward_pre_hook(partial(self._hook, index), with_kwargs=True)
@@ -191,7 +228,7 @@ class InLLMHooks:
             yield
         finally:
             self._active = self._pending = self._prefill = False
-            self._input_ids = self._keep = self._image = None
+            self._input_ids = self._keep = self._image = self._embeddings = None
             self._runs = []
             self._plan, self._stage_keep, self._before, self._decode_masks = {}, {}, {}, {}
             self._gathered = None
@@ -235,6 +272,7 @@ class InLLMHooks:
             ids = ids.repeat_interleave(hidden.shape[0] // ids.shape[0], dim=0)
         self._image = ids == self.image_token_id
         self._runs = [image_runs(row) for row in self._image]
+        self._embeddings = hidden if "llm_embeddings" in self.requires else None
         self._plan = self._schedule()
 
     def _schedule(self) -> dict[int, list[list[int]]]:
@@ -258,12 +296,14 @@ class InLLMHooks:
         if index in self._plan:
             start = time.perf_counter()
             inputs = self._inputs(index, module, hidden, current)
-            local = self._choose(index, inputs)
+            local, merged = self._choose(index, inputs)
             keep = local if self._keep is None else torch.gather(self._keep, 1, local)
             self._keep = self._stage_keep[index] = keep
             self._gathered = {name: self._gather_argument(name, value, keep) for name, value in kwargs.items()}
             current = {**kwargs, **self._gathered}
             hidden = _gather_seq(hidden, local, 1, 0)
+            for b, start, states in merged:              # recycled tokens' merged states (SparseVLM)
+                hidden[b, start:start + states.shape[0]] = states.to(hidden.dtype)
             changed = True
             self.stats["compressor_s"] += time.perf_counter() - start
         if index + 1 in self._plan:
@@ -278,17 +318,29 @@ class InLLMHooks:
         return args, current
 
     def _prepare_next(self, module: Any, hidden: Tensor, kwargs: dict[str, Any]) -> None:
-        """What the drop before the next layer needs from this one (FastV's row, DART's keys)."""
+        """What the drop before the next layer needs from this one (FastV's row, DART's keys,
+        SparseVLM's text rows)."""
         self._before = {}
-        wants_row = "attention_to_image" in self.requires and self.compressor.attention_layer == "previous"
-        if not (wants_row or "llm_keys" in self.requires):
+        previous = self.compressor.attention_layer == "previous"
+        wants_row = "attention_to_image" in self.requires and previous
+        wants_text = "text_attention" in self.requires and previous
+        if not (wants_row or wants_text or "llm_keys" in self.requires):
             return
         hidden, position_embeddings, attention_mask = compat.decoder_layer_inputs((hidden,), kwargs)
         if wants_row:
             self._before["attention_to_image"] = last_token_attention(module, hidden, position_embeddings,
                                                                       attention_mask)
+        if wants_text:
+            self._before["text_attention"] = tail_attention(module, hidden, position_embeddings, attention_mask,
+                                                            self._text_rows(hidden.shape[1]))
         if "llm_keys" in self.requires:
             self._before["llm_keys"] = layer_keys(module, hidden, position_embeddings)
+
+    def _text_rows(self, length: int) -> int:
+        """How many trailing rows ``text_attention`` holds: every token after the first image of the
+        row whose first image ends earliest (known from the prompt, not traced)."""
+        stops = [runs[0][1] for runs in self._runs if runs]
+        return max(1, length - min(stops)) if stops else 1
 
     def _inputs(self, index: int, module: Any, hidden: Tensor, kwargs: dict[str, Any]) -> LayerInputs:
         row = self._before.get("attention_to_image")
@@ -296,6 +348,14 @@ class InLLMHooks:
             _, position_embeddings, attention_mask = compat.decoder_layer_inputs((hidden,), kwargs)
             row = last_token_attention(module, hidden, position_embeddings, attention_mask)
         normed = self.language_model.norm(hidden) if "llm_normed_hidden" in self.requires else None
+        text = self._before.get("text_attention")
+        if "text_attention" in self.requires and self.compressor.attention_layer == "current":
+            _, position_embeddings, attention_mask = compat.decoder_layer_inputs((hidden,), kwargs)
+            text = tail_attention(module, hidden, position_embeddings, attention_mask,
+                                  self._text_rows(hidden.shape[1]))
+        embeddings = self._embeddings
+        if embeddings is not None and self._keep is not None:
+            embeddings = _gather_seq(embeddings, self._keep.to(embeddings.device), 1, 0)
         assert self._image is not None
         image = self._image
         if self._keep is not None:                         # the spans as they stand (known, not traced)
@@ -304,11 +364,15 @@ class InLLMHooks:
                 for start, stop in runs:
                     image[b, start:stop] = True
         stage = sorted(self._plan).index(index)
-        return LayerInputs(hidden, row, self._before.get("llm_keys"), normed, image, index, stage)
+        return LayerInputs(hidden, row, self._before.get("llm_keys"), normed, image, index, stage, text,
+                           embeddings)
 
-    def _choose(self, index: int, inputs: LayerInputs) -> Tensor:
+    def _choose(self, index: int, inputs: LayerInputs) -> tuple[Tensor, list[tuple[int, int, Tensor]]]:
+        """The kept prompt indices of every row ``[B, T']`` and the merged states to write into
+        the gathered hidden states: (row, first slot, states [tokens, D]) per merging span."""
         assert inputs.image_mask is not None
         rows, after = [], []
+        merged: list[tuple[int, int, Tensor]] = []
         for b, counts in enumerate(self._plan[index]):
             image = inputs.image_mask[b]
             one = inputs.item(b)
@@ -319,17 +383,23 @@ class InLLMHooks:
                 removed += stop - start - tokens
             after.append(shifted)
             if len(runs) == 1:                             # the common case: no data-dependent shapes
-                kept = (torch.arange(runs[0][0], runs[0][1], device=image.device)[None]
-                        if counts[0] == runs[0][1] - runs[0][0] else self.compressor.choose(one, runs[0], counts[0]))
+                if counts[0] == runs[0][1] - runs[0][0]:
+                    kept, states = torch.arange(runs[0][0], runs[0][1], device=image.device)[None], None
+                else:
+                    kept, states = self.compressor.choose_merged(one, runs[0], counts[0])
+                if states is not None:
+                    merged.append((b, shifted[0][0], states[0]))
                 rows.append(InLLMCompressor.sequence_keep(image.shape[0], runs[0], kept)[0])
                 continue
             keep = ~image
-            for run, tokens in zip(runs, counts):
+            for run, tokens, new in zip(runs, counts, shifted):
                 if tokens == run[1] - run[0]:
                     keep[run[0]:run[1]] = True
                     continue
-                kept = self.compressor.choose(one, run, tokens)
+                kept, states = self.compressor.choose_merged(one, run, tokens)
                 keep[kept[0]] = True
+                if states is not None:
+                    merged.append((b, new[0], states[0]))
             rows.append(keep.nonzero().squeeze(1))
         self._runs = after
         if len({len(r) for r in rows}) > 1:
@@ -338,7 +408,7 @@ class InLLMHooks:
                 f" ({sorted({len(r) for r in rows})}); run them in separate batches",
                 field="images", value=None,
             )
-        return torch.stack(rows)
+        return torch.stack(rows), merged
 
     def _decode_layer(self, index: int, args: tuple[Any, ...], kwargs: dict[str, Any]
                       ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmplanner.errors import InvalidTokenCountError, UnknownModelError, ValidationError
+from vlmplanner.errors import UnknownModelError, ValidationError
+from vlmplanner.families.base import TokenFit
 from vlmplanner.schemas import Candidate, ModelSpec
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DTYPES",
-    "SEAM_FAMILIES",
-    "SUPPORTED_INPUTS",
     "RunPlan",
     "TokenFit",
     "check_checkpoint",
@@ -36,18 +35,9 @@ __all__ = [
     "check_seam",
     "check_weights",
     "fit_tokens",
-    "max_crops",
     "resolve",
+    "seam_families",
 ]
-
-#: The families with a seam, and the context inputs each seam can supply to a pre-LLM compressor.
-SUPPORTED_INPUTS: dict[str, frozenset[str]] = {
-    "llava": frozenset({"cls_attention", "keys", "query", "multi_layer_features"}),
-    "llava_next": frozenset({"cls_attention", "keys", "query", "multi_layer_features"}),
-    "qwen2_vl": frozenset({"query"}),
-    "qwen2_5_vl": frozenset({"query"}),
-}
-SEAM_FAMILIES: tuple[str, ...] = tuple(SUPPORTED_INPUTS)
 
 #: dtype spellings accepted by load() / instantiate(), and the torch dtype name each means.
 DTYPES: dict[str, str] = {
@@ -144,12 +134,11 @@ def _local_config(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def max_crops(config: Mapping[str, Any] | None, side: int) -> int:
-    """LLaVA-NeXT: the most crops an image can have (1 base view + the largest pinpoint's tiles)."""
-    from vlmplanner.families.geometry import DEFAULT_PINPOINTS
+def seam_families() -> list[str]:
+    """The families whose adapter names a pipeline seam."""
+    from vlmplanner.families import get_family, list_families
 
-    pins = (config or {}).get("image_grid_pinpoints") or DEFAULT_PINPOINTS
-    return 1 + max((int(h) // side) * (int(w) // side) for h, w in pins)
+    return [f for f in list_families() if get_family(f).seam is not None]
 
 
 def _spec_for(candidate: Candidate, catalog: Catalog | str | None, model_spec: ModelSpec | None) -> ModelSpec:
@@ -211,21 +200,36 @@ def check_checkpoint(spec: ModelSpec, checkpoint: Any) -> tuple[str, bool]:
     return spec.checkpoint, False
 
 
-def _check_same_architecture(spec: ModelSpec, config: Mapping[str, Any], where: str) -> None:
-    """The weights' config.json must describe the catalog's model (widths, layers, patch grid)."""
+#: What a checkpoint's config must share with the catalog's model: everything (``strict``), or only
+#: what sets the visual-token count (``tokens``: a stand-in with other widths, for tests and demos).
+_ARCHITECTURE_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "strict": {"llm": ("num_layers", "hidden_size", "num_heads", "vocab_size"),
+               "vision": ("num_layers", "hidden_size", "num_heads", "image_size", "patch_size")},
+    "tokens": {"vision": ("image_size", "patch_size")},
+}
+
+
+def _check_same_architecture(spec: ModelSpec, config: Mapping[str, Any], where: str, match: str) -> None:
+    """The weights' config.json must describe the catalog's model (``match``: see _ARCHITECTURE_FIELDS)."""
     from vlmplanner.families import get_family
 
+    if match not in _ARCHITECTURE_FIELDS:
+        raise ValidationError(f"architecture must be one of {', '.join(_ARCHITECTURE_FIELDS)}, got {match!r}",
+                              field="architecture", value=match)
     found = get_family(spec.model_type).spec_from_config(config, checkpoint=spec.checkpoint, source=where)
-    for part in ("llm", "vision"):
+    for part, names in _ARCHITECTURE_FIELDS[match].items():
         ours, theirs = getattr(spec, part), getattr(found, part)
-        for name in ("num_layers", "hidden_size", "num_heads") + (("image_size", "patch_size") if part == "vision"
-                                                                   else ("vocab_size",)):
+        for name in names:
             if getattr(ours, name) != getattr(theirs, name):
                 raise ValidationError(
                     f"checkpoint {where!r} holds a model with {part}.{name} {getattr(theirs, name)}, but the catalog's"
                     f" {spec.checkpoint!r} has {getattr(ours, name)}: point checkpoint= at that model's weights",
                     field="checkpoint", value=where,
                 )
+    if match == "tokens" and found.native_visual_tokens != spec.native_visual_tokens:
+        raise ValidationError(
+            f"checkpoint {where!r} gives {found.native_visual_tokens} visual tokens per image, the catalog's"
+            f" {spec.checkpoint!r} {spec.native_visual_tokens}", field="checkpoint", value=where)
 
 
 def _merge_options(base: dict[str, Any], user: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -246,128 +250,38 @@ def _merge_options(base: dict[str, Any], user: Mapping[str, Any] | None) -> dict
 
 def check_seam(spec: ModelSpec) -> None:
     """ValidationError (field ``model_type``) when the pipeline has no seam for the spec's family."""
-    if spec.model_type not in SUPPORTED_INPUTS:
+    from vlmplanner.families import get_family, list_families
+
+    if spec.model_type not in list_families() or get_family(spec.model_type).seam is None:
         raise ValidationError(
             f"model {spec.checkpoint!r} is a {spec.model_type!r} model; the pipeline has seams for "
-            f"{', '.join(SEAM_FAMILIES)}", field="model_type", value=spec.model_type,
+            f"{', '.join(seam_families())}", field="model_type", value=spec.model_type,
         )
-
-
-@dataclass(frozen=True)
-class TokenFit:
-    """How a compressor keeps k tokens of one model: per crop, on which grid, with which options."""
-
-    compressor_tokens: int
-    grid: tuple[int, int] | None
-    crops: int
-    options: dict[str, Any]
-    notes: tuple[str, ...]
 
 
 def fit_tokens(card: CompressorCard, spec: ModelSpec, k: int, *, config: Mapping[str, Any] | None = None,
                local: bool = False, compressor_options: Mapping[str, Any] | None = None) -> TokenFit:
-    """Whether ``card`` can give the LLM ``k`` visual tokens of ``spec``'s images (the seam's inputs,
-    its stage, the family's token rules, an in-LLM prune layer), or the ValidationError saying why not.
-    ``config``: the checkpoint's config.json, for LLaVA-NeXT's pinpoints."""
-    slug, family = card.name, spec.model_type
-    notes: list[str] = []
+    """Whether ``card`` can give the LLM ``k`` visual tokens of ``spec``'s images (the seam's inputs
+    and stages, the family's token rules, an in-LLM prune layer), or the ValidationError saying why
+    not. ``config``: the checkpoint's config.json, for LLaVA-NeXT's pinpoints."""
+    from vlmplanner.families import get_family
 
+    slug, family = card.name, get_family(spec.model_type)
     if card.kind == "pre-llm":
-        missing = sorted(set(card.requires) - SUPPORTED_INPUTS[family])
+        missing = family.missing_inputs(card.requires)
         if missing:
             raise ValidationError(
-                f"compressor {slug!r} needs {', '.join(missing)}, which the {family} seam cannot supply",
+                f"compressor {slug!r} needs {', '.join(missing)}, which the {family.model_type} seam cannot supply",
                 field="compressor", value=slug,
             )
-        if family.startswith("qwen") and card.stage == "pre-projector":
+        if card.stage != "either" and card.stage not in family.seam_stages:
             raise ValidationError(
-                f"compressor {slug!r} runs before the projector; the {family} seam compresses the merged tokens"
-                " after the patch merger", field="compressor", value=slug,
+                f"compressor {slug!r} runs {card.stage}; the {family.model_type} seam compresses"
+                f" {' or '.join(sorted(family.seam_stages))}", field="compressor", value=slug,
             )
-
-    vision = spec.vision
-    side_patches = vision.image_size // vision.patch_size
-    options: dict[str, Any] = {}
-    grid: tuple[int, int] | None = None
-    crops = 1
-    compressor_tokens = k
-    if family in ("llava", "llava_next"):
-        grid = (side_patches, side_patches)
-        per_crop = side_patches * side_patches
-        if family == "llava_next":
-            crops = max_crops(config, vision.image_size)
-            if config is None and not local:
-                notes.append("llava_next: crops per image from the default image_grid_pinpoints (no local config)")
-        largest = crops * per_crop
-        if card.token_rule == "native":
-            allowed = {spec.native_visual_tokens, largest}
-            if k not in allowed:
-                raise InvalidTokenCountError(
-                    f"{slug} does not compress: {spec.checkpoint} gives {spec.native_visual_tokens} visual tokens"
-                    f" per image, so k must be {' or '.join(str(a) for a in sorted(allowed))}, not {k}",
-                    field="visual_tokens", value=k,
-                )
-            compressor_tokens = per_crop
-            options["grid"] = grid
-        elif card.kind == "in-llm":
-            if k > spec.native_visual_tokens:
-                raise InvalidTokenCountError(
-                    f"{slug} cannot keep {k} visual tokens: {spec.checkpoint} produces"
-                    f" {spec.native_visual_tokens} per image", field="visual_tokens", value=k,
-                )
-            if family == "llava":
-                options["grid"] = grid
-        else:
-            if family == "llava" and spec.native_visual_tokens != per_crop:
-                raise ValidationError(
-                    f"{spec.checkpoint} gives {spec.native_visual_tokens} tokens per image, not its"
-                    f" {side_patches}x{side_patches} patch grid: pre-LLM compressors need the 'default'"
-                    " feature-select strategy (CLS dropped)", field="vision_feature_select_strategy",
-                    value=spec.native_visual_tokens,
-                )
-            if k > largest:
-                raise InvalidTokenCountError(
-                    f"{slug} cannot keep {k} visual tokens: {spec.checkpoint} produces {largest}"
-                    + (f" ({crops} crops x {per_crop})" if crops > 1 else "") + " per image",
-                    field="visual_tokens", value=k,
-                )
-            if crops > 1:
-                if k % crops:
-                    lower, upper = (k // crops) * crops, (k // crops + 1) * crops
-                    nearest = f"{lower} or {upper}" if lower else f"{upper}"
-                    raise InvalidTokenCountError(
-                        f"{slug} on {family} runs per crop: k must be a multiple of {crops} (the most crops an"
-                        f" image has), e.g. {nearest}; got {k}", field="visual_tokens", value=k,
-                    )
-                compressor_tokens = k // crops
-                notes.append(f"llava_next: {compressor_tokens} tokens per crop x up to {crops} crops, plus one"
-                             " newline token per feature row of the tile grid")
-            try:
-                card.check_tokens(compressor_tokens, per_crop, grid)
-            except InvalidTokenCountError as exc:
-                if crops > 1:
-                    raise InvalidTokenCountError(
-                        f"{exc.message} (per crop: k={k} / {crops} crops = {compressor_tokens})",
-                        field="visual_tokens", value=k,
-                    ) from exc
-                raise
-            options["grid"] = grid
-    else:  # Qwen: the merged grid depends on each image; grid rules are checked per image
-        if card.token_rule == "native":
-            if k != spec.native_visual_tokens:
-                raise InvalidTokenCountError(
-                    f"{slug} does not compress: k must be {spec.native_visual_tokens}, the native count at the"
-                    f" reference {vision.image_size}x{vision.image_size} image, not {k}", field="visual_tokens",
-                    value=k,
-                )
-        elif k > spec.native_visual_tokens:
-            raise InvalidTokenCountError(
-                f"{slug} cannot keep {k} visual tokens: {spec.checkpoint} produces {spec.native_visual_tokens}"
-                f" at its reference {vision.image_size}x{vision.image_size} image", field="visual_tokens", value=k,
-            )
-        elif card.token_rule != "any":
-            notes.append(f"{slug}: the {card.token_rule} rule is checked per image (Qwen's grid follows the image)")
-
+    fit = family.fit_tokens(slug, card.token_rule, card.kind, spec, k, check_tokens=card.check_tokens,
+                            config=config, local=local)
+    options = dict(fit.options)
     if card.kind == "in-llm":
         layer = (compressor_options or {}).get("prune_layer", card.prune_layer)
         if isinstance(layer, bool) or not isinstance(layer, int) or layer < 1:
@@ -379,10 +293,9 @@ def fit_tokens(card: CompressorCard, spec: ModelSpec, k: int, *, config: Mapping
                 " would see fewer tokens", field="prune_layer", value=layer,
             )
         options["prune_layer"] = layer
-
     if slug == "quecc":
-        options.update(vision_dim=vision.hidden_size, query_dim=spec.llm.hidden_size)
-    return TokenFit(compressor_tokens, grid, crops, options, tuple(notes))
+        options.update(vision_dim=spec.vision.hidden_size, query_dim=spec.llm.hidden_size)
+    return replace(fit, options=options)
 
 
 def check_weights(card: CompressorCard, compressor_weights: Any,
@@ -423,6 +336,7 @@ def resolve(
     config: Mapping[str, Any] | None = None,
     card: CompressorCard | None = None,
     in_memory: bool = False,
+    architecture: str = "strict",
 ) -> RunPlan:
     """Every check load() makes before loading anything; see the module docstring.
 
@@ -430,7 +344,9 @@ def resolve(
     (a model in memory); it supplies LLaVA-NeXT's pinpoints. ``card``: the card of a compressor
     instance that need not be registered (``wrap``); its name must be the key's compressor.
     ``in_memory``: the model is already built (``wrap``, the profiler), so where its weights would
-    come from is not checked.
+    come from is not checked. ``architecture``: how much a local checkpoint must match the catalog's
+    model: ``strict`` (layers, widths, heads, vocabulary, patch grid) or ``tokens`` (only what sets the
+    visual-token count: image and patch size; a small stand-in model, for tests and demos).
     """
     from vlmplanner.compressors import compressor_card, resolve_name
 
@@ -456,7 +372,7 @@ def resolve(
     if config is None and local:
         config = _local_config(Path(where))
         if config is not None:
-            _check_same_architecture(spec, config, where)
+            _check_same_architecture(spec, config, where, architecture)
     fit = fit_tokens(card, spec, candidate.visual_tokens, config=config, local=local,
                      compressor_options=compressor_options)
     options = dict(fit.options)

@@ -80,6 +80,16 @@ class RunnabilityChecker:
             return RUNNABLE
         return Runnability.trusted(runnable=False, reasons=tuple(reasons))
 
+    def pair(self, spec: ModelSpec, compressor: str) -> Runnability:
+        """Whether ``spec`` + ``compressor`` can run at some token count: every check but the count's
+        (family adapter and seam, compressor implemented and serving the family, checkpoint, weights)."""
+        pair = self._pairs.get((spec.checkpoint, compressor))
+        if pair is None:
+            pair = self._pairs[(spec.checkpoint, compressor)] = self._pair(spec, compressor)
+        if not pair.reasons:
+            return RUNNABLE
+        return Runnability.trusted(runnable=False, reasons=pair.reasons)
+
     def _pair(self, spec: ModelSpec, compressor: str) -> _Pair:
         from vlmplanner.compressors import compressor_card, resolve_name
 

@@ -453,18 +453,13 @@ class QwenSeam(Seam):
         return position_ids, torch.tensor(deltas, device=input_ids.device).unsqueeze(1)
 
 
-_SEAMS: dict[str, type[Seam]] = {
-    "llava": LlavaSeam,
-    "llava_next": LlavaNextSeam,
-    "qwen2_vl": QwenSeam,
-    "qwen2_5_vl": QwenSeam,
-}
-
-
 def make_seam(model: Any, compressor: Compressor, plan: RunPlan) -> Seam:
-    """The seam of ``plan.family`` around ``model`` and ``compressor``."""
-    cls = _SEAMS.get(plan.family)
-    if cls is None:  # pragma: no cover - resolve() refuses other families first
-        raise ValidationError(f"no seam for model_type {plan.family!r}", field="model_type", value=plan.family)
-    return cls(model, compressor, plan)
+    """The seam of ``plan.family`` around ``model`` and ``compressor``: the class its adapter names."""
+    from vlmplanner._plugins import import_object
+    from vlmplanner.families import get_family
 
+    where = get_family(plan.family).seam
+    if where is None:  # pragma: no cover - resolve() refuses such families first
+        raise ValidationError(f"no seam for model_type {plan.family!r}", field="model_type", value=plan.family)
+    cls: type[Seam] = import_object(where)
+    return cls(model, compressor, plan)

@@ -116,11 +116,14 @@ class Recommendation(Schema):
 
     def instantiate(self, device: str = "cpu", dtype: Any = None, checkpoint: str | PathLike[str] | None = None,
                     trust_remote_code: bool = False, *,
-                    compressor_weights: str | PathLike[str] | None = None) -> VLMPipeline:
+                    compressor_weights: str | PathLike[str] | None = None,
+                    architecture: str = "strict") -> VLMPipeline:
         """Load this configuration and return a pipeline whose ``generate(images, prompts)`` returns
         text (``vlmplanner.pipeline.instantiate``; needs the torch extra). ``checkpoint``: a local
-        directory holding the weights, instead of the model's checkpoint id."""
+        directory holding the weights, instead of the model's checkpoint id; ``architecture="tokens"``
+        lets it be a small stand-in with the same visual-token geometry."""
         from vlmplanner.pipeline import instantiate
 
         return instantiate(self, device=device, dtype=dtype, checkpoint=checkpoint,
-                           trust_remote_code=trust_remote_code, compressor_weights=compressor_weights)
+                           trust_remote_code=trust_remote_code, compressor_weights=compressor_weights,
+                           architecture=architecture)

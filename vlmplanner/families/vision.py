@@ -1,0 +1,164 @@
+"""The vision side of a family for the cost model: crops, token counts, the tower's FLOPs and parameters.
+
+Each family adapter's ``vision_profile`` picks one of these towers (a CLIP on one crop or on
+LLaVA-NeXT's anyres crops, Qwen's native-resolution ViT) and passes its own numbers; the cost model
+(``vlmplanner.cost.vision``) asks the adapter and caches the profile. Plain Python, no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .geometry import DEFAULT_PINPOINTS, anyres_layout, smart_resize
+
+__all__ = ["CHECKPOINT_MAX_PIXELS", "CHECKPOINT_MIN_PIXELS", "QWEN25_FULL_ATTENTION_LAYERS", "QWEN25_WINDOW_PX",
+           "QWEN_TEMPORAL_PATCH", "VisionProfile", "clip_anyres", "clip_crop_flops", "clip_params",
+           "clip_single_crop", "qwen_vit", "window_attention_pairs"]
+
+#: Qwen2.5-VL's window_size in pixels (112 px = 8x8 patches of 14 px) and the layer indexes that
+#: keep full attention (fullatt_block_indexes of every shipped config).
+QWEN25_WINDOW_PX = 112
+QWEN25_FULL_ATTENTION_LAYERS = (7, 15, 23, 31)
+#: Qwen2-VL's patch embedding is a 3-D convolution over 2 frames (a still image is repeated).
+QWEN_TEMPORAL_PATCH = 2
+#: Pixel bounds the released Qwen2-VL / Qwen2.5-VL checkpoints' preprocessor_config.json set
+#: (min_pixels 3136 = 56x56, max_pixels 12845056 = 28x28x16384); the processor class defaults are tighter.
+CHECKPOINT_MIN_PIXELS = 3136
+CHECKPOINT_MAX_PIXELS = 12845056
+
+
+@dataclass(frozen=True)
+class VisionProfile:
+    """What the vision side does for one image of a given size.
+
+    ``projected`` counts the tokens the projector maps (crop tokens for LLaVA, merged tokens for
+    Qwen), ``native`` the visual tokens that reach the LLM uncompressed. ``flops`` and ``params``
+    are the vision tower's alone (the projector needs the LLM width and is costed elsewhere).
+    """
+
+    crops: int
+    tower_tokens: int
+    patches: int
+    projected: int
+    native: int
+    flops: float
+    params: int
+    merge_dim: int
+    image: tuple[int, int]
+    notes: tuple[str, ...]
+    #: parameters of the norm a patch merger applies before merging (Qwen); 0 without one
+    merger_norm_params: int = 0
+
+
+# --- CLIP towers (LLaVA, LLaVA-NeXT) ---------------------------------------------------------------
+
+def clip_crop_flops(grid: int, patch: int, layers: int, hidden: int, inter: int) -> float:
+    """One crop through CLIP: every layer (HF runs all of them, even past the feature layer)."""
+    tokens = grid * grid + 1  # patches + CLS
+    per_layer = 8 * tokens * hidden**2 + 4 * tokens**2 * hidden + 4 * tokens * hidden * inter
+    patch_embed = 2 * grid * grid * (3 * patch * patch) * hidden
+    return float(layers * per_layer + patch_embed)
+
+
+def clip_params(grid: int, patch: int, layers: int, hidden: int, inter: int) -> int:
+    """CLIPVisionModel: embeddings, pre/post LayerNorm, and pre-LN blocks with biased linears."""
+    embeddings = hidden + 3 * patch * patch * hidden + (grid * grid + 1) * hidden
+    block = 4 * (hidden * hidden + hidden) + 4 * hidden + (hidden * inter + inter) + (inter * hidden + hidden)
+    return embeddings + 2 * hidden + layers * block + 2 * hidden
+
+
+def clip_single_crop(family: str, side: int, patch: int, layers: int, hidden: int, inter: int,
+                     native: int) -> VisionProfile:
+    """A CLIP tower on one crop: every image resized to the tower's square."""
+    grid = side // patch
+    notes = [f"{family}: every image is resized to {side}x{side}: {grid * grid + 1} ViT tokens per crop"
+             f" ({grid}x{grid} patches + CLS), all {layers} vision layers counted (HF runs them all)"]
+    if family == "llava_next":
+        notes.append(f"llava_next: single crop, because this model's native token count ({native})"
+                     f" equals the {grid}x{grid} patch grid (the paper's grid models)")
+    return VisionProfile(
+        crops=1, tower_tokens=grid * grid + 1, patches=grid * grid, projected=native, native=native,
+        flops=clip_crop_flops(grid, patch, layers, hidden, inter),
+        params=clip_params(grid, patch, layers, hidden, inter), merge_dim=hidden,
+        image=(side, side), notes=tuple(notes),
+    )
+
+
+def clip_anyres(side: int, patch: int, layers: int, hidden: int, inter: int, native: int,
+                image_size: tuple[int, int] | None) -> VisionProfile:
+    """A CLIP tower on LLaVA-NeXT's anyres crops: a base view and the pinpoint's tiles."""
+
+    grid = side // patch
+    height, width = image_size or (2 * side, 2 * side)
+    # LLaVA-1.6's pinpoints are multiples of its 336 px tiles; a tower of another side scales them.
+    pinpoints = [(h * side // 336, w * side // 336) for h, w in DEFAULT_PINPOINTS]
+    computed, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=pinpoints)
+    tokens = native if image_size is None else computed
+    notes = (
+        f"llava_next: {crops} crops (1 base + {crops - 1} tiles of {side}px) for a {height}x{width} image,"
+        " chosen from LLaVA-1.6's image_grid_pinpoints as LlavaNextProcessor does",
+        f"llava_next: {tokens} visual tokens per image = {grid * grid} base + the unpadded tile grid + one"
+        f" image-newline token per row; the projector maps the {crops * grid * grid} crop tokens (newline"
+        " tokens are a learned vector, not projected)",
+        f"llava_next: all {layers} CLIP layers counted for each of the {crops} crops",
+    )
+    return VisionProfile(
+        crops=crops, tower_tokens=grid * grid + 1, patches=grid * grid, projected=crops * grid * grid,
+        native=tokens, flops=crops * clip_crop_flops(grid, patch, layers, hidden, inter),
+        params=clip_params(grid, patch, layers, hidden, inter), merge_dim=hidden,
+        image=(height, width), notes=notes,
+    )
+
+
+# --- Qwen2-VL / Qwen2.5-VL native-resolution ViTs ---------------------------------------------------
+
+def window_attention_pairs(rows: int, cols: int, window: int, merge: int) -> int:
+    """Σ over windows of (patches in the window)²: the (query, key) pairs windowed attention scores.
+
+    Windows tile the merged-token grid from the top-left, ``window`` merged tokens per side; the
+    last row and column of windows are cut short when the grid is not a multiple of the window.
+    A grid of whole windows gives P·(window·merge)², the 4·P·64·h of the docs.
+    """
+    def squares(n: int) -> int:
+        return (n // window) * window * window + (n % window) ** 2
+
+    return merge**4 * squares(rows) * squares(cols)
+
+
+def qwen_vit(family: str, side: int, patch: int, layers: int, hidden: int, inter: int, merge: int,
+             native: int, image_size: tuple[int, int] | None, *, gated: bool, full_layers: int) -> VisionProfile:
+    """Qwen's native-resolution ViT: patches of the image rounded to the merge grid; ``gated``
+    (Qwen2.5-VL): window attention outside ``full_layers``, RMSNorm, gated MLP."""
+    height, width = image_size or (side, side)
+    factor = patch * merge
+    h, w = smart_resize(height, width, factor=factor, min_pixels=CHECKPOINT_MIN_PIXELS,
+                        max_pixels=CHECKPOINT_MAX_PIXELS)
+    patches = (h // patch) * (w // patch)
+    merged = patches // (merge * merge)
+    full = full_layers
+    windowed = window_attention_pairs(h // factor, w // factor, QWEN25_WINDOW_PX // factor, merge)
+    linear = 8 * patches * hidden**2 + (6 if gated else 4) * patches * hidden * inter
+    attention = 4 * hidden * (full * patches * patches + (layers - full) * windowed)
+    patch_embed = 2 * patches * (3 * QWEN_TEMPORAL_PATCH * patch * patch) * hidden
+    flops = float(layers * linear + attention + patch_embed)
+    if gated:  # RMSNorm x2, biased qkv/proj, gated MLP with biases
+        block = 2 * hidden + 4 * hidden**2 + 4 * hidden + 3 * hidden * inter + 2 * inter + hidden
+    else:  # LayerNorm x2, biased qkv/proj, fc1/fc2 with biases
+        block = 4 * hidden + 4 * hidden**2 + 4 * hidden + 2 * hidden * inter + inter + hidden
+    params = 3 * QWEN_TEMPORAL_PATCH * patch * patch * hidden + layers * block
+    notes = [f"{family}: a {height}x{width} image is rounded to {h}x{w} (multiples of {factor} px;"
+             f" min/max_pixels not applied): {patches} patches, {merged} tokens after the"
+             f" {merge}x{merge} merge"]
+    if gated:
+        side_px = QWEN25_WINDOW_PX // patch
+        notes.append(f"{family}: window attention ({side_px}x{side_px}-patch windows, edge windows"
+                     f" smaller) in {layers - full} of {layers} vision layers, full attention in"
+                     f" {full}; gated MLP")
+    else:
+        notes.append(f"{family}: full attention in all {layers} vision layers")
+    return VisionProfile(
+        crops=1, tower_tokens=patches, patches=patches, projected=merged,
+        native=native if image_size is None else merged, flops=flops, params=params,
+        merge_dim=hidden * merge * merge, image=(h, w), notes=tuple(notes),
+        merger_norm_params=hidden if gated else 2 * hidden,   # RMSNorm vs LayerNorm before the merge
+    )
