@@ -117,7 +117,9 @@ def configurations(k: int) -> list[tuple[str, int, dict[str, Any]]]:
             ("random", k, {}), ("spatial-sampling", k, {}), ("sequential-sampling", k, {}), ("prumerge", k, {}),
             ("tome", k, {}),
             # group "inllm": PyramidDrop (drops before layers 8, 9, 11 of this 12-layer LLM), DART
-            ("pdrop", k, {}), ("dart", k, {})]
+            ("pdrop", k, {}), ("dart", k, {}),
+            # group "sparsevlm": text raters, drops before layers 2, 3 and 6 of this 12-layer LLM, recycling
+            ("sparsevlm", k, {})]
 
 
 class Configuration:

@@ -96,6 +96,7 @@ def test_flops_against_the_planners_table() -> None:
     The table is a lower bound (the difference pinned term by term): cdpruner, mmtok, trim.
     Group "simple": equal (0) for random, spatial-sampling, sequential-sampling; the same leading
     term 2·k·N·Dk for prumerge; an upper bound for tome (card <= (2/3)·N²·D + 12.5·N·D, within 10 %).
+    Group "sparsevlm": with q = 0 the table (0.19·N²·d) bounds the card's clustering from above.
     Group "inllm": equal for dart (keys as wide as d); pdrop within 4·d of the table (the integer
     stage counts n1, n2 each round by less than one token of the table's 18k/7) unless a stage is
     clamped, where the card is below it (test_pdrop_flops_against_the_table checks every k).
@@ -128,6 +129,9 @@ def test_flops_against_the_planners_table() -> None:
         assert card["dart"] == table["dart"], k
         assert card["pdrop"] - table["pdrop"] <= 4 * dim, k
         assert k < 3 or abs(card["pdrop"] - table["pdrop"]) <= 4 * dim, k
+        # group "sparsevlm": with no text tokens (q = 0 here) only the recycling's clustering is
+        # left, below the table's 0.19·N²·d (test_sparsevlm_flops_against_the_table: with text)
+        assert 0 <= card["sparsevlm"] <= table["sparsevlm"], k
 
 
 def test_quecc_flops_include_the_query_pass() -> None:
@@ -156,3 +160,24 @@ def test_pdrop_flops_against_the_table() -> None:
         assert difference <= 4 * dim + 1e-6, k
         if 3 <= k <= 7 * native / 12:
             assert abs(difference) <= 4 * dim + 1e-6, k
+
+
+def test_sparsevlm_flops_against_the_table() -> None:
+    """Group "sparsevlm": the card runs its integer 32-layer schedule (no work where a stage keeps
+    every token, a one-token remainder drop where the schedule has one); the table charges the
+    raters 4·Q·d·(N + 1830k/487) and the clustering at most 0.19·N²·d. Term by term, for Q = 40 text
+    tokens and every k: the card's rater work (with text_tokens = Q less without) is at most 1.25x
+    the table's Q terms, and at least 0.85x while the first stage drops (k <= N/2; above, a clamped
+    first stage drops nothing and the table over-charges); its clustering (text_tokens = 0) is at
+    most the table's 0.19·N²·d."""
+    dim, q = 1024, 40
+    card = compressor_card("sparsevlm")
+    coefficients = FORMULAS["sparsevlm"].terms
+    for native in (144, 576, 2880):
+        for k in range(1, native + 1, max(1, native // 144)):
+            raters = card.flops(native, k, dim, text_tokens=q) - card.flops(native, k, dim)
+            table = coefficients["Q*Vn*d"] * q * native * dim + coefficients["Q*V*d"] * q * dim * k
+            assert raters <= 1.25 * table, (native, k, raters / table)
+            if k <= native / 2:
+                assert raters >= 0.85 * table, (native, k, raters / table)
+            assert card.flops(native, k, dim) <= coefficients["Vn^2*d"] * native * native * dim, (native, k)

@@ -108,14 +108,19 @@ SIMPLE_GROUP = ("random", "spatial-sampling", "sequential-sampling", "prumerge",
 TEXTCOND_GROUP = ("cdpruner", "mmtok", "trim")
 #: group "inllm": in-LLM pruning in stages (PyramidDrop) and attention-free (DART); every family
 INLLM_GROUP = ("pdrop", "dart")
+#: group "sparsevlm": text raters inside the LLM, three stages, recycling; every family
+SPARSEVLM_GROUP = ("sparsevlm",)
 
 
 def test_builtins_and_names() -> None:
     assert list_compressors() == sorted(BUILTIN_COMPRESSORS)
     assert set(BUILTIN_COMPRESSORS) == {"none", "pool", "cls-topk", "visionzip", "prumerge+", "divprune",
-                                        "fastv", "quecc"} | set(SIMPLE_GROUP) | set(TEXTCOND_GROUP) | set(INLLM_GROUP)
+                                        "fastv", "quecc"} | set(SIMPLE_GROUP) | set(TEXTCOND_GROUP) | set(INLLM_GROUP) \
+        | set(SPARSEVLM_GROUP)
     for alias, name in [("PyramidDrop", "pdrop"), ("pyramiddrop", "pdrop"), ("DART", "dart")]:  # group "inllm"
         assert resolve_name(alias) == name and compressor_card(alias).name == name
+    for alias in ("SparseVLM", "sparsevlm"):  # group "sparsevlm"
+        assert resolve_name(alias) == "sparsevlm" and compressor_card(alias).name == "sparsevlm"
     for alias, name in [("FasterVLM", "cls-topk"), ("fastervlm", "cls-topk"), ("pooling", "pool"),
                         ("PruMerge+", "prumerge+"), ("VISIONZIP", "visionzip"), ("QueCC", "quecc"),
                         ("vanilla", "none"), ("DivPrune", "divprune"), ("FastV", "fastv"),
@@ -143,13 +148,13 @@ def test_unknown_name_suggests() -> None:
 
 
 def test_filters() -> None:
-    assert list_compressors(kind="in-llm") == sorted(["fastv", *INLLM_GROUP])
+    assert list_compressors(kind="in-llm") == sorted(["fastv", *INLLM_GROUP, *SPARSEVLM_GROUP])
     assert "fastv" not in list_compressors(kind="pre-llm")
     assert list_compressors(family="llava") == sorted(BUILTIN_COMPRESSORS)
     qwen = list_compressors(family="qwen2_vl")
     # no [CLS] in Qwen's ViT; QueCC is LLaVA-only
     assert qwen == sorted(["divprune", "fastv", "none", "pool"] + [n for n in SIMPLE_GROUP if n != "prumerge"]
-                          + list(INLLM_GROUP) + list(TEXTCOND_GROUP))
+                          + list(INLLM_GROUP) + list(TEXTCOND_GROUP) + list(SPARSEVLM_GROUP))
     assert list_compressors(family="llava_next", kind="pre-llm") == sorted([
         "cls-topk", "divprune", "none", "pool", "prumerge+", "visionzip", *SIMPLE_GROUP, *TEXTCOND_GROUP])
     with pytest.raises(ValidationError) as info:

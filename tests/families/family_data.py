@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vlmplanner.families import list_families
+
 ROOT = Path(__file__).resolve().parents[2]
 HF_CONFIGS = ROOT / "catalog" / "hf_configs"
-FAMILIES = ("llava", "llava_next", "qwen2_vl", "qwen2_5_vl")
+#: every family with an adapter (the registry is the one list)
+FAMILIES = tuple(list_families())
 
 
 def shipped_vlm_configs() -> list[tuple[str, dict[str, Any]]]:

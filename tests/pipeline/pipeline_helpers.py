@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("llava", "llava_next", "qwen2_vl", "qwen2_5_vl")
+from vlmplanner.families import list_families
+
+#: every family with an adapter (the registry is the one list)
+FAMILIES = tuple(list_families())
 #: LLM layers of the tiny models (FastV prunes before layer 2 by default).
 LLM_LAYERS = 3
 #: An image size per family whose token grid every test k fits: LLaVA resizes anything to 56 px

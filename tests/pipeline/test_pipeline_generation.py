@@ -19,11 +19,11 @@ from vlmplanner.compressors import BUILTIN_COMPRESSORS, compressor_card
 #: listed take :func:`default_tokens`.
 TOKENS: dict[str, dict[str, int]] = {
     "llava": {"none": 16, "pool": 4, "cls-topk": 5, "visionzip": 6, "prumerge+": 7, "divprune": 3,
-              "fastv": 5, "quecc": 4, "pdrop": 5, "dart": 4},
+              "fastv": 5, "quecc": 4, "pdrop": 5, "dart": 4, "sparsevlm": 5},
     "llava_next": {"none": 88, "pool": 20, "cls-topk": 15, "visionzip": 30, "prumerge+": 25, "divprune": 10,
-                   "fastv": 30, "pdrop": 12, "dart": 10},
-    "qwen2_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10},
-    "qwen2_5_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10},
+                   "fastv": 30, "pdrop": 12, "dart": 10, "sparsevlm": 12},
+    "qwen2_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10, "sparsevlm": 12},
+    "qwen2_5_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10, "sparsevlm": 12},
 }
 #: compressor options for the tiny models (PyramidDrop's K = 8 does not fit 3 layers)
 OPTIONS: dict[str, dict[str, Any]] = {"pdrop": {"prune_layer": 1}}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vlmplanner.families import list_families
+
 #: Full-size checkpoints whose config.json ships in catalog/hf_configs, one per family (the other
 #: shipped ones, llava-1.5-13b, llava-v1.6-vicuna-7b and Qwen2.5-VL-3B, agree the same way; each
 #: count takes 2-4 s on the 2-core CI machine, so the suite counts one per family).
@@ -13,7 +15,8 @@ SHIPPED_VLMS = (
     "Qwen/Qwen2-VL-2B-Instruct",
     "Qwen/Qwen2.5-VL-7B-Instruct",
 )
-FAMILIES = ("llava", "llava_next", "qwen2_vl", "qwen2_5_vl")
+#: every family with an adapter (the registry is the one list)
+FAMILIES = tuple(list_families())
 
 
 def small_llava() -> Any:

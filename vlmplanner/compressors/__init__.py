@@ -7,7 +7,8 @@ Built-ins (catalog slugs): ``none``, ``pool``, ``cls-topk`` (FasterVLM), ``visio
 ``prumerge+``, ``divprune``, ``fastv`` (in-LLM) and ``quecc`` (trained); the baselines ``random``,
 ``spatial-sampling`` and ``sequential-sampling``, and the merging ``prumerge`` and ``tome``
 (ToMe); the text-conditioned ``cdpruner`` (CDPruner), ``mmtok`` (MMTok) and ``trim``
-(TRIM); the in-LLM ``pdrop`` (PyramidDrop, in stages) and ``dart`` (DART, attention-free).
+(TRIM); the in-LLM ``pdrop`` (PyramidDrop, in stages) and ``dart`` (DART, attention-free);
+the in-LLM ``sparsevlm`` (SparseVLM: text raters, three stages, recycling).
 Third parties add theirs
 with :func:`register_compressor` or the entry-point group ``vlmplanner.compressors``. See
 docs/compressors.md.
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from .quecc import QueCC, QueCCData, TrainingResult, train_quecc
     from .sampling import RandomPruning, SequentialSampling, SpatialSampling
     from .simple import NoCompression, PoolCompressor
+    from .sparsevlm import SparseVLM
     from .textcond import TRIM, CDPruner, MMTok
 
 __all__ = [
@@ -76,6 +78,7 @@ __all__ = [
     "QueCCData",
     "RandomPruning",
     "SequentialSampling",
+    "SparseVLM",
     "SpatialSampling",
     "TRIM",
     "ToMe",
@@ -114,6 +117,7 @@ _LAZY: dict[str, str] = {
     "TRIM": "vlmplanner.compressors.textcond",
     "PyramidDrop": "vlmplanner.compressors.pdrop",  # group "inllm"
     "DART": "vlmplanner.compressors.dart",
+    "SparseVLM": "vlmplanner.compressors.sparsevlm",  # group "sparsevlm"
 }
 
 

@@ -8,6 +8,7 @@ estimate with ``vlmplanner.cost.compressors.FORMULAS`` (the planner's table) and
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -387,5 +388,83 @@ BUILTIN_CARDS.update({
         flops_fn=_dart,
         flops_note="key L1 norms N·Dk + normalising 3·N·D + pivot cosines 2·P·N·D (P = 8 pivots); "
                    "the text tokens' key norms are not counted",
+    ),
+})
+
+
+# -- group "sparsevlm": sparsevlm (SparseVLM) --------------------------------------------------------
+
+#: SparseVLM's stage starts as fractions of the layers after K = 2 (before layers 2, 6, 15 of a
+#: 32-layer LLM) and its stage weights, in the ratio of the paper's 192-token schedule 300/200/110.
+SPARSEVLM_STAGES = (Fraction(0), Fraction(4, 30), Fraction(13, 30))
+SPARSEVLM_WEIGHTS = (Fraction(1), Fraction(2, 3), Fraction(11, 30))
+#: Recycling: of the p tokens a drop prunes, the top 3/10 (+1) by score are clustered into one
+#: tenth of that (+1) merged tokens (the paper's code: int(0.3·p) + 1 candidates, int(m/10) + 1).
+SPARSEVLM_RECYCLE = (Fraction(3, 10), 10)
+
+
+def sparsevlm_candidates(pruned: int) -> int:
+    """How many of ``pruned`` tokens are clustering candidates: floor(0.3·p) + 1 (0 when none)."""
+    return 0 if pruned <= 0 else min(pruned, math.floor(SPARSEVLM_RECYCLE[0] * pruned) + 1)
+
+
+def sparsevlm_recycled(present: int, tokens: int) -> int:
+    """How many of a drop's ``tokens`` (of ``present``) are merged clusters of pruned tokens: the r
+    with r = candidates(p) // 10 + 1 for the p = present - (tokens - r) tokens pruned, so kept + r =
+    tokens exactly; at most tokens - 1 (one token at least is kept as it is), 0 when nothing drops."""
+    if tokens >= present:
+        return 0
+    r = 0
+    while r < tokens - 1 and sparsevlm_candidates(present - tokens + r) // SPARSEVLM_RECYCLE[1] + 1 > r:
+        r += 1
+    return r
+
+
+def sparsevlm_drop_flops(present: int, tokens: int, dim: int, text: int) -> float:
+    """One drop's own work (see the card's flops_note)."""
+    r = sparsevlm_recycled(present, tokens)
+    m = sparsevlm_candidates(present - tokens + r) if r else 0
+    return float(2 * present * text * dim        # rater relevance: image x text input embeddings
+                 + 2 * text * present * dim      # the text rows' attention logits over the image tokens
+                 + 2 * text * present            # raters' mean of those rows
+                 + 2 * m * m * dim               # candidates' pairwise distances (Gram matrix)
+                 + m * dim)                      # merging: each candidate added into its cluster
+
+
+def _sparsevlm(native: int, k: int, dim: int, **extra: Any) -> float:
+    from ._schedule import staged_schedule
+
+    layers = int(extra.get("num_layers", 32))
+    first = int(extra.get("prune_layer", 2))
+    text = int(extra.get("text_tokens", 0))
+    present, total = native, 0.0
+    for _, tokens in staged_schedule("sparsevlm", k, native, first, layers, SPARSEVLM_STAGES,
+                                     SPARSEVLM_WEIGHTS):
+        if tokens < present:                     # a stage that keeps every token drops nothing
+            total += sparsevlm_drop_flops(present, tokens, dim, text)
+        present = tokens
+    return total
+
+
+BUILTIN_CARDS.update({
+    "sparsevlm": CompressorCard(
+        name="sparsevlm", display_name="SparseVLM", kind="in-llm", training="training-free",
+        token_rule="any", requires=("text_attention", "llm_embeddings"),
+        stage="llm-layer", aliases=("SparseVLM",), prune_layer=2,
+        paper="SparseVLM: Visual Token Sparsification for Efficient Vision-Language Model Inference "
+              "(ICML'25)", arxiv="2410.04417",
+        description="Text 'raters' (the text tokens after the image most relevant to it, from the LLM's "
+                    "input embeddings) score the image tokens by their attention to them inside the LLM; "
+                    "three drops (before layers 2, 6, 15 of a 32-layer LLM, scaled with the depth) keep "
+                    "the best and recycle some pruned ones as merged cluster tokens (density-peak "
+                    "clustering of the top 30 % pruned). SDK adaptation: stage counts (ratio 300:200:110) "
+                    "derived from k so the image keeps exactly k tokens on average over layers K..L-1, "
+                    "recycled tokens included; merged tokens take their cluster centre's position; "
+                    "raters re-chosen at each drop among the image tokens present.",
+        flops_fn=_sparsevlm,
+        flops_note="per drop with n image tokens present and Tt text tokens after the image (text_tokens "
+                   "extra, 0 by default): rater relevance 2·n·Tt·D + the text rows' attention over the "
+                   "image 2·Tt·n·D + their rater mean 2·Tt·n + recycling 2·m²·D + m·D (m = 0.3·pruned + 1 "
+                   "candidates); 32-layer schedule (num_layers, prune_layer extras)",
     ),
 })

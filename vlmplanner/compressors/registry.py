@@ -65,6 +65,8 @@ BUILTIN_COMPRESSORS: dict[str, str] = {
     # group "inllm": in-LLM pruning (multi-stage and attention-free)
     "pdrop": "vlmplanner.compressors.pdrop:PyramidDrop",
     "dart": "vlmplanner.compressors.dart:DART",
+    # group "sparsevlm": text raters in the LLM, three stages, recycling
+    "sparsevlm": "vlmplanner.compressors.sparsevlm:SparseVLM",
 }
 
 _PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

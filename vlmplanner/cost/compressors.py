@@ -48,6 +48,9 @@ TERMS: Mapping[str, Term] = MappingProxyType({
     "V*Vn*d": Term(lambda m: m["vn"] * m["d"], per_token=True),
     "V*d": Term(lambda m: m["d"], per_token=True),  # group "inllm": PyramidDrop's later stages
     "N*Q": Term(lambda m: m["n_llm"] * m["q"], per_image=False),
+    # group "sparsevlm": the text raters' work, Q text tokens against the image tokens
+    "Q*Vn*d": Term(lambda m: m["q"] * m["vn"] * m["d"]),
+    "Q*V*d": Term(lambda m: m["q"] * m["d"], per_token=True),
 })
 
 
@@ -129,7 +132,15 @@ FORMULAS: Mapping[str, CompressorFormula] = MappingProxyType({
         " 2·d·(Vn + n1 + n2) with n1 + n2 = (12/7 + 6/7)·V for the 32-layer pyramid (K = 8, stages"
         " at 8, 16, 24, ratio 0.5, averaging V over layers K..L-1)",
     ),
-    "sparsevlm": _IN_LLM_SCORING,
+    "sparsevlm": CompressorFormula(  # group "sparsevlm"
+        {"Q*Vn*d": 4.0, "Q*V*d": 4.0 * 1830.0 / 487.0, "Vn^2*d": 0.19},
+        "text raters at each drop: relevance of the image tokens present to the Q text tokens and the"
+        " text rows' attention over them, 4·Q·d per image token, summed over the drops' 2·d·(Vn + n1 +"
+        " n2 + n3) with n1 + n2 + n3 = (900 + 600 + 330)/487·V for the 32-layer schedule (K = 2, stages"
+        " at 2, 6, 15, ratio 300:200:110, a one-token remainder drop in the last stage); recycling's"
+        " clustering of the best 30 % pruned, at most 0.19·Vn²·d (Q: the request's text tokens, >= the"
+        " raters' candidates after the image)",
+    ),
     "dart": CompressorFormula(  # group "inllm"
         {"Vn*d": 20.0},
         "key L1 norms Vn·Dk (Dk <= d), normalising 3·Vn·d and the cosine of 8 pivots to every image"

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vlmplanner.errors import ValidationError
 
+if TYPE_CHECKING:
+    from vlmplanner.schemas import ModelSpec
+
 __all__ = [
+    "text_config_numbers",
     "LIMITS",
     "TEXT_DEFAULTS",
     "VISION_DEFAULTS",
@@ -201,3 +205,14 @@ def round_billions(count: int) -> float:
         return billions
     digits = 2 - math.floor(math.log10(billions))
     return round(billions, digits)
+
+
+def text_config_numbers(spec: ModelSpec) -> dict[str, Any]:
+    """A ModelSpec's LLM numbers under transformers' text-config keys."""
+    llm = spec.llm
+    return {
+        "hidden_size": llm.hidden_size, "num_hidden_layers": llm.num_layers,
+        "num_attention_heads": llm.num_heads, "num_key_value_heads": llm.num_kv_heads,
+        "intermediate_size": llm.intermediate_size, "vocab_size": llm.vocab_size,
+        "tie_word_embeddings": llm.tie_word_embeddings,
+    }

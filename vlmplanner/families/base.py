@@ -10,6 +10,7 @@ and how to load a real checkpoint.
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,22 @@ class ModelFamily(abc.ABC):
         """The most crops (views through the vision tower) one image can have; a pre-LLM compressor
         runs on each, k / crops tokens apiece."""
         return 1
+
+    def jit_traceable(self) -> contextlib.AbstractContextManager[Any]:
+        """Work-arounds for modelling code a torch.jit trace (fvcore) cannot follow, for the trace's
+        duration; none by default."""
+        return contextlib.nullcontext()
+
+    def image_marker(self, processor: Any) -> str:
+        """What a prompt holds where an image goes (the pipeline puts it in front of a prompt
+        without one)."""
+        return f"{processor.image_token}\n"
+
+    def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
+        """A config.json dict in this family's format with ``spec``'s architecture numbers (for a
+        checkpoint whose config.json is not at hand: traced FLOPs need only the shapes)."""
+        raise ValidationError(f"no config.json can be built for model_type {spec.model_type!r}",
+                              field="model_type", value=spec.model_type)
 
     def llm_has_qkv_bias(self, spec: ModelSpec) -> bool:
         """Qwen decoders (Qwen1.5, Qwen2) have q/k/v biases; Llama / Mistral do not."""

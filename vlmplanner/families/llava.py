@@ -22,6 +22,7 @@ from ._config import (
     llm_parameter_count,
     round_billions,
     sub_config,
+    text_config_numbers,
 )
 from ._hf import HFFamily, _check_counts, _check_image_size, filler_ids
 from ._tiny import word_level_tokenizer
@@ -130,6 +131,35 @@ class LlavaFamily(HFFamily):
             raise
         options["grid"] = grid
         return TokenFit(compressor_tokens, grid, crops, options, tuple(notes))
+
+    #: LLaVA's image token id in llava-hf configs (32000 = the first id after Llama's vocabulary).
+    image_token_index: ClassVar[int] = 32000
+
+    def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
+        """llava-hf's config.json layout; the LLM's text model type read from its name (Mistral, Qwen,
+        else Llama). Only the mlp2x_gelu projector exists in transformers' model."""
+        if spec.projector != "mlp2x_gelu":
+            raise ValidationError(
+                f"{spec.checkpoint!r} has projector {spec.projector!r}, which transformers'"
+                f" {spec.model_type} model does not implement (only mlp2x_gelu); it cannot be traced",
+                field="projector", value=spec.projector,
+            )
+        llm, vision = spec.llm, spec.vision
+        name = llm.name.lower()
+        text_type = "mistral" if "mistral" in name else "qwen2" if "qwen" in name else "llama"
+        image_token = self.image_token_index if llm.vocab_size > self.image_token_index else llm.vocab_size - 1
+        return {
+            "model_type": spec.model_type,
+            "text_config": {"model_type": text_type, **text_config_numbers(spec)},
+            "vision_config": {
+                "model_type": "clip_vision_model", "hidden_size": vision.hidden_size,
+                "intermediate_size": vision.intermediate_size, "num_hidden_layers": vision.num_layers,
+                "num_attention_heads": vision.num_heads, "image_size": vision.image_size,
+                "patch_size": vision.patch_size,
+            },
+            "image_token_index": image_token, "vision_feature_layer": -2, "vision_feature_select_strategy": "default",
+            "projector_hidden_act": "gelu", "tie_word_embeddings": llm.tie_word_embeddings,
+        }
 
     # -- config.json -> ModelSpec --------------------------------------------------------------
     def _sections(self, config: Mapping[str, Any]) -> tuple[Section, Section, Section, str, str]:

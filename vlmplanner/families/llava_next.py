@@ -12,6 +12,7 @@ which depends on the image size: 2928 for a 672×672 image on LLaVA-1.6 (336 px 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -81,6 +82,18 @@ class LlavaNextFamily(LlavaFamily):
         side = v.image_size
         layouts = [self.visual_tokens(spec, (h * side // 336, w * side // 336)) for h, w in DEFAULT_PINPOINTS]
         return grid * grid, max(*layouts, spec.native_visual_tokens)
+
+    def jit_traceable(self) -> contextlib.AbstractContextManager[Any]:
+        """``unpad_image`` computes ``round(size * scale)`` from ``tensor.shape``, which a jit trace turns
+        into tensors; ``compat.traceable_llava_next`` does the same arithmetic on Python ints."""
+        return compat.traceable_llava_next()
+
+    def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
+        """LLaVA's layout plus LLaVA-1.6's pinpoints and image-newline parameter."""
+        config = super().config_from_spec(spec)
+        config["image_grid_pinpoints"] = [list(p) for p in DEFAULT_PINPOINTS]
+        config["use_image_newline_parameter"] = True
+        return config
 
     def max_crops(self, config: Mapping[str, Any] | None, side: int) -> int:
         """1 base view + the largest pinpoint's tiles (the config's pinpoints, else LLaVA-1.6's)."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from vlmplanner.schemas import ModelSpec
+
 from ._config import Section
 from .qwen2_vl import Qwen2VLFamily
-from .vision import QWEN25_FULL_ATTENTION_LAYERS
+from .vision import QWEN25_FULL_ATTENTION_LAYERS, QWEN25_WINDOW_PX
 
 __all__ = ["Qwen2_5_VLFamily"]
 
@@ -27,6 +29,13 @@ class Qwen2_5_VLFamily(Qwen2VLFamily):
     text_type: ClassVar[str] = "qwen2_5_vl_text"
     vision_type: ClassVar[str] = "qwen2_5_vl_vision"
     gated_vit: ClassVar[bool] = True
+
+    def _vision_config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
+        vision = spec.vision
+        return {**self._common_vision(spec), "hidden_size": vision.hidden_size,
+                "intermediate_size": vision.intermediate_size, "out_hidden_size": spec.llm.hidden_size,
+                "window_size": QWEN25_WINDOW_PX, "fullatt_block_indexes": list(QWEN25_FULL_ATTENTION_LAYERS),
+                "hidden_act": "silu"}
 
     def full_attention_layers(self, layers: int) -> int:
         """fullatt_block_indexes of every released config, below the depth."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlmplanner import compat
-from vlmplanner.errors import InvalidTokenCountError
+from vlmplanner.errors import InvalidTokenCountError, ValidationError
 from vlmplanner.extras import available, require
 from vlmplanner.schemas import ModelSpec, build
 
@@ -23,13 +23,20 @@ from ._config import (
     llm_parameter_count,
     round_billions,
     sub_config,
+    text_config_numbers,
 )
 from ._hf import HFFamily, _check_counts, _check_image_size, filler_ids
 from ._tiny import word_level_tokenizer
 from .base import TokenFit
 from .geometry import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS, smart_resize
 from .llava import _check_heads
-from .vision import CHECKPOINT_MAX_PIXELS, CHECKPOINT_MIN_PIXELS, VisionProfile, qwen_vit
+from .vision import (
+    CHECKPOINT_MAX_PIXELS,
+    CHECKPOINT_MIN_PIXELS,
+    QWEN_TEMPORAL_PATCH,
+    VisionProfile,
+    qwen_vit,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -83,6 +90,44 @@ class Qwen2VLFamily(HFFamily):
 
     def llm_has_qkv_bias(self, spec: ModelSpec) -> bool:
         return True  # the Qwen2 decoder
+
+    def image_marker(self, processor: Any) -> str:
+        return "<|vision_start|><|image_pad|><|vision_end|>"
+
+    #: Qwen2-VL / Qwen2.5-VL special token ids (identical in every released config).
+    special_token_ids: ClassVar[dict[str, int]] = {
+        "bos_token_id": 151643, "eos_token_id": 151645, "vision_start_token_id": 151652,
+        "vision_end_token_id": 151653, "vision_token_id": 151654, "image_token_id": 151655,
+        "video_token_id": 151656}
+
+    def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
+        """The released configs' layout: M-RoPE splits head_dim/2 rotary pairs 1/4 time, the rest
+        height and width; the special token ids every release uses."""
+        head_dim = spec.llm.hidden_size // spec.llm.num_heads
+        half = head_dim // 2
+        rest = half - half // 4
+        return {
+            "model_type": spec.model_type, **text_config_numbers(spec), **self.special_token_ids,
+            "rope_scaling": {"type": "mrope", "mrope_section": [half // 4, rest // 2, rest - rest // 2]},
+            "vision_config": self._vision_config_from_spec(spec),
+        }
+
+    def _vision_config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
+        vision = spec.vision
+        if vision.intermediate_size % vision.hidden_size:
+            raise ValidationError(
+                f"Qwen2-VL's vision MLP is mlp_ratio x embed_dim; intermediate {vision.intermediate_size}"
+                f" is not a multiple of {vision.hidden_size}", field="vision.intermediate_size",
+                value=vision.intermediate_size,
+            )
+        return {**self._common_vision(spec), "embed_dim": vision.hidden_size, "hidden_size": spec.llm.hidden_size,
+                "mlp_ratio": vision.intermediate_size // vision.hidden_size}
+
+    def _common_vision(self, spec: ModelSpec) -> dict[str, Any]:
+        vision = spec.vision
+        return {"depth": vision.num_layers, "num_heads": vision.num_heads, "patch_size": vision.patch_size,
+                "spatial_merge_size": vision.spatial_merge_size, "temporal_patch_size": QWEN_TEMPORAL_PATCH,
+                "in_chans": 3}
 
     def fit_tokens(self, slug: str, token_rule: str, kind: str, spec: ModelSpec, k: int, *,
                    check_tokens: Any, config: Mapping[str, Any] | None = None, local: bool = False) -> TokenFit:

@@ -109,10 +109,20 @@ def tail_attention(layer: Any, hidden: Tensor, position_embeddings: tuple[Tensor
     eager attention would compute those rows, causal mask included (SDPA may pass none)."""
     parts = compat.decoder_attention(layer)
     x = parts.norm(hidden)
-    batch, length, _ = x.shape
-    head_dim = parts.head_dim
-    q = parts.q_proj(x[:, length - rows:]).view(batch, rows, -1, head_dim).transpose(1, 2)  # [B, H, R, d]
-    k = parts.k_proj(x).view(batch, length, -1, head_dim).transpose(1, 2)                   # [B, Hkv, T, d]
+    length = x.shape[1]
+    return projected_tail_attention(parts.q_proj(x[:, length - rows:]), parts.k_proj(x), parts.head_dim,
+                                    parts.scaling, position_embeddings, attention_mask)
+
+
+def projected_tail_attention(queries: Tensor, keys: Tensor, head_dim: int, scaling: float,
+                             position_embeddings: tuple[Tensor, Tensor] | None,
+                             attention_mask: Tensor | None) -> Tensor:
+    """:func:`tail_attention` from a layer's q/k projections: ``queries [B, R, H·d]`` of the last R
+    tokens (or of all T, then the last R are taken) and ``keys [B, T, Hkv·d]``, before RoPE."""
+    batch, length, _ = keys.shape
+    rows = queries.shape[1]
+    q = queries.reshape(batch, rows, -1, head_dim).transpose(1, 2)                          # [B, H, R, d]
+    k = keys.reshape(batch, length, -1, head_dim).transpose(1, 2)                           # [B, Hkv, T, d]
     if position_embeddings is not None:
         cos, sin = position_embeddings
         if cos.shape[0] != batch:
@@ -124,7 +134,7 @@ def tail_attention(layer: Any, hidden: Tensor, position_embeddings: tuple[Tensor
     groups = q.shape[1] // k.shape[1]
     if groups > 1:
         k = k.repeat_interleave(groups, dim=1)
-    scores = (q @ k.transpose(2, 3)) * parts.scaling                                       # [B, H, R, T]
+    scores = (q @ k.transpose(2, 3)) * scaling                                             # [B, H, R, T]
     causal = (torch.arange(length, device=scores.device)[None, :]
               > torch.arange(length - rows, length, device=scores.device)[:, None])           # [R, T]
     scores = scores.masked_fill(causal, float("-inf"))
@@ -209,6 +219,7 @@ class InLLMHooks:
         self._gathered: dict[str, Any] | None = None
         self._before: dict[str, Tensor] = {}       # computed at layer L-1 for the drop at L
         self._embeddings: Tensor | None = None     # [B, T, D] what entered layer 0 (llm_embeddings)
+        self._capturing: dict[str, Any] | None = None  # q/k hooks on the layer before a drop
         self._decode_masks: dict[int, tuple[Any, Any]] = {}
         self.seen: list[tuple[int, int]] = []      # (layer, tokens) of the last prefill, for tests and reports
         self._handles = [layer.register_forward_pre_hook(partial(self._hook, index), with_kwargs=True)
@@ -227,6 +238,10 @@ class InLLMHooks:
         try:
             yield
         finally:
+            if self._capturing is not None:          # a prefill that failed between capture and drop
+                for handle in self._capturing["handles"]:
+                    handle.remove()
+                self._capturing = None
             self._active = self._pending = self._prefill = False
             self._input_ids = self._keep = self._image = self._embeddings = None
             self._runs = []
@@ -302,8 +317,8 @@ class InLLMHooks:
             self._gathered = {name: self._gather_argument(name, value, keep) for name, value in kwargs.items()}
             current = {**kwargs, **self._gathered}
             hidden = _gather_seq(hidden, local, 1, 0)
-            for b, start, states in merged:              # recycled tokens' merged states (SparseVLM)
-                hidden[b, start:start + states.shape[0]] = states.to(hidden.dtype)
+            for row, slot, states in merged:             # recycled tokens' merged states (SparseVLM)
+                hidden[row, slot:slot + states.shape[0]] = states.to(hidden.dtype)
             changed = True
             self.stats["compressor_s"] += time.perf_counter() - start
         if index + 1 in self._plan:
@@ -330,11 +345,36 @@ class InLLMHooks:
         if wants_row:
             self._before["attention_to_image"] = last_token_attention(module, hidden, position_embeddings,
                                                                       attention_mask)
-        if wants_text:
-            self._before["text_attention"] = tail_attention(module, hidden, position_embeddings, attention_mask,
-                                                            self._text_rows(hidden.shape[1]))
+        if wants_text:   # the rows come from this layer's own q/k projections as it runs (no recompute)
+            self._capture(module, position_embeddings, attention_mask, self._text_rows(hidden.shape[1]))
         if "llm_keys" in self.requires:
             self._before["llm_keys"] = layer_keys(module, hidden, position_embeddings)
+
+    def _capture(self, module: Any, position_embeddings: Any, attention_mask: Any, rows: int) -> None:
+        """Keep what this layer's q_proj (its last ``rows`` tokens) and k_proj compute in its forward;
+        :meth:`_captured_rows` turns them into ``text_attention`` for the drop before the next layer."""
+        parts = compat.decoder_attention(module)
+        store: dict[str, Any] = {"pe": position_embeddings, "mask": attention_mask, "parts": parts}
+
+        def keep(name: str, _: Any, __: Any, output: Tensor) -> None:
+            store[name] = output[:, output.shape[1] - rows:] if name == "q" else output
+
+        store["handles"] = [parts.q_proj.register_forward_hook(partial(keep, "q")),
+                            parts.k_proj.register_forward_hook(partial(keep, "k"))]
+        self._capturing = store
+
+    def _captured_rows(self) -> Tensor | None:
+        store, self._capturing = self._capturing, None
+        if store is None:
+            return None
+        for handle in store["handles"]:
+            handle.remove()
+        if "q" not in store or "k" not in store:
+            raise ValidationError(f"{self.compressor.name}: the layer before the drop never ran its q/k projections",
+                                  field="model", value=None)
+        parts = store["parts"]
+        return projected_tail_attention(store["q"], store["k"], parts.head_dim, parts.scaling, store["pe"],
+                                        store["mask"])
 
     def _text_rows(self, length: int) -> int:
         """How many trailing rows ``text_attention`` holds: every token after the first image of the
@@ -348,7 +388,7 @@ class InLLMHooks:
             _, position_embeddings, attention_mask = compat.decoder_layer_inputs((hidden,), kwargs)
             row = last_token_attention(module, hidden, position_embeddings, attention_mask)
         normed = self.language_model.norm(hidden) if "llm_normed_hidden" in self.requires else None
-        text = self._before.get("text_attention")
+        text = self._captured_rows()
         if "text_attention" in self.requires and self.compressor.attention_layer == "current":
             _, position_embeddings, attention_mask = compat.decoder_layer_inputs((hidden,), kwargs)
             text = tail_attention(module, hidden, position_embeddings, attention_mask,

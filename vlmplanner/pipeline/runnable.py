@@ -61,10 +61,13 @@ class RunnabilityChecker:
 
     def __init__(self, *, checkpoint: str | PathLike[str] | None = None,
                  compressor_weights: str | PathLike[str] | None = None,
-                 config: Mapping[str, Any] | None = None) -> None:
+                 config: Mapping[str, Any] | None = None, image_size: tuple[int, int] | None = None) -> None:
         self.checkpoint = checkpoint
         self.compressor_weights = compressor_weights
         self.config = config
+        #: the workload's image (height, width): where a family's grid follows the image (Qwen), a
+        #: grid rule (pool) is checked on that image's grid, as ``generate()`` will check it
+        self.image_size = image_size
         self._pairs: dict[tuple[str, str], _Pair] = {}
 
     def __call__(self, spec: ModelSpec, compressor: str, visual_tokens: int) -> Runnability:
@@ -75,7 +78,13 @@ class RunnabilityChecker:
             pair = self._pairs[(spec.checkpoint, compressor)] = self._pair(spec, compressor)
         reasons = list(pair.reasons)
         if pair.card is not None and pair.fits_family:
-            _collect(reasons, fit_tokens, pair.card, spec, visual_tokens, config=self.config, local=pair.local)
+            try:
+                fit = fit_tokens(pair.card, spec, visual_tokens, config=self.config, local=pair.local)
+            except ValidationError as error:
+                reasons.append(error.message)
+            else:
+                if fit.grid is None and self.image_size is not None:
+                    _collect(reasons, _check_image_grid, pair.card, spec, visual_tokens, self.image_size)
         if not reasons:
             return RUNNABLE
         return Runnability.trusted(runnable=False, reasons=tuple(reasons))
@@ -113,6 +122,24 @@ class RunnabilityChecker:
         if card is not None:
             _collect(reasons, check_weights, card, self.compressor_weights)
         return _Pair(tuple(reasons), card, local, fits_family)
+
+
+def _check_image_grid(card: CompressorCard, spec: ModelSpec, visual_tokens: int, image_size: tuple[int, int]) -> None:
+    """A pre-LLM grid rule (pool's tiling) on the merged grid of one ``image_size`` image, for a
+    family whose grid follows the image: the check the seam makes in ``generate()``."""
+    from vlmplanner.errors import InvalidTokenCountError
+    from vlmplanner.families import get_family
+
+    if card.kind != "pre-llm" or card.token_rule in ("any", "native"):
+        return
+    profile = get_family(spec.model_type).vision_profile(spec, image_size)
+    factor = spec.vision.patch_size * (spec.vision.spatial_merge_size or 1)
+    grid = (profile.image[0] // factor, profile.image[1] // factor)
+    try:
+        card.check_tokens(visual_tokens, grid[0] * grid[1], grid)
+    except InvalidTokenCountError as error:
+        raise InvalidTokenCountError(f"{error.message} (a {image_size[0]}x{image_size[1]} image)",
+                                     field="visual_tokens", value=visual_tokens) from error
 
 
 def _collect(reasons: list[str], check: Any, *args: Any, **kwargs: Any) -> bool:

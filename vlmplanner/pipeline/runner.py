@@ -147,9 +147,9 @@ class VLMPipeline:
         return per_row, texts
 
     def _image_marker(self) -> str:
-        if self.family.startswith("qwen"):
-            return "<|vision_start|><|image_pad|><|vision_end|>"
-        return f"{self.processor.image_token}\n"
+        from vlmplanner.families import get_family
+
+        return get_family(self.family).image_marker(self.processor)
 
     def encode(self, images: Any, prompts: Any) -> Any:
         """The processor's output for these images and prompts (k placeholders per image), padded

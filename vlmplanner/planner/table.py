@@ -173,7 +173,7 @@ def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpe
         mi_ = ci_ = v_ = np.zeros(0, dtype=int)
         s_ = np.zeros(0)
         p_ = e_ = np.zeros(0, dtype=bool)
-    check = RunnabilityChecker()
+    check = RunnabilityChecker(image_size=image_size)  # a grid that follows the image is checked on it
     runnability = [check(models[mi], compressors[ci], tokens) for mi, ci, tokens, *_ in rows]
     return CandidateTable(
         models=models, compressors=compressors, model_index=mi_.astype(np.int64), compressor_index=ci_.astype(np.int64),

@@ -17,7 +17,6 @@ cache of the prefill's length). Per request, batch 1. docs/profiling.md explains
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import time
@@ -350,18 +349,6 @@ def _traced_input(key: str, value: Any) -> bool:
                                                                                          "attention_mask"))
 
 
-def _jit_traceable(model_type: str) -> contextlib.AbstractContextManager[Any]:
-    """Work around transformers code a torch.jit trace cannot follow, for the trace's duration.
-
-    LLaVA-NeXT's ``unpad_image`` computes ``round(size * scale)`` from ``tensor.shape``, which a
-    jit trace turns into tensors (``TypeError: type Tensor doesn't define __round__``);
-    ``compat.traceable_llava_next`` does the same arithmetic on Python ints and changes no FLOP.
-    """
-    if model_type != "llava_next":
-        return contextlib.nullcontext()
-    return compat.traceable_llava_next()
-
-
 def _fvcore_wrappers() -> tuple[type, type, type]:
     import torch
     from torch import nn
@@ -463,7 +450,7 @@ def _fvcore(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
                 hooks.append(component.register_forward_hook(lambda _m, _i, out: kept.extend(_tensors(out))))
         try:
             analysis = _analysis(wrapper, wrapper.inputs())
-            with _jit_traceable(target.model_type):
+            with target.family.jit_traceable():
                 total = float(analysis.total())
             by_module = {k: float(v) for k, v in analysis.by_module().items()}
             unsupported = dict(analysis.unsupported_ops())

@@ -82,7 +82,8 @@ def check_card(card: CompressorCard, native: int, grid: tuple[int, int] | None =
     assert card.display_name
     assert card.kind in ("pre-llm", "in-llm")
     assert card.training in ("training-free", "trained")
-    assert card.families and all(isinstance(f, str) and f for f in card.families)
+    assert card.families is None or (card.families and all(isinstance(f, str) and f for f in card.families))
+    assert card.supported_families(), f"{card.name} serves no registered family's seam"
     assert set(card.requires) <= set(CONTEXT_INPUTS)
     if card.kind == "in-llm":
         assert card.prune_layer is not None and card.prune_layer >= 1
@@ -367,7 +368,8 @@ class InLLMCompressorConformance(_Base):
                           seed: int | None = None) -> tuple[LayerInputs, slice]:
         """Everything the hooks can supply at a drop (:data:`IN_LLM_INPUTS`), random, and where the
         image tokens sit: the attention row of :meth:`make_inputs`, keys [B, T, key_dim], normed
-        hidden states [B, T, D] and the image mask."""
+        hidden states [B, T, D], the image mask, the attention rows of the tokens after the image
+        [B, suffix, T] and input embeddings [B, T, D]."""
         hidden, attention, where = self.make_inputs(grid, batch=batch, seed=seed)
         batch, length, _ = hidden.shape
         g = torch.Generator().manual_seed((self.seed if seed is None else seed) + 1)
@@ -375,7 +377,11 @@ class InLLMCompressorConformance(_Base):
         normed = torch.randn(batch, length, self.dim, generator=g, dtype=torch.float64).float()
         image = torch.zeros(batch, length, dtype=torch.bool)
         image[:, where] = True
-        return LayerInputs(hidden, attention, keys, normed, image), where
+        rows = length - where.stop
+        text = torch.softmax(torch.randn(batch, rows, length, generator=g, dtype=torch.float64) * 2, -1).float()
+        embeddings = torch.randn(batch, length, self.dim, generator=g, dtype=torch.float64).float()
+        return LayerInputs(hidden, attention, keys, normed, image, text_attention=text,
+                           llm_embeddings=embeddings), where
 
     def _in_llm(self, k: int) -> InLLMCompressor:
         compressor = self.make_compressor(k)
@@ -417,12 +423,23 @@ class InLLMCompressorConformance(_Base):
             for stage, (layer, tokens) in enumerate(compressor.schedule(native, 32)):
                 inputs, _ = self.make_layer_inputs((1, present), seed=stage)
                 where = slice(self.prefix, self.prefix + present)
-                staged = LayerInputs(inputs.hidden, inputs.attention_to_image, inputs.llm_keys,
-                                     inputs.llm_normed_hidden, inputs.image_mask, layer, stage)
+                staged = replace(inputs, layer=layer, stage=stage)
                 keep = compressor.choose(staged, where, tokens)
                 assert tuple(keep.shape) == (self.batch_size, tokens), (grid, k, layer)
                 assert (keep[:, 1:] > keep[:, :-1]).all() and (keep >= where.start).all()
                 present = tokens
+
+    def test_merged_states_fit_the_kept_slots(self) -> None:
+        """``choose_merged`` keeps choose()'s indices; merged states, when given, are one per kept
+        slot ``[B, tokens, D]`` in the hidden states' dtype, and finite."""
+        for grid, k in self.cases():
+            inputs, where = self.make_layer_inputs(grid)
+            compressor = self._in_llm(k)
+            keep, states = compressor.choose_merged(inputs, where)
+            assert torch.equal(keep, compressor.choose(inputs, where))
+            if states is not None:
+                assert tuple(states.shape) == (self.batch_size, k, inputs.hidden.shape[-1])
+                assert states.dtype == inputs.hidden.dtype and bool(torch.isfinite(states).all())
 
     def test_schedule_averages_to_k(self) -> None:
         """Drop points ascend from prune_layer inside the LLM, counts never grow and stay in 1..N,
