@@ -56,7 +56,7 @@ def test_the_default_answer_is_runnable(capsys: pytest.CaptureFixture[str], url:
 
 def test_recommend_table(capsys: pytest.CaptureFixture[str], url: str) -> None:
     code, out, _ = run(capsys, "recommend", "--task", "ocr-text", "--budget-gflops", "1000", "--text-tokens", "50",
-                       "--accounting", "paper", "--include-unrunnable", "--catalog", url)
+                       "--accounting", "paper", "--family", "llava_next", "--include-unrunnable", "--catalog", url)
     assert code == 0
     assert "llava-next-qwen1.5-0.5b+tokenpacker@576" in out and "why" in out and "a what-if" in out
 

@@ -5,7 +5,7 @@ schedule, recycling counts, bad inputs) are pinned."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from _extras import requires_torch
@@ -25,7 +25,8 @@ class TestSparseVLM(InLLMCompressorConformance):
 
 
 class TestSparseVLMStagesInTinyModels(InLLMCompressorConformance):
-    """Eight LLM layers with K = 2: drops before layers 2, 3 and 5, each seen by the model."""
+    """Eight LLM layers with K = 2: stages before layers 2, 3 and 5 (and one-token remainder drops), each
+    seen by the model."""
 
     compressor_name = "sparsevlm"
     generation_layers = 8

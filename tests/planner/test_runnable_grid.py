@@ -29,6 +29,7 @@ import pytest
 from _extras import TORCH_STACK, need, requires_torch
 
 from vlmplanner.compressors import compressor_card
+from vlmplanner.cost import visual_tokens_per_image
 from vlmplanner.errors import VlmPlannerError
 from vlmplanner.pipeline.runnable import runnability
 from vlmplanner.planner import Planner, Recommendation
@@ -136,7 +137,9 @@ def test_every_default_recommendation_is_runnable(answers: list[Answer]) -> None
         assert rec is not None
         assert rec.include == "runnable" and rec.runnable.runnable, (str(answer.query), rec.key, rec.runnable)
         assert rec.runnable_alternative is None and "What-if" not in rec.reason
-        again = runnability(rec.model, rec.candidate.compressor, rec.candidate.visual_tokens)
+        native = visual_tokens_per_image(rec.model, answer.query.workload.image_size)
+        again = runnability(rec.model, rec.candidate.compressor, rec.candidate.tokens_for(native),
+                            share=rec.candidate.share)
         assert again.runnable, (str(answer.query), rec.key, again.reasons)  # the same checks, asked afresh
         assert json.loads(rec.model_dump_json())["runnable"] == {"runnable": True, "reasons": []}
 
@@ -260,7 +263,7 @@ def _next_layout(height: int, width: int, config: dict[str, Any]) -> tuple[int, 
 def _expected_visual(rec: Recommendation, native: int, size: tuple[int, int], config: dict[str, Any]) -> int:
     """Visual tokens the LLM's input holds for one image of ``size`` (in-LLM: before layer K)."""
     card = compressor_card(rec.candidate.compressor)
-    k = rec.candidate.visual_tokens
+    k = rec.candidate.tokens_for(native)      # a share: of this image's own native tokens
     if card.token_rule == "native" or card.kind == "in-llm":
         return native
     if rec.model.model_type == "llava_next":
@@ -283,19 +286,19 @@ def _check_key(group: KeyGroup, checkpoints: TinyCheckpoints, recorder_class: ty
 
     rec = group.rec
     card = compressor_card(rec.candidate.compressor)
-    k = rec.candidate.visual_tokens
     layers = max(MIN_LLM_LAYERS, (card.prune_layer or 0) + 2) if card.kind == "in-llm" else MIN_LLM_LAYERS
     directory, tiny = checkpoints.get(rec.model, layers)
     config = json.loads((directory / "config.json").read_text())
     problems: list[str] = []
     seen_by_size: list[str] = []
     with rec.instantiate(checkpoint=directory, architecture="tokens") as pipeline:
-        if pipeline.key != rec.key or pipeline.candidate.visual_tokens != k:
+        if pipeline.key != rec.key:
             problems.append(f"the pipeline runs {pipeline.key}")
         for seed, size in enumerate(_image_sizes(rec, group.queries)):
             image, prompt = make_image(*size, seed=seed), tiny.family.tiny_prompt
             native = tiny.family.visual_tokens(rec.model, size)
             visual = _expected_visual(rec, native, size, config)
+            k = rec.candidate.tokens_for(native)
             text = _text_tokens(tiny, prompt, image)
             recorder = recorder_class(pipeline.model)
             try:

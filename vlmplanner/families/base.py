@@ -64,6 +64,9 @@ class ModelFamily(abc.ABC):
     seam_stages: ClassVar[frozenset[str]] = frozenset()
     #: whether the in-LLM hooks (FastV-style pruning inside the decoder) work on this family's LLM
     llm_hooks: ClassVar[bool] = False
+    #: whether a compressor setting may be a share of each image's native tokens (``@25%``): for
+    #: families whose token count follows the image
+    token_shares: ClassVar[bool] = False
 
     def serves(self, kind: str, stage: str, requires: tuple[str, ...], in_llm_inputs: tuple[str, ...]) -> bool:
         """Whether this family's seam can run a compressor of ``kind`` at ``stage`` that needs

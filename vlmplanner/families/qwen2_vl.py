@@ -68,6 +68,7 @@ class Qwen2VLFamily(HFFamily):
     #: the seam compresses the merged tokens after the patch merger (the projector)
     seam_stages: ClassVar[frozenset[str]] = frozenset({"post-projector"})
     llm_hooks: ClassVar[bool] = True
+    token_shares: ClassVar[bool] = True   # native resolution: each image's count follows its size
     #: Qwen2.5-VL's ViT: window attention, RMSNorm and a gated MLP (Qwen2-VL: full attention)
     gated_vit: ClassVar[bool] = False
 

@@ -131,9 +131,10 @@ def instantiate(recommendation: Recommendation, *, device: str = "cpu", dtype: A
     if not recommendation.runnable.runnable:  # a what-if: say everything that stands in the way at once
         from .runnable import runnability
 
-        found = runnability(recommendation.model, recommendation.candidate.compressor,
-                            recommendation.candidate.visual_tokens, checkpoint=checkpoint,
-                            compressor_weights=compressor_weights)
+        candidate = recommendation.candidate
+        found = runnability(recommendation.model, candidate.compressor,
+                            candidate.tokens_for(recommendation.model.native_visual_tokens), checkpoint=checkpoint,
+                            compressor_weights=compressor_weights, share=candidate.share)
         if not found.runnable:
             raise NotRunnableError(recommendation.key, found.reasons,
                                    alternative=recommendation.runnable_alternative)

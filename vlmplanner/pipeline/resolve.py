@@ -17,7 +17,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmplanner.errors import UnknownModelError, ValidationError
+from vlmplanner.errors import InvalidTokenCountError, UnknownModelError, ValidationError
 from vlmplanner.families.base import TokenFit
 from vlmplanner.schemas import Candidate, ModelSpec
 
@@ -33,6 +33,7 @@ __all__ = [
     "check_device",
     "check_dtype",
     "check_seam",
+    "check_share",
     "check_weights",
     "fit_tokens",
     "resolve",
@@ -53,7 +54,8 @@ _DEVICE = re.compile(r"^(cpu|mps|meta|(cuda|xpu|npu)(:\d+)?)$")
 class RunPlan:
     """What load() will build, decided before anything is loaded.
 
-    ``visual_tokens`` is the candidate's k. For ``llava_next``, pre-LLM compressors run per crop:
+    ``visual_tokens`` is the candidate's k (a share's k at the model's reference image; ``share``
+    then keeps that fraction of each image's own tokens). For ``llava_next``, pre-LLM compressors run per crop:
     ``crop_tokens`` = k / ``crops`` (the most crops an image can have), so an image never gives the
     LLM more than k tokens, newline tokens aside. ``grid`` is the patch grid a compressor runs on
     (per crop for the LLaVA families; None for Qwen, whose grid depends on the image).
@@ -79,6 +81,14 @@ class RunPlan:
     @property
     def family(self) -> str:
         return self.spec.model_type
+
+    @property
+    def share(self) -> float | None:
+        return self.candidate.share
+
+    def tokens_for(self, native: int) -> int:
+        """The tokens one image with ``native`` tokens keeps: k, or the share of its own count."""
+        return self.compressor_tokens if self.share is None else self.candidate.tokens_for(native)
 
     @property
     def compressor(self) -> str:
@@ -298,6 +308,32 @@ def fit_tokens(card: CompressorCard, spec: ModelSpec, k: int, *, config: Mapping
     return replace(fit, options=options)
 
 
+def check_share(candidate: Candidate, spec: ModelSpec, card: CompressorCard) -> int:
+    """The k a share candidate keeps at the model's reference image, or InvalidTokenCountError (field
+    ``share``) when the share has no meaning here: a family whose every image gives the same count, a
+    compressor that does not compress, or an in-LLM one (its hooks take one k for every image)."""
+    from vlmplanner.families import get_family
+
+    assert candidate.share is not None
+    family = get_family(spec.model_type)
+    k = candidate.tokens_for(spec.native_visual_tokens)
+    if not family.token_shares:
+        raise InvalidTokenCountError(
+            f"{candidate.key}: {spec.checkpoint} is a {spec.model_type} model, whose images all give"
+            f" {spec.native_visual_tokens} visual tokens; a share of them is for families whose count follows"
+            f" the image. Use a count, e.g. @{k}", field="share", value=candidate.share,
+        )
+    if card.token_rule == "native" and candidate.share != 1:
+        raise InvalidTokenCountError(f"{candidate.key}: {card.name} keeps every token: its share is 100%",
+                                     field="share", value=candidate.share)
+    if card.kind == "in-llm":
+        raise InvalidTokenCountError(
+            f"{candidate.key}: {card.name} prunes inside the LLM with one k for every image; give it a count"
+            f" (e.g. @{k} at the reference image)", field="share", value=candidate.share,
+        )
+    return k
+
+
 def check_weights(card: CompressorCard, compressor_weights: Any,
                   compressor_options: Mapping[str, Any] | None = None) -> str | None:
     """The trained compressor's weights file (None for a training-free one), or a ValidationError
@@ -373,15 +409,15 @@ def resolve(
         config = _local_config(Path(where))
         if config is not None:
             _check_same_architecture(spec, config, where, architecture)
-    fit = fit_tokens(card, spec, candidate.visual_tokens, config=config, local=local,
-                     compressor_options=compressor_options)
+    k = check_share(candidate, spec, card) if candidate.share is not None else candidate.tokens_for(0)
+    fit = fit_tokens(card, spec, k, config=config, local=local, compressor_options=compressor_options)
     options = dict(fit.options)
     weights = check_weights(card, compressor_weights, compressor_options)
     if weights is not None:
         options["weights"] = weights
     options = _merge_options(options, compressor_options)
     return RunPlan(
-        candidate=candidate, spec=spec, card=card, visual_tokens=candidate.visual_tokens,
+        candidate=candidate, spec=spec, card=card, visual_tokens=k,
         compressor_tokens=fit.compressor_tokens, grid=fit.grid, crops=fit.crops, compressor_options=options,
         checkpoint=where, local_checkpoint=local, device=device_name, dtype=dtype_name,
         trust_remote_code=trust_remote_code, notes=fit.notes,

@@ -37,14 +37,15 @@ RUNNABLE = Runnability.trusted(runnable=True, reasons=())
 def runnability(spec: ModelSpec, compressor: str, visual_tokens: int, *,
                 checkpoint: str | PathLike[str] | None = None,
                 compressor_weights: str | PathLike[str] | None = None,
-                config: Mapping[str, Any] | None = None) -> Runnability:
+                config: Mapping[str, Any] | None = None, share: float | None = None) -> Runnability:
     """Every reason ``load()`` would refuse ``spec`` + ``compressor`` @ ``visual_tokens``: no family
     adapter or seam, a compressor the catalog knows but vlmplanner does not implement, one the family
     cannot serve, no released checkpoint (and no local one), a trained compressor with no weights,
     a token count the compressor or the family cannot give. ``checkpoint`` and ``compressor_weights``
-    are what the user would pass to ``instantiate()``."""
+    are what the user would pass to ``instantiate()``. ``share``: the candidate keeps this share of
+    each image's tokens (``visual_tokens`` is then its k at the image costed)."""
     return RunnabilityChecker(checkpoint=checkpoint, compressor_weights=compressor_weights,
-                              config=config)(spec, compressor, visual_tokens)
+                              config=config)(spec, compressor, visual_tokens, share=share)
 
 
 @dataclass
@@ -70,13 +71,21 @@ class RunnabilityChecker:
         self.image_size = image_size
         self._pairs: dict[tuple[str, str], _Pair] = {}
 
-    def __call__(self, spec: ModelSpec, compressor: str, visual_tokens: int) -> Runnability:
-        from .resolve import fit_tokens
+    def __call__(self, spec: ModelSpec, compressor: str, visual_tokens: int, *,
+                 share: float | None = None) -> Runnability:
+        from vlmplanner.schemas import Candidate
+
+        from .resolve import check_share, fit_tokens
 
         pair = self._pairs.get((spec.checkpoint, compressor))
         if pair is None:
             pair = self._pairs[(spec.checkpoint, compressor)] = self._pair(spec, compressor)
         reasons = list(pair.reasons)
+        if share is not None and pair.card is not None and pair.fits_family:
+            pair_ok = _collect(reasons, check_share, Candidate.trusted(model=spec.checkpoint, compressor=pair.card.name,
+                                                                      share=share), spec, pair.card)
+            if not pair_ok:
+                return Runnability.trusted(runnable=False, reasons=tuple(reasons))
         if pair.card is not None and pair.fits_family:
             try:
                 fit = fit_tokens(pair.card, spec, visual_tokens, config=self.config, local=pair.local)

@@ -317,10 +317,25 @@ class QwenSeam(Seam):
         self.merge = int(self.config.vision_config.spatial_merge_size)
         self.needs = set(compressor.required_inputs) if self.compresses_features else set()
         self._positions: list[Tensor] | None = None
+        self._by_tokens: dict[int, Compressor] = {}
         self._prepared: tuple[Any, list[Tensor]] | None = None
         self._unpatch: Any = None
         if self.compresses_features:
             self._unpatch = compat.patch_rope_index(compat.vlm_part(model, "inner_model"), self._rope_index_or_none)
+
+    def _compressor_for(self, k: int) -> Compressor:
+        """The plan's compressor keeping ``k`` tokens (built once per k; a share's k follows the image)."""
+        if k == self.compressor.visual_tokens:
+            return self.compressor
+        if k not in self._by_tokens:
+            from vlmplanner.compressors import get_compressor
+
+            options = {key: v for key, v in self.plan.compressor_options.items() if key != "grid"}
+            built = get_compressor(self.plan.compressor, k, model_type=self.plan.family, **options)
+            if isinstance(built, torch.nn.Module):
+                built.to(self.model.device).eval()
+            self._by_tokens[k] = built
+        return self._by_tokens[k]
 
     def _rope_index_or_none(self, *args: Any, **kwargs: Any) -> Any:
         """Compressed positions while a session with compressed features runs; else None (the
@@ -347,7 +362,7 @@ class QwenSeam(Seam):
         native = grid[0] * grid[1]
         if self.plan.card.token_rule == "native":
             return native
-        k = self.plan.compressor_tokens
+        k = self.plan.tokens_for(native)       # k, or the share of this image's own tokens
         if k > native:
             raise InvalidTokenCountError(
                 f"{self.plan.compressor} cannot keep {k} visual tokens: an image of {grid[0]}x{grid[1]} merged"
@@ -383,6 +398,8 @@ class QwenSeam(Seam):
             compressor = self.compressor
             if self.plan.card.token_rule == "native":     # `none` keeps each image's own count
                 compressor = type(compressor)(grid[0] * grid[1])
+            elif self.plan.share is not None:              # a share: k follows this image's grid
+                compressor = self._compressor_for(self.plan.tokens_for(grid[0] * grid[1]))
             start = time.perf_counter()
             out = compressor.compress(stacked, context)
             self._timed("compressor_s", start)

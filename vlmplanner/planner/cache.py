@@ -32,7 +32,7 @@ __all__ = ["CACHE_FORMAT", "cache_path", "data_version", "load_cached", "save_ca
 log = logging.getLogger(__name__)
 
 #: Bump when the Snapshot's shape or meaning changes, so older cache files are ignored.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: observed_shares (results given as shares of the native tokens)
 
 
 def cache_path(url: str) -> Path | None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from vlmplanner.scaling import ScalingFit
     from vlmplanner.store import Catalog
 
-__all__ = ["LawBook", "LawData", "law_family", "usable"]
+__all__ = ["LawBook", "LawData", "law_family", "usable", "usable_share"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,17 @@ def law_family(model: ModelSpec) -> str:
 def usable(result: QualityResult) -> bool:
     """A result the planner may use: a catalog model, an exact token count, no disqualifying flag."""
     return result.model is not None and result.visual_tokens is not None and not (EXCLUDED_FLAGS & set(result.flags))
+
+
+def usable_share(result: QualityResult, model: ModelSpec) -> bool:
+    """A result given as a share of the native tokens (``ratio=0.25``) on a family whose token count
+    follows the image: it is a candidate as that share (``@25%``), costed at the workload's image.
+    Its ``tokens-not-a-count`` flag is what a share is; other disqualifying flags still count."""
+    from vlmplanner.families import get_family, list_families
+
+    return (result.visual_tokens is None and result.share is not None and model.model_type in list_families()
+            and get_family(model.model_type).token_shares
+            and not ((EXCLUDED_FLAGS - {"tokens-not-a-count"}) & set(result.flags)))
 
 
 @dataclass

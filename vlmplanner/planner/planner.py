@@ -22,7 +22,7 @@ from vlmplanner.errors import (
     UnknownModelError,
     ValidationError,
 )
-from vlmplanner.schemas import Budget, Candidate, Hardware, Workload
+from vlmplanner.schemas import Budget, Hardware, Workload
 from vlmplanner.schemas._base import build
 
 from .laws import law_family
@@ -324,10 +324,9 @@ class Planner:
         snapshot = self.snapshot
         model = table.models[table.model_index[chosen]]
         compressor = snapshot.compressors[table.compressors[table.compressor_index[chosen]]]
-        candidate = Candidate.trusted(model=model.checkpoint, compressor=compressor.name,
-                              visual_tokens=int(table.visual_tokens[chosen]))
+        candidate = table.candidate(chosen)
         quality = self.estimate(table, chosen, warn=True)
-        detail = breakdown(model, compressor, candidate.visual_tokens, workload, hardware=self.hardware,
+        detail = breakdown(model, compressor, int(table.visual_tokens[chosen]), workload, hardware=self.hardware,
                            dtype=self.dtype, accounting=accounting)
         # Only real measurements of this workload count as "measured cost" (not traced or analytic rows).
         measured = [m for m in snapshot.measurements.get(candidate.key, [])

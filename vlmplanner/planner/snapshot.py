@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vlmplanner.errors import UnknownCompressorError
 from vlmplanner.schemas import (
@@ -22,7 +22,7 @@ from vlmplanner.schemas import (
     StoredFit,
 )
 
-from .laws import LawBook, usable
+from .laws import LawBook, usable, usable_share
 
 if TYPE_CHECKING:
     from vlmplanner.store import Catalog
@@ -45,6 +45,9 @@ class Snapshot:
     laws: LawBook
     #: candidate key -> real measurements of its cost (method "measured", status "ok")
     measurements: dict[str, list[CostMeasurement]] = field(default_factory=dict)
+    #: (checkpoint, compressor, benchmark) -> share of the native tokens -> results there (families
+    #: whose token count follows the image, where sources report shares instead of counts)
+    observed_shares: dict[tuple[str, str, str], dict[float, list[QualityResult]]] = field(default_factory=dict)
 
     def compressor(self, name: str) -> CompressorSpec:
         """The compressor called ``name`` or one of its aliases."""
@@ -76,21 +79,31 @@ class Snapshot:
               ) -> Snapshot:
         by_checkpoint = {m.checkpoint: m for m in models}
         by_benchmark = {b.name: b for b in benchmarks}
+        results = list(results)
         usable_results = [r for r in results if usable(r)]
         observed: dict[tuple[str, str, str], dict[int, list[QualityResult]]] = defaultdict(dict)
         for result in usable_results:
             assert result.model is not None and result.visual_tokens is not None
-            slot = observed[(result.model, result.compressor, result.benchmark)]
-            existing = slot.get(result.visual_tokens)
-            rank = PROVENANCE_RANK[result.provenance]
-            if not existing or rank < PROVENANCE_RANK[existing[0].provenance]:
-                slot[result.visual_tokens] = [result]
-            elif rank == PROVENANCE_RANK[existing[0].provenance]:
-                existing.append(result)
+            _keep_best(observed[(result.model, result.compressor, result.benchmark)], result.visual_tokens, result)
+        shares: dict[tuple[str, str, str], dict[float, list[QualityResult]]] = defaultdict(dict)
+        for result in results:
+            if result.model in by_checkpoint and usable_share(result, by_checkpoint[result.model]):
+                assert result.share is not None
+                _keep_best(shares[(result.model, result.compressor, result.benchmark)], result.share, result)
         laws = LawBook.build(list(stored_fits), by_checkpoint, by_benchmark, usable_results, refit=refit)
         measured: dict[str, list[CostMeasurement]] = defaultdict(list)
         for measurement in measurements:
             if measurement.method == "measured" and measurement.status == "ok":
                 measured[measurement.candidate_key].append(measurement)
         return cls(by_checkpoint, {c.name: c for c in compressors}, by_benchmark, {h.name: h for h in hardware},
-                   dict(observed), laws, dict(measured))
+                   dict(observed), laws, dict(measured), dict(shares))
+
+
+def _keep_best(slot: dict[Any, list[QualityResult]], at: Any, result: QualityResult) -> None:
+    """Keep the best-provenance results at one token count or share (ties: all of them)."""
+    existing = slot.get(at)
+    rank = PROVENANCE_RANK[result.provenance]
+    if not existing or rank < PROVENANCE_RANK[existing[0].provenance]:
+        slot[at] = [result]
+    elif rank == PROVENANCE_RANK[existing[0].provenance]:
+        existing.append(result)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from vlmplanner.pipeline.runnable import Runnability, RunnabilityChecker
-from vlmplanner.schemas import ModelSpec, QualityResult
+from vlmplanner.schemas import Candidate, ModelSpec, QualityResult
 
 from .laws import law_family
 from .recommendation import QualityEstimate, QualityPart
@@ -40,6 +41,9 @@ class CandidateTable:
     runnability: list[Runnability] = field(default_factory=list)
     #: ``runnability``'s verdicts as one bool array, for masks
     runnable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: the share of the native tokens a row keeps (``@25%``), NaN for a count; ``visual_tokens`` then
+    #: holds its k at the table's image
+    share: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _estimates: dict[int, QualityEstimate] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -62,11 +66,18 @@ class CandidateTable:
             score=self.score[rows], predicted=self.predicted[rows], extrapolated=self.extrapolated[rows],
             without_estimate=self.without_estimate, task=self.task,
             runnability=[self.runnability[int(i)] for i in rows], runnable=self.runnable[rows],
-            _estimates={position[i]: e for i, e in self._estimates.items() if i in position},
+            share=self.share[rows], _estimates={position[i]: e for i, e in self._estimates.items() if i in position},
         )
 
+    def candidate(self, i: int) -> Candidate:
+        share = float(self.share[i])
+        return Candidate.trusted(model=self.models[self.model_index[i]].checkpoint,
+                                 compressor=self.compressors[self.compressor_index[i]],
+                                 visual_tokens=None if share == share else int(self.visual_tokens[i]),
+                                 share=share if share == share else None)
+
     def key(self, i: int) -> str:
-        return f"{self.models[self.model_index[i]].checkpoint}+{self.compressors[self.compressor_index[i]]}@{int(self.visual_tokens[i])}"
+        return self.candidate(i).key
 
 
 def _native_tokens(model: ModelSpec, image_size: tuple[int, int] | None) -> int:
@@ -87,17 +98,18 @@ def _observed_estimate(rows: list[QualityResult], metric: str) -> QualityEstimat
 
 
 def _family_estimates(snapshot: Snapshot, task: ResolvedTask, model: ModelSpec, compressor: str,
-                      native: int) -> dict[int, QualityEstimate]:
+                      native: int, *, shares: bool = False) -> dict[Any, QualityEstimate]:
     """Task-family estimates from the family's benchmarks (``task.parts``): at each token count where
     the candidate has a result on every one, the mean of their scores as fractions of each maximum
     (docs/planner.md, "Task families")."""
     per_part = []
+    source: Any = snapshot.observed_shares if shares else snapshot.observed
     for benchmark in task.parts:
-        observed = snapshot.observed.get((model.checkpoint, compressor, benchmark), {})
-        per_part.append({tokens: rows for tokens, rows in observed.items() if tokens <= native})
+        observed = source.get((model.checkpoint, compressor, benchmark), {})
+        per_part.append({at: rows for at, rows in observed.items() if shares or at <= native})
     if not per_part:
         return {}
-    estimates: dict[int, QualityEstimate] = {}
+    estimates: dict[Any, QualityEstimate] = {}
     for tokens in sorted(set(per_part[0]).intersection(*per_part[1:])):
         parts = []
         for benchmark, values in zip(task.parts, per_part):
@@ -117,11 +129,58 @@ def _family_estimates(snapshot: Snapshot, task: ResolvedTask, model: ModelSpec, 
     return estimates
 
 
+NO_SHARE = float("nan")
+Values = dict[Any, tuple[float, bool, bool, "QualityEstimate | None"]]
+
+
+def _share_values(snapshot: Snapshot, task: ResolvedTask, model: ModelSpec, compressor: str,
+                  native: int) -> list[Values]:
+    """Per task benchmark, the observed estimates at each share of the native tokens (no laws: the
+    scaling laws are fitted on counts)."""
+    if not snapshot.observed_shares:
+        return []
+    per_benchmark: list[Values] = []
+    for benchmark in task.benchmarks:
+        scale = snapshot.benchmarks[benchmark].max_score or 1.0
+        metric = snapshot.benchmarks[benchmark].metric
+        observed = snapshot.observed_shares.get((model.checkpoint, compressor, benchmark), {})
+        values: Values = {}
+        for share, results in observed.items():
+            estimate = _observed_estimate(results, metric)
+            values[share] = (estimate.score / (scale if task.is_mix else 1.0), False, False, estimate)
+        per_benchmark.append(values)
+    if task.parts:
+        for share, estimate in _family_estimates(snapshot, task, model, compressor, native, shares=True).items():
+            per_benchmark[0].setdefault(share, (estimate.score, False, False, estimate))
+    return per_benchmark
+
+
+def _add_rows(rows: list[tuple[int, int, int, float, bool, bool]], estimates: dict[int, QualityEstimate],
+              shares: list[float], task: ResolvedTask, mi: int, ci: int, per_benchmark: list[Values],
+              place: Any) -> int:
+    """One row per token count (or share) every benchmark of the task has a value at; ``place``
+    maps it to (k at the table's image, share or NaN). Returns how many rows it added."""
+    common = set(per_benchmark[0]).intersection(*per_benchmark[1:]) if per_benchmark else set()
+    total_weight = sum(task.weights.values())
+    weights = list(task.weights.values())
+    for at in sorted(common):
+        parts = [values[at] for values in per_benchmark]
+        score = float(sum(w * p[0] for w, p in zip(weights, parts))) / total_weight
+        tokens, share = place(at)
+        index = len(rows)
+        rows.append((mi, ci, tokens, score, any(p[1] for p in parts), any(p[2] for p in parts)))
+        shares.append(share)
+        if len(parts) == 1 and parts[0][3] is not None:
+            estimates[index] = parts[0][3]
+    return len(common)
+
+
 def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpec], compressors: list[str],
                 image_size: tuple[int, int] | None = None) -> CandidateTable:
     """Enumerate candidates and attach one quality estimate each (observed beats predicted)."""
     laws = snapshot.laws
     rows: list[tuple[int, int, int, float, bool, bool]] = []
+    shares: list[float] = []
     estimates: dict[int, QualityEstimate] = {}
     without = 0
     for mi, model in enumerate(models):
@@ -154,19 +213,14 @@ def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpe
             if task.parts:  # a task family: its benchmarks' mean where the aggregate has no value
                 for tokens, estimate in _family_estimates(snapshot, task, model, compressor, native).items():
                     per_benchmark[0].setdefault(tokens, (estimate.score, False, False, estimate))
-            common = set(per_benchmark[0]).intersection(*per_benchmark[1:]) if per_benchmark else set()
-            if not common:
+            if compressor == "none" and image_size is not None:  # none keeps this image's native count
+                per_benchmark = [{native: v[max(v)]} if v else {} for v in per_benchmark]
+            share_values = _share_values(snapshot, task, model, compressor, native)
+            added = _add_rows(rows, estimates, shares, task, mi, ci, per_benchmark, lambda tokens: (tokens, NO_SHARE))
+            added += _add_rows(rows, estimates, shares, task, mi, ci, share_values,
+                               lambda share, n=native: (max(1, round(share * n)), share))
+            if not added:
                 without += 1
-                continue
-            total_weight = sum(task.weights.values())
-            for tokens in sorted(common):
-                parts = [values[tokens] for values in per_benchmark]
-                weights = list(task.weights.values())
-                score = float(sum(w * p[0] for w, p in zip(weights, parts))) / total_weight
-                index = len(rows)
-                rows.append((mi, ci, tokens, score, any(p[1] for p in parts), any(p[2] for p in parts)))
-                if len(parts) == 1 and parts[0][3] is not None:
-                    estimates[index] = parts[0][3]
     if rows:
         mi_, ci_, v_, s_, p_, e_ = (np.asarray(col) for col in zip(*rows))
     else:
@@ -174,11 +228,12 @@ def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpe
         s_ = np.zeros(0)
         p_ = e_ = np.zeros(0, dtype=bool)
     check = RunnabilityChecker(image_size=image_size)  # a grid that follows the image is checked on it
-    runnability = [check(models[mi], compressors[ci], tokens) for mi, ci, tokens, *_ in rows]
+    runnability = [check(models[mi], compressors[ci], tokens, share=None if share != share else share)
+                   for (mi, ci, tokens, *_), share in zip(rows, shares)]
     return CandidateTable(
         models=models, compressors=compressors, model_index=mi_.astype(np.int64), compressor_index=ci_.astype(np.int64),
         visual_tokens=v_.astype(np.int64), score=s_.astype(float), predicted=p_.astype(bool),
         extrapolated=e_.astype(bool), without_estimate=without, task=task, runnability=runnability,
         runnable=np.fromiter((r.runnable for r in runnability), dtype=bool, count=len(runnability)),
-        _estimates=estimates,
+        share=np.asarray(shares, dtype=float), _estimates=estimates,
     )

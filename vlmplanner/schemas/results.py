@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import ClassVar, Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, field_validator
@@ -44,6 +45,21 @@ class ResultIn(Schema):
         return value
 
 
+_RATIO = re.compile(r"^\s*ratio\s*=\s*(\d+(?:\.\d+)?)(?![\d.])")
+
+
+def share_of_label(label: str, compressor: str) -> float | None:
+    """The share a source's token label states, exactly as printed (``ratio=0.0625`` -> 0.0625), or
+    None. ``dynamic`` for ``none``: every native token (1.0)."""
+    found = _RATIO.match(label)
+    if found:
+        value = float(found.group(1))
+        return value if 0 < value <= 1 else None
+    if compressor == "none" and label.strip().lower().startswith("dynamic"):
+        return 1.0
+    return None
+
+
 class QualityResult(Schema):
     """A stored quality result, as it leaves the catalog.
 
@@ -75,9 +91,19 @@ class QualityResult(Schema):
 
     @property
     def candidate_key(self) -> str | None:
-        if self.model is None or self.visual_tokens is None:
+        if self.model is None or (self.visual_tokens is None and self.share is None):
             return None
-        return f"{self.model}+{self.compressor}@{self.visual_tokens}"
+        from .candidate import Candidate
+
+        return Candidate.trusted(model=self.model, compressor=self.compressor, visual_tokens=self.visual_tokens,
+                                 share=self.share).key
+
+    @property
+    def share(self) -> float | None:
+        """The share of each image's native tokens the result kept, where the source gave that instead
+        of a count: ``ratio=0.25 (75% reduction)``, ``ratio=0.05 of avg tokens``; ``dynamic ...`` for
+        ``none`` (all of them). None when the result has a count, or the label is no share."""
+        return share_of_label(self.visual_tokens_label, self.compressor) if self.visual_tokens is None else None
 
 
 class CostMeasurement(Schema):
