@@ -75,6 +75,9 @@ CASES: list[tuple[str, str, dict[str, Any], type[Exception], str, Any]] = [
      "compressor_options.visual_tokens", 9),
     ("unknown-option", "tiny/llava+pool@4", {"compressor_options": {"colour": "red"}}, ValidationError, "colour",
      None),
+    ("bad-architecture", "tiny/llava+pool@4", {"architecture": "loose"}, ValidationError, "architecture", "loose"),
+    ("share-on-fixed-resolution", "tiny/llava+divprune@25%", {}, InvalidTokenCountError, "share", 0.25),
+    ("share-out-of-range", "tiny/qwen2_vl+divprune@101%", {}, InvalidTokenCountError, "share", "101%"),
 ]
 
 

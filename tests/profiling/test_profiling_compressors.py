@@ -137,6 +137,9 @@ def test_fastv_prunes_inside_the_llm(llava: ProfileTarget) -> None:
     full = count_flops(llava, None, method="traced", compressor="none")
     assert fewer.flops["llm_blocks"] < fastv.flops["llm_blocks"] < full.flops["llm_blocks"]
     assert fastv.visual_tokens == 4 and any("prunes inside the LLM" in n for n in fastv.notes)
+    analytic = {layer: count_flops(llava, 4, method="analytic", compressor="fastv",
+                                   compressor_options={"prune_layer": layer}).flops["llm_blocks"] for layer in (1, 2)}
+    assert analytic[1] < analytic[2]                                  # the analytic count charges the same K
     with pytest.raises(ValidationError) as caught:                    # K = 2 of 2 layers prunes nothing
         count_flops(llava, 4, method="traced", compressor="fastv")
     assert caught.value.field == "prune_layer"

@@ -56,7 +56,7 @@ def profile(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="A catalog checkpoint (llava-hf/llava-1.5-7b-hf) or a local"
                                          " checkpoint directory.")],
     compressor: Annotated[str, typer.Option(
-        help="The compressor (vlmplanner compressors list): it runs through the same seam as load()."
+        help="The compressor (vlmplanner catalog compressors lists them): it runs through the same seam as load()."
     )] = "none",
     prune_layer: Annotated[int | None, typer.Option(
         min=1, help="In-LLM compressors (fastv): the LLM layer from which tokens are pruned (default: the card's)."

@@ -393,6 +393,9 @@ def resolve(
                               field="key", value=candidate)
     device_name = check_device(device)
     dtype_name = check_dtype(dtype)
+    if architecture not in _ARCHITECTURE_FIELDS:
+        raise ValidationError(f"architecture must be one of {', '.join(_ARCHITECTURE_FIELDS)}, got {architecture!r}",
+                              field="architecture", value=architecture)
     if not isinstance(trust_remote_code, bool):
         raise ValidationError(f"trust_remote_code must be True or False, got {trust_remote_code!r}",
                               field="trust_remote_code", value=trust_remote_code)

@@ -89,7 +89,11 @@ def count_flops(target: ProfileTarget, visual_tokens: int | None = None, *, meth
         for module in ("torch", "transformers") + (("fvcore",) if method == "fvcore" else ()):
             require(module, feature=f"counting FLOPs with method {method!r}")
     if method == "analytic":
-        return _analytic(target, visual_tokens, compressor, text_tokens, image_size, compressor_spec)
+        spec = compressor_spec or placeholder_spec(_compressor_name(compressor))
+        layer = (compressor_options or {}).get("prune_layer")
+        if layer is not None and spec.kind == "in-llm":  # the in-LLM prune layer the run uses
+            spec = spec.model_copy(update={"prune_layer": layer})
+        return _analytic(target, visual_tokens, compressor, text_tokens, image_size, spec)
     with compat.quiet_hf():  # the model runs: its deprecation notices are not the user's business
         how = {"options": dict(compressor_options or {}), "weights": compressor_weights}
         if method == "traced":
@@ -294,6 +298,8 @@ FVCORE_ZERO_OPS = (
     "aten::sort", "aten::topk", "aten::min", "aten::argsort", "aten::linspace", "aten::lift_fresh",
     "aten::alias", "aten::log", "aten::sub_", "aten::reciprocal", "aten::item", "aten::is_nonzero",
     "aten::floor_divide_", "aten::__or__", "aten::__not__", "aten::pad",
+    "aten::linalg_vector_norm", "aten::amax", "aten::amin", "aten::minimum", "aten::maximum", "aten::randperm",
+    "aten::clamp", "aten::clamp_min", "aten::gather", "aten::scatter_add", "aten::abs_",
 )
 #: Norm ops fvcore counts by default (about 5 per element); 0 here, as in the other two methods.
 FVCORE_NORM_OPS = ("aten::layer_norm", "aten::group_norm", "aten::batch_norm", "aten::instance_norm")
@@ -455,7 +461,7 @@ def _fvcore(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
             by_module = {k: float(v) for k, v in analysis.by_module().items()}
             unsupported = dict(analysis.unsupported_ops())
             uncalled = sorted(analysis.uncalled_modules())
-        except RuntimeError as exc:  # torch.jit cannot follow every op a compressor uses
+        except (RuntimeError, AssertionError, TypeError) as exc:  # torch.jit cannot follow every op a compressor uses
             raise ValidationError(
                 f"fvcore's torch.jit trace cannot follow compressor {runner.plan.compressor!r}"
                 f" ({str(exc).splitlines()[0][:160]}); count it with method 'traced'", field="method",
