@@ -8,34 +8,11 @@ from _extras import need
 need("torch")  # every test here runs compressors on tensors
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from inllm_flops_helpers import DecoderLayer, counted
 
 from vlmplanner.compressors import compressor_card, get_compressor
 from vlmplanner.compressors.base import LayerInputs
 from vlmplanner.pipeline.inllm import last_token_attention
-
-
-def counted(run: object) -> int:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        run()  # type: ignore[operator]
-    return int(counter.get_total_flops())
-
-
-class _Attention(torch.nn.Module):
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.head_dim, self.scaling = dim // heads, (dim // heads) ** -0.5
-        self.q_proj = torch.nn.Linear(dim, dim, bias=False)
-        self.k_proj = torch.nn.Linear(dim, dim, bias=False)
-
-
-class _Layer(torch.nn.Module):
-    """Just what last_token_attention reads from a Llama decoder layer."""
-
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.input_layernorm = torch.nn.Identity()
-        self.self_attn = _Attention(dim, heads)
 
 
 def test_pdrop_counts_one_attention_row_per_drop() -> None:
@@ -45,7 +22,7 @@ def test_pdrop_counts_one_attention_row_per_drop() -> None:
     LLM's own cost: card = traced - Σ_drops (2·d² + 2·T·d² + 2·(T - n)·d) exactly."""
     d, heads, native, k, text = 32, 4, 144, 16, 10
     pdrop = get_compressor("pdrop", k)
-    layer = _Layer(d, heads)
+    layer = DecoderLayer(d, heads)
     traced, projections, present = 0, 0, native
     for stage, (_, tokens) in enumerate(pdrop.schedule(native, 32)):
         length = present + text

@@ -8,35 +8,12 @@ from _extras import need
 need("torch")  # every test here runs compressors on tensors
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from inllm_flops_helpers import DecoderLayer, counted
 
 from vlmplanner.compressors import compressor_card, get_compressor
 from vlmplanner.compressors._cards import sparsevlm_candidates, sparsevlm_recycled
 from vlmplanner.compressors.base import LayerInputs
 from vlmplanner.pipeline.inllm import tail_attention
-
-
-def counted(run: object) -> int:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        run()  # type: ignore[operator]
-    return int(counter.get_total_flops())
-
-
-class _Attention(torch.nn.Module):
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.head_dim, self.scaling = dim // heads, (dim // heads) ** -0.5
-        self.q_proj = torch.nn.Linear(dim, dim, bias=False)
-        self.k_proj = torch.nn.Linear(dim, dim, bias=False)
-
-
-class _Layer(torch.nn.Module):
-    """Just what tail_attention reads from a Llama decoder layer."""
-
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.input_layernorm = torch.nn.Identity()
-        self.self_attn = _Attention(dim, heads)
 
 
 def test_sparsevlm_counts_raters_and_recycling() -> None:
@@ -48,7 +25,7 @@ def test_sparsevlm_counts_raters_and_recycling() -> None:
     card = traced - Σ_drops (2·Tt·D² + 2·T·D² + 2·Tt·(T - n)·D) + Σ_drops m·D exactly."""
     d, heads, native, k, prefix, text = 32, 4, 144, 24, 5, 9
     sparse = get_compressor("sparsevlm", k)
-    layer = _Layer(d, heads)
+    layer = DecoderLayer(d, heads)
     traced, projections, merges, present = 0, 0, 0, native
     recycled = 0
     for stage, (_, tokens) in enumerate(sparse.schedule(native, 32)):

@@ -78,28 +78,8 @@ def last_token_attention(layer: Any, hidden: Tensor, position_embeddings: tuple[
     """
     parts = compat.decoder_attention(layer)
     x = parts.norm(hidden)
-    batch, length, _ = x.shape
-    head_dim = parts.head_dim
-    q = parts.q_proj(x[:, -1:]).view(batch, 1, -1, head_dim).transpose(1, 2)          # [B, H, 1, d]
-    k = parts.k_proj(x).view(batch, length, -1, head_dim).transpose(1, 2)             # [B, Hkv, T, d]
-    if position_embeddings is not None:
-        cos, sin = position_embeddings
-        if cos.shape[0] != batch:
-            cos, sin = cos.expand(batch, -1, -1), sin.expand(batch, -1, -1)
-        q = _rope(q, cos[:, -1:], sin[:, -1:])
-        k = _rope(k, cos, sin)
-    dtype = torch.float32 if q.dtype not in (torch.float32, torch.float64) else q.dtype
-    q, k = q.to(dtype), k.to(dtype)
-    groups = q.shape[1] // k.shape[1]
-    if groups > 1:
-        k = k.repeat_interleave(groups, dim=1)
-    scores = (q @ k.transpose(2, 3)) * parts.scaling                                         # [B, H, 1, T]
-    if attention_mask is not None:
-        row = attention_mask[..., -1:, :]
-        if row.shape[-1] != length:
-            row = row[..., -length:]
-        scores = scores.masked_fill(~row, float("-inf")) if row.dtype == torch.bool else scores + row.to(dtype)
-    return torch.softmax(scores, dim=-1)[:, :, 0]
+    return attention_rows(parts.q_proj(x[:, -1:]), parts.k_proj(x), parts.head_dim, parts.scaling,
+                          position_embeddings, attention_mask)[:, :, 0]
 
 
 def tail_attention(layer: Any, hidden: Tensor, position_embeddings: tuple[Tensor, Tensor] | None,
@@ -118,7 +98,15 @@ def projected_tail_attention(queries: Tensor, keys: Tensor, head_dim: int, scali
                              position_embeddings: tuple[Tensor, Tensor] | None,
                              attention_mask: Tensor | None) -> Tensor:
     """:func:`tail_attention` from a layer's q/k projections: ``queries [B, R, H·d]`` of the last R
-    tokens (or of all T, then the last R are taken) and ``keys [B, T, Hkv·d]``, before RoPE."""
+    tokens and ``keys [B, T, Hkv·d]``, before RoPE (the head mean of :func:`attention_rows`)."""
+    return attention_rows(queries, keys, head_dim, scaling, position_embeddings, attention_mask).mean(dim=1)
+
+
+def attention_rows(queries: Tensor, keys: Tensor, head_dim: int, scaling: float,
+                   position_embeddings: tuple[Tensor, Tensor] | None, attention_mask: Tensor | None) -> Tensor:
+    """``[B, H, R, T]``: the eager attention probabilities of the last R tokens, from their queries
+    ``[B, R, H·d]`` and every token's keys ``[B, T, Hkv·d]`` before RoPE, causal mask included (SDPA
+    may pass none), in float32 at least."""
     batch, length, _ = keys.shape
     rows = queries.shape[1]
     q = queries.reshape(batch, rows, -1, head_dim).transpose(1, 2)                          # [B, H, R, d]
@@ -135,15 +123,16 @@ def projected_tail_attention(queries: Tensor, keys: Tensor, head_dim: int, scali
     if groups > 1:
         k = k.repeat_interleave(groups, dim=1)
     scores = (q @ k.transpose(2, 3)) * scaling                                             # [B, H, R, T]
-    causal = (torch.arange(length, device=scores.device)[None, :]
-              > torch.arange(length - rows, length, device=scores.device)[:, None])           # [R, T]
-    scores = scores.masked_fill(causal, float("-inf"))
+    if rows > 1:
+        causal = (torch.arange(length, device=scores.device)[None, :]
+                  > torch.arange(length - rows, length, device=scores.device)[:, None])       # [R, T]
+        scores = scores.masked_fill(causal, float("-inf"))
     if attention_mask is not None:
         block = attention_mask[..., -rows:, :] if attention_mask.dim() == 4 else attention_mask[:, None, None, :]
         if block.shape[-1] != length:
             block = block[..., -length:]
         scores = scores.masked_fill(~block, float("-inf")) if block.dtype == torch.bool else scores + block.to(dtype)
-    return torch.softmax(scores, dim=-1).mean(dim=1)
+    return torch.softmax(scores, dim=-1)
 
 
 def _expand(t: Tensor, batch: int, dim: int = 0) -> Tensor:

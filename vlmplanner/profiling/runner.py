@@ -237,8 +237,8 @@ class ProfileRunner(nn.Module):
         self.model = model
         self.seam = seam
         self.compressor = TrackedCompressor(seam.compressor)
-        if seam.compresses_features:
-            seam.compressor = self.compressor
+        if seam.compresses_features:  # the seam calls compress() on it: the counters see a module
+            seam.compressor = self.compressor  # type: ignore[assignment]
         self._session = ExitStack()
 
     @property
@@ -274,7 +274,7 @@ class ProfileRunner(nn.Module):
 
         ids = request.kwargs["input_ids"]
         text = ids[0][ids[0] != self.seam.image_token_id].unsqueeze(0).expand(ids.shape[0], -1)
-        hidden = compat.vlm_part(self.model, "language_model")(input_ids=text).last_hidden_state
+        hidden: torch.Tensor = compat.vlm_part(self.model, "language_model")(input_ids=text).last_hidden_state
         return hidden[:, -1]
 
     def prefill(self, request: Request, *, use_cache: bool = True, query: torch.Tensor | None = None) -> Any:
