@@ -533,19 +533,27 @@ class InLLMCompressor(Compressor):
             )
         return num_layers
 
+    #: keep this share of each image's native tokens instead of k (a ``@25%`` key; the seam sets it)
+    share: float | None = None
+
+    def tokens_for(self, native: int) -> int:
+        """The k of one image of ``native`` tokens: ``visual_tokens``, or the share of its own count."""
+        return self.visual_tokens if self.share is None else max(1, round(self.share * native))
+
     def schedule(self, native: int, num_layers: int) -> list[tuple[int, int]]:
         """Drop points ``[(layer, tokens), ...]`` for one image of ``native`` tokens in an LLM of
         ``num_layers`` layers: from ``layer`` on the image keeps ``tokens``. Layers ascend from
-        ``prune_layer``, tokens never grow, and the mean over layers ``prune_layer..L-1`` is k.
-        One drop of k tokens at ``prune_layer`` unless a subclass says otherwise."""
+        ``prune_layer``, tokens never grow, and the mean over layers ``prune_layer..L-1`` is k
+        (``tokens_for(native)``). One drop of k tokens at ``prune_layer`` unless a subclass says otherwise."""
         native = _check_native(native)
         self.check_depth(num_layers)
-        if self.visual_tokens > native:
+        k = self.tokens_for(native)
+        if k > native:
             raise InvalidTokenCountError(
-                f"{self.name} cannot keep {self.visual_tokens} visual tokens: the image has only {native}",
-                field="visual_tokens", value=self.visual_tokens,
+                f"{self.name} cannot keep {k} visual tokens: the image has only {native}",
+                field="visual_tokens", value=k,
             )
-        return [(self.prune_layer, self.visual_tokens)]
+        return [(self.prune_layer, k)]
 
     def layer_tokens(self, native: int, num_layers: int) -> list[int]:
         """Image tokens of one image at every layer (``expand_schedule`` of :meth:`schedule`)."""
@@ -557,7 +565,7 @@ class InLLMCompressor(Compressor):
         """Sequence indices (``LongTensor [B, tokens]``, ascending, inside ``image_slice``) of the
         image tokens to keep at a drop point; ``tokens`` defaults to k. The hooks call this; the
         default is :meth:`select` with the attention row (one drop of k tokens)."""
-        if tokens is not None and tokens != self.visual_tokens:
+        if tokens is not None and tokens != self.visual_tokens and self.share is None:
             raise InvalidTokenCountError(
                 f"{self.name} drops once, to k={self.visual_tokens} tokens; asked for {tokens}",
                 field="visual_tokens", value=tokens,

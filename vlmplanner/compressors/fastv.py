@@ -17,7 +17,7 @@ from vlmplanner.extras import require
 
 from ._cards import BUILTIN_CARDS
 from ._tensor import score_dtype
-from .base import CompressorCard, InLLMCompressor, _as_slice
+from .base import CompressorCard, InLLMCompressor, LayerInputs, _as_slice
 
 if TYPE_CHECKING:
     import torch
@@ -37,6 +37,13 @@ class FastV(InLLMCompressor):
     def select(self, hidden: Tensor, attention_to_image: Tensor,
                image_slice: slice | tuple[int, int]) -> Tensor:
         return most_attended(self, hidden, attention_to_image, image_slice, self.visual_tokens)
+
+    def choose(self, inputs: LayerInputs, image_slice: slice | tuple[int, int],
+               tokens: int | None = None) -> Tensor:
+        if self.share is None or tokens is None or inputs.attention_to_image is None:
+            return super().choose(inputs, image_slice, tokens)
+        # a share: this image's own k, from the schedule
+        return most_attended(self, inputs.hidden, inputs.attention_to_image, image_slice, tokens, check_native=False)
 
 
 def image_span(compressor: InLLMCompressor, hidden: Tensor, image_slice: slice | tuple[int, int],

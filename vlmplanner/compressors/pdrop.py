@@ -48,7 +48,7 @@ class PyramidDrop(InLLMCompressor):
 
     def schedule(self, native: int, num_layers: int) -> list[tuple[int, int]]:
         native = _check_native(native)
-        return staged_schedule(self.name, self.visual_tokens, native, self.prune_layer, num_layers,
+        return staged_schedule(self.name, self.tokens_for(native), native, self.prune_layer, num_layers,
                                PDROP_STAGES, PDROP_WEIGHTS)
 
     def choose(self, inputs: LayerInputs, image_slice: slice | tuple[int, int],

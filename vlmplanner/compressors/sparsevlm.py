@@ -63,7 +63,7 @@ class SparseVLM(InLLMCompressor):
 
     def schedule(self, native: int, num_layers: int) -> list[tuple[int, int]]:
         native = _check_native(native)
-        return staged_schedule(self.name, self.visual_tokens, native, self.prune_layer, num_layers,
+        return staged_schedule(self.name, self.tokens_for(native), native, self.prune_layer, num_layers,
                                SPARSEVLM_STAGES, SPARSEVLM_WEIGHTS)
 
     def choose(self, inputs: LayerInputs, image_slice: slice | tuple[int, int],

@@ -486,8 +486,8 @@ class InLLMHooks:
 
     def check_tokens(self, counts: list[int]) -> None:
         """Every image span must hold at least k tokens (raised before the model runs)."""
-        k = self.compressor.visual_tokens
         for n in counts:
+            k = self.compressor.tokens_for(n)
             if n < k:
                 raise InvalidTokenCountError(
                     f"{self.compressor.name} cannot keep {k} visual tokens: an image gives only {n}",

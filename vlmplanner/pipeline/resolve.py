@@ -310,8 +310,8 @@ def fit_tokens(card: CompressorCard, spec: ModelSpec, k: int, *, config: Mapping
 
 def check_share(candidate: Candidate, spec: ModelSpec, card: CompressorCard) -> int:
     """The k a share candidate keeps at the model's reference image, or InvalidTokenCountError (field
-    ``share``) when the share has no meaning here: a family whose every image gives the same count, a
-    compressor that does not compress, or an in-LLM one (its hooks take one k for every image)."""
+    ``share``) when the share has no meaning here: a family whose every image gives the same count, or
+    a compressor that does not compress."""
     from vlmplanner.families import get_family
 
     assert candidate.share is not None
@@ -326,11 +326,6 @@ def check_share(candidate: Candidate, spec: ModelSpec, card: CompressorCard) -> 
     if card.token_rule == "native" and candidate.share != 1:
         raise InvalidTokenCountError(f"{candidate.key}: {card.name} keeps every token: its share is 100%",
                                      field="share", value=candidate.share)
-    if card.kind == "in-llm":
-        raise InvalidTokenCountError(
-            f"{candidate.key}: {card.name} prunes inside the LLM with one k for every image; give it a count"
-            f" (e.g. @{k} at the reference image)", field="share", value=candidate.share,
-        )
     return k
 
 

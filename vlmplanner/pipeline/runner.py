@@ -195,13 +195,16 @@ class VLMPipeline:
         number of tokens (one batch per image-token count)."""
         if self.seam.hooks is None or len(texts) == 1:
             return [list(range(len(texts)))]
+        from .inllm import image_runs
+
         batch = self._encode(per_row, texts)
         ids = batch["input_ids"]
-        dropped = ((ids == self.seam.image_token_id).sum(dim=1) - self.compressor.visual_tokens
-                   * torch.tensor([len(r) for r in per_row], device=ids.device)).tolist()
+        assert self.seam.hooks is not None
         groups: dict[int, list[int]] = {}
-        for row, value in enumerate(dropped):
-            groups.setdefault(int(value), []).append(row)
+        for row, line in enumerate(ids == self.seam.image_token_id):
+            dropped = sum(stop - start - self.seam.hooks.compressor.tokens_for(stop - start)
+                          for start, stop in image_runs(line))   # a share drops per image
+            groups.setdefault(int(dropped), []).append(row)
         return list(groups.values())
 
     def prepare(self, images: Any, prompts: Any) -> dict[str, Any]:

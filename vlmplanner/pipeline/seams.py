@@ -70,6 +70,7 @@ class Seam:
         if self.compresses_features:                 # fails here, at load, on a transformers without it
             compat.check_encoder_outputs(model)
         if isinstance(compressor, InLLMCompressor):
+            compressor.share = plan.share          # a share: each image's own k, in the hooks' schedule
             self.hooks = InLLMHooks(compat.vlm_part(model, "language_model"), compressor, self.image_token_id)
 
     @property
