@@ -19,7 +19,7 @@ from vlmplanner.extras import require
 from ._cards import BUILTIN_CARDS, DART_PIVOTS
 from ._tensor import score_dtype
 from .base import CONTEXT_INPUTS, CompressorCard, InLLMCompressor, LayerInputs
-from .fastv import image_span
+from .fastv import drop_span
 
 if TYPE_CHECKING:
     import torch
@@ -74,13 +74,9 @@ class DART(InLLMCompressor):
 
     def choose(self, inputs: LayerInputs, image_slice: slice | tuple[int, int],
                tokens: int | None = None) -> Tensor:
-        k = self.visual_tokens if tokens is None else tokens
+        k, batch, length, start, stop = drop_span(self, inputs, image_slice, tokens)
         hidden = inputs.hidden
-        batch, length, start, stop = image_span(self, hidden, image_slice, k)
         n = stop - start
-        if self.native_tokens is not None and n != self.native_tokens and inputs.stage == 0:
-            raise ValidationError(f"dart was built for {self.native_tokens} image tokens, got {n}",
-                                  field="image_slice", value=(start, stop))
         keys = self._needed(inputs, "llm_keys", batch, length)
         normed = self._needed(inputs, "llm_normed_hidden", batch, length)
         dtype = score_dtype(normed)

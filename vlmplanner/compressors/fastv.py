@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 else:
     torch = require("torch", feature="compressor fastv")
 
-__all__ = ["FastV", "image_span", "most_attended"]
+__all__ = ["FastV", "drop_span", "image_span", "most_attended"]
 
 
 class FastV(InLLMCompressor):
@@ -64,6 +64,19 @@ def image_span(compressor: InLLMCompressor, hidden: Tensor, image_slice: slice |
             field="visual_tokens", value=tokens,
         )
     return batch, length, start, stop
+
+
+def drop_span(compressor: InLLMCompressor, inputs: LayerInputs, image_slice: slice | tuple[int, int],
+              tokens: int | None) -> tuple[int, int, int, int, int]:
+    """(k, batch, length, start, stop) of one drop: ``tokens`` or the compressor's k, checked by
+    :func:`image_span`; at the first stage the image must hold the tokens it was built for."""
+    k = compressor.visual_tokens if tokens is None else tokens
+    batch, length, start, stop = image_span(compressor, inputs.hidden, image_slice, k)
+    n = stop - start
+    if compressor.native_tokens is not None and n != compressor.native_tokens and inputs.stage == 0:
+        raise ValidationError(f"{compressor.name} was built for {compressor.native_tokens} image tokens, got {n}",
+                              field="image_slice", value=(start, stop))
+    return k, batch, length, start, stop
 
 
 def most_attended(compressor: InLLMCompressor, hidden: Tensor, attention_to_image: Tensor,

@@ -27,7 +27,7 @@ from ._cards import (
 from ._schedule import staged_schedule
 from ._tensor import gather_tokens, score_dtype
 from .base import CONTEXT_INPUTS, CompressorCard, InLLMCompressor, LayerInputs, _check_native
-from .fastv import image_span
+from .fastv import drop_span
 
 if TYPE_CHECKING:
     import torch
@@ -72,13 +72,9 @@ class SparseVLM(InLLMCompressor):
 
     def choose_merged(self, inputs: LayerInputs, image_slice: slice | tuple[int, int],
                       tokens: int | None = None) -> tuple[Tensor, Tensor | None]:
-        k = self.visual_tokens if tokens is None else tokens
+        k, batch, length, start, stop = drop_span(self, inputs, image_slice, tokens)
         hidden = inputs.hidden
-        batch, length, start, stop = image_span(self, hidden, image_slice, k)
         n = stop - start
-        if self.native_tokens is not None and n != self.native_tokens and inputs.stage == 0:
-            raise ValidationError(f"sparsevlm was built for {self.native_tokens} image tokens, got {n}",
-                                  field="image_slice", value=(start, stop))
         if stop == length:
             raise ValidationError("sparsevlm needs text after the image (its raters come from it)",
                                   field="image_slice", value=(start, stop))
