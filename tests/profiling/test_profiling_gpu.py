@@ -39,17 +39,16 @@ def test_cuda_flop_counts_match_cpu_ones() -> None:
     reference, and a CUDA FlopCounterMode run of the same tiny model must agree."""
     from profiling_helpers import small_llava
     from torch.utils.flop_counter import FlopCounterMode
-    from vlmplanner.profiling.seam import Runner, resolve_compressor
 
     from vlmplanner.profiling import ProfileTarget, count_flops
-    from vlmplanner.profiling.requests import build_request
+    from vlmplanner.profiling.runner import runner_for
 
     bundle = small_llava()
     target = ProfileTarget.from_bundle(bundle)
     reference = count_flops(target, 144, method="traced")
     model = bundle.model.to("cuda", torch.float16)
-    request = build_request(target.family, target.config, visual_tokens=144).to("cuda", torch.float16)
-    runner = Runner(model, resolve_compressor("none")[1])
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        runner.prefill(request)
+    with runner_for(target, model, "none", 144) as runner:   # the seam load() uses, as on CPU
+        request = runner.request(target).to("cuda", torch.float16)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            runner.prefill(request)
     assert counter.get_total_flops() == pytest.approx(reference.prefill, rel=1e-6)
