@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vlmplanner.errors import ValidationError
-from vlmplanner.families.vision import VisionProfile
+from vlmplanner.families.vision import VisionProfile, check_image_size
 from vlmplanner.schemas import ModelSpec
 
 if TYPE_CHECKING:
@@ -55,8 +55,7 @@ def visual_tokens_per_image(model: ModelSpec, image_size: tuple[int, int] | None
 
     ``None`` means the family's default image and returns the catalog's ``native_visual_tokens``.
     """
-    if image_size is not None:
-        _check_image_size(image_size)
+    check_image_size(image_size)
     return vision_profile(model, image_size).native
 
 
@@ -64,12 +63,3 @@ def native_token_range(model: ModelSpec) -> tuple[int, int]:
     """The fewest and the most visual tokens one uncompressed image gives ``model``'s LLM, over
     every image its processor accepts (the family adapter's ``native_token_range``)."""
     return family_of(model).native_token_range(model)
-
-
-def _check_image_size(image_size: tuple[int, int]) -> None:
-    if len(image_size) != 2 or any(not isinstance(s, int) or s <= 0 for s in image_size):
-        raise ValidationError(
-            f"image_size must be (height, width) in positive pixels, got {image_size!r}",
-            field="image_size",
-            value=image_size,
-        )

@@ -71,15 +71,6 @@ def _check_counts(text_tokens: int, batch_size: int) -> None:
                               field="batch_size", value=batch_size)
 
 
-def _check_image_size(image_size: tuple[int, int] | None) -> None:
-    if image_size is None:
-        return
-    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-            or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in image_size)):
-        raise ValidationError(f"image_size must be (height, width) in positive pixels, got {image_size!r}",
-                              field="image_size", value=image_size)
-
-
 class HFFamily(ModelFamily):
     """A family whose model, config and processor are native transformers classes."""
 

@@ -137,10 +137,9 @@ class ModelFamily(abc.ABC):
 
     def visual_tokens(self, spec: ModelSpec, image_size: tuple[int, int] | None = None) -> int:
         """Native (uncompressed) visual tokens of one image of ``image_size`` (height, width)."""
-        if image_size is not None and (len(image_size) != 2 or any(not isinstance(v, int) or v <= 0
-                                                                     for v in image_size)):
-            raise ValidationError(f"image_size must be (height, width) in positive pixels, got {image_size!r}",
-                                  field="image_size", value=image_size)
+        from .vision import check_image_size
+
+        check_image_size(image_size)
         return self.vision_profile(spec, image_size).native
 
     @abc.abstractmethod

@@ -24,10 +24,10 @@ from ._config import (
     sub_config,
     text_config_numbers,
 )
-from ._hf import HFFamily, _check_counts, _check_image_size, filler_ids
+from ._hf import HFFamily, _check_counts, filler_ids
 from ._tiny import word_level_tokenizer
 from .base import TokenFit
-from .vision import VisionProfile, clip_single_crop
+from .vision import VisionProfile, check_image_size, clip_single_crop
 
 if TYPE_CHECKING:
     import torch
@@ -310,7 +310,7 @@ class LlavaFamily(HFFamily):
         import torch
 
         _check_counts(text_tokens, batch_size)
-        _check_image_size(image_size)
+        check_image_size(image_size)
         image_token = compat.image_token_id(config)
         tokens, pixel_shape, extra = self._image_layout(config, image_size)
         text = filler_ids(text_tokens, config.text_config.vocab_size,

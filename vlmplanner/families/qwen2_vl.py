@@ -25,7 +25,7 @@ from ._config import (
     sub_config,
     text_config_numbers,
 )
-from ._hf import HFFamily, _check_counts, _check_image_size, filler_ids
+from ._hf import HFFamily, _check_counts, filler_ids
 from ._tiny import word_level_tokenizer
 from .base import TokenFit
 from .geometry import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS, smart_resize
@@ -35,6 +35,7 @@ from .vision import (
     CHECKPOINT_MIN_PIXELS,
     QWEN_TEMPORAL_PATCH,
     VisionProfile,
+    check_image_size,
     qwen_vit,
 )
 
@@ -272,7 +273,7 @@ class Qwen2VLFamily(HFFamily):
         import torch
 
         _check_counts(text_tokens, batch_size)
-        _check_image_size(image_size)
+        check_image_size(image_size)
         vision = config.vision_config
         patch, merge, temporal = vision.patch_size, vision.spatial_merge_size, vision.temporal_patch_size
         height, width = smart_resize(*(image_size or (QWEN_REFERENCE_SIDE, QWEN_REFERENCE_SIDE)),

@@ -1,4 +1,5 @@
-"""The vision side of a family for the cost model: crops, token counts, the tower's FLOPs and parameters.
+"""The vision side of a family for the cost model: crops, token counts, the tower's FLOPs and parameters,
+and the one check of an image size.
 
 Each family adapter's ``vision_profile`` picks one of these towers (a CLIP on one crop or on
 LLaVA-NeXT's anyres crops, Qwen's native-resolution ViT) and passes its own numbers; the cost model
@@ -8,12 +9,15 @@ LLaVA-NeXT's anyres crops, Qwen's native-resolution ViT) and passes its own numb
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from vlmplanner.errors import ValidationError
 
 from .geometry import DEFAULT_PINPOINTS, anyres_layout, smart_resize
 
 __all__ = ["CHECKPOINT_MAX_PIXELS", "CHECKPOINT_MIN_PIXELS", "QWEN25_FULL_ATTENTION_LAYERS", "QWEN25_WINDOW_PX",
-           "QWEN_TEMPORAL_PATCH", "VisionProfile", "clip_anyres", "clip_crop_flops", "clip_params",
-           "clip_single_crop", "qwen_vit", "window_attention_pairs"]
+           "QWEN_TEMPORAL_PATCH", "VisionProfile", "check_image_size", "clip_anyres", "clip_crop_flops",
+           "clip_params", "clip_single_crop", "qwen_vit", "window_attention_pairs"]
 
 #: Qwen2.5-VL's window_size in pixels (112 px = 8x8 patches of 14 px) and the layer indexes that
 #: keep full attention (fullatt_block_indexes of every shipped config).
@@ -25,6 +29,16 @@ QWEN_TEMPORAL_PATCH = 2
 #: (min_pixels 3136 = 56x56, max_pixels 12845056 = 28x28x16384); the processor class defaults are tighter.
 CHECKPOINT_MIN_PIXELS = 3136
 CHECKPOINT_MAX_PIXELS = 12845056
+
+
+def check_image_size(image_size: Any) -> None:
+    """ValidationError (field ``image_size``) unless it is None or (height, width) in positive pixels."""
+    if image_size is None:
+        return
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in image_size)):
+        raise ValidationError(f"image_size must be (height, width) in positive pixels, got {image_size!r}",
+                              field="image_size", value=image_size)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ it once and reuses it; costs are computed on top of it, vectorized, for each req
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,11 +71,10 @@ class CandidateTable:
         )
 
     def candidate(self, i: int) -> Candidate:
-        share = float(self.share[i])
+        share = None if math.isnan(self.share[i]) else float(self.share[i])
         return Candidate.trusted(model=self.models[self.model_index[i]].checkpoint,
                                  compressor=self.compressors[self.compressor_index[i]],
-                                 visual_tokens=None if share == share else int(self.visual_tokens[i]),
-                                 share=share if share == share else None)
+                                 visual_tokens=int(self.visual_tokens[i]) if share is None else None, share=share)
 
     def key(self, i: int) -> str:
         return self.candidate(i).key
@@ -228,7 +228,7 @@ def build_table(snapshot: Snapshot, task: ResolvedTask, *, models: list[ModelSpe
         s_ = np.zeros(0)
         p_ = e_ = np.zeros(0, dtype=bool)
     check = RunnabilityChecker(image_size=image_size)  # a grid that follows the image is checked on it
-    runnability = [check(models[mi], compressors[ci], tokens, share=None if share != share else share)
+    runnability = [check(models[mi], compressors[ci], tokens, share=None if math.isnan(share) else share)
                    for (mi, ci, tokens, *_), share in zip(rows, shares)]
     return CandidateTable(
         models=models, compressors=compressors, model_index=mi_.astype(np.int64), compressor_index=ci_.astype(np.int64),

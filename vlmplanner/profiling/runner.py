@@ -51,10 +51,13 @@ __all__ = ["CallableCompressor", "EvenlySpaced", "ProfileRunner", "TrackedCompre
            "profile_plan", "runner_for"]
 
 
-def _grid_positions(index: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """(row, col) float positions of flat indices in ``grid``: ``[..., 2]``."""
+def _evenly_spaced(features: torch.Tensor, k: int, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The flat indices of k evenly spaced tokens of ``features [B, N, D]`` (``floor(i·N/k)``) and
+    their (row, col) positions in ``grid``, ``[B, k, 2]`` float32."""
+    index = torch.div(torch.arange(k, device=features.device) * features.shape[-2], k, rounding_mode="floor")
     cols = grid[1]
-    return torch.stack([torch.div(index, cols, rounding_mode="floor"), index % cols], dim=-1).to(torch.float32)
+    positions = torch.stack([torch.div(index, cols, rounding_mode="floor"), index % cols], dim=-1).to(torch.float32)
+    return index, positions.expand(features.shape[0], -1, -1).clone()
 
 
 class EvenlySpaced(Compressor):
@@ -65,10 +68,8 @@ class EvenlySpaced(Compressor):
         description="Profiling stand-in for none@k: keeps k evenly spaced tokens, an index selection.")
 
     def reduce(self, features: torch.Tensor, context: CompressionContext) -> CompressionOutput:
-        n, k = features.shape[-2], self.visual_tokens
-        index = torch.div(torch.arange(k, device=features.device) * n, k, rounding_mode="floor")
-        positions = _grid_positions(index, context.grid).expand(features.shape[0], -1, -1)
-        return CompressionOutput(features.index_select(-2, index), positions.clone())
+        index, positions = _evenly_spaced(features, self.visual_tokens, context.grid)
+        return CompressionOutput(features.index_select(-2, index), positions)
 
 
 def _callable_card(name: str) -> CompressorCard:
@@ -99,10 +100,8 @@ class CallableCompressor(Compressor):
                     f" ({k}, {features.shape[-1]}) was asked for", field="compressor",
                     value=tuple(getattr(tensor, "shape", ())),
                 )
-        n = features.shape[-2]
-        index = torch.div(torch.arange(k, device=features.device) * n, k, rounding_mode="floor")
-        positions = _grid_positions(index, context.grid).expand(features.shape[0], -1, -1)
-        return CompressionOutput(torch.stack(kept), positions.clone())
+        _, positions = _evenly_spaced(features, k, context.grid)
+        return CompressionOutput(torch.stack(kept), positions)
 
 
 def _real_like(value: Any) -> Any:
