@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from vlmplanner._plugins import forget_entry_points
+
 from vlmplanner import families
 from vlmplanner.errors import ValidationError, VlmPlannerWarning
 from vlmplanner.families import (
@@ -55,6 +57,7 @@ def registry() -> Iterator[None]:
     families._instances.clear()
     families._instances.update(saved[2])
     families._entry_points_read = saved[3]
+    forget_entry_points()  # the next test reads the real installed packages again
 
 
 @pytest.fixture
@@ -70,6 +73,7 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: None) -> s
         return points.select(**selection)
 
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    forget_entry_points()
     families._entry_points_read = False
     return "toy_vl"
 
@@ -100,10 +104,25 @@ def test_an_entry_point_plugs_a_family_in(plugin: str) -> None:
     assert families.spec_from_config(config, checkpoint="me/toy", source="t").model_type == "toy_vl"
 
 
+def test_a_built_in_is_found_without_reading_entry_points(monkeypatch: pytest.MonkeyPatch,
+                                                         registry: None) -> None:
+    """Reading every installed package's entry points costs tens of milliseconds per CLI call."""
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda **selection: calls.append(selection) or importlib.metadata.EntryPoints([]))
+    forget_entry_points()
+    families._entry_points_read = False
+    families._instances.clear()
+    assert families.has_family("qwen2_vl") and get_family("llava").model_type == "llava"
+    assert calls == []
+    assert not families.has_family("toy_vl") and len(calls) == 1  # an unknown name does look
+
+
 def test_an_entry_point_cannot_shadow_a_built_in(monkeypatch: pytest.MonkeyPatch, registry: None) -> None:
     points = importlib.metadata.EntryPoints([
         importlib.metadata.EntryPoint(name="llava", value="elsewhere:Fake", group=ENTRY_POINT_GROUP)])
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **selection: points.select(**selection))
+    forget_entry_points()
     families._entry_points_read = False
     with pytest.warns(VlmPlannerWarning, match="is ignored"):
         names = list_families()
@@ -115,6 +134,7 @@ def test_a_broken_entry_point_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, 
     points = importlib.metadata.EntryPoints([
         importlib.metadata.EntryPoint(name="ghost_vl", value="no_such_module_xyz:Ghost", group=ENTRY_POINT_GROUP)])
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **selection: points.select(**selection))
+    forget_entry_points()
     families._entry_points_read = False
     with pytest.raises(ValidationError, match="cannot be loaded") as info:
         get_family("ghost_vl")

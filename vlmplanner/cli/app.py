@@ -138,9 +138,20 @@ def _exit_status(code: object) -> int:
 
 
 def _entry() -> None:  # pragma: no cover - console script
+    _skip_pydantic_plugins()
     code = main()
     _fast_exit_collection()
     sys.exit(code)
+
+
+def _skip_pydantic_plugins() -> None:
+    """The command line has no use for pydantic's validation plug-ins (observability hooks such as
+    logfire's), and finding them reads every installed package's metadata on the first validation:
+    25-35 ms of each short command on the 2-core machine. Setting ``PYDANTIC_DISABLE_PLUGINS``
+    yourself (to anything, even empty) keeps your choice; the library never changes it."""
+    import os
+
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
 def _fast_exit_collection() -> None:

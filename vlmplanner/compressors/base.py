@@ -233,11 +233,11 @@ class CompressorCard:
     # -- families ------------------------------------------------------------------------------
     def supports(self, model_type: str) -> bool:
         """Whether a seam of ``model_type`` provides what this compressor needs (see ``families``)."""
-        from vlmplanner.families import get_family, list_families
+        from vlmplanner.families import get_family, has_family
 
         if self.families is not None and model_type not in self.families:
             return False
-        if not isinstance(model_type, str) or model_type not in list_families():
+        if not has_family(model_type):
             return False
         return get_family(model_type).serves(self.kind, self.stage, self.requires, IN_LLM_INPUTS)
 

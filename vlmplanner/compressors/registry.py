@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vlmplanner._plugins import import_object
+from vlmplanner._plugins import entry_points_in, forget_entry_points, import_object
 from vlmplanner.errors import (
     InvalidTokenCountError,
     MissingExtraError,
@@ -91,9 +91,7 @@ def _read_entry_points() -> None:
     if _entry_points_read:
         return
     _entry_points_read = True
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in entry_points_in(ENTRY_POINT_GROUP):
         name = ep.name
         if name in _registry:
             warnings.warn(
@@ -134,6 +132,8 @@ def resolve_name(name: str) -> str:
     suggestions otherwise."""
     if not isinstance(name, str) or not name:
         raise UnknownCompressorError(str(name), list(_registry))
+    if name in _registry:  # a registered slug: an entry point never replaces it, so no need to read them
+        return name
     _read_entry_points()
     if name in _registry:
         return name
@@ -280,6 +280,7 @@ def reset_registry() -> None:
     _registry.clear()
     _registry.update({n: _Entry(p, BUILTIN_CARDS[n], "built-in") for n, p in BUILTIN_COMPRESSORS.items()})
     _entry_points_read = False
+    forget_entry_points()
 
 
 def get_compressor(name: str, visual_tokens: int, **options: Any) -> Compressor:

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from vlmplanner._plugins import import_object
+from vlmplanner._plugins import entry_points_in, import_object
 from vlmplanner.errors import ValidationError, VlmPlannerWarning, suggest
 from vlmplanner.schemas import ModelSpec
 
@@ -32,6 +32,7 @@ __all__ = [
     "TinyVLM",
     "fake_mode_of",
     "get_family",
+    "has_family",
     "list_families",
     "register_family",
     "spec_from_config",
@@ -70,9 +71,7 @@ def _read_entry_points() -> None:
     if _entry_points_read:
         return
     _entry_points_read = True
-    from importlib.metadata import entry_points
-
-    for point in entry_points(group=ENTRY_POINT_GROUP):
+    for point in entry_points_in(ENTRY_POINT_GROUP):
         if point.name in _registry:
             warnings.warn(
                 f"entry point {point.name!r} = {point.value!r} in group {ENTRY_POINT_GROUP!r} is ignored:"
@@ -88,6 +87,16 @@ def list_families() -> list[str]:
     """Every model_type with an adapter: the built-ins, registered ones and installed plug-ins."""
     _read_entry_points()
     return sorted(_registry)
+
+
+def has_family(model_type: object) -> bool:
+    """Whether ``model_type`` has an adapter. A built-in or registered one is known without reading
+    the installed packages' entry points (an entry point never replaces it)."""
+    if not isinstance(model_type, str):
+        return False
+    if model_type not in _registry:
+        _read_entry_points()
+    return model_type in _registry
 
 
 def _unsupported(model_type: object) -> ValidationError:
@@ -124,8 +133,7 @@ def get_family(model_type: str) -> ModelFamily:
     instance = _instances.get(model_type) if isinstance(model_type, str) else None
     if instance is not None:
         return instance
-    _read_entry_points()
-    if not isinstance(model_type, str) or model_type not in _registry:
+    if not has_family(model_type):
         raise _unsupported(model_type)
     instance = _resolve(model_type, _registry[model_type])()
     _instances[model_type] = instance

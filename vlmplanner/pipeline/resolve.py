@@ -260,9 +260,9 @@ def _merge_options(base: dict[str, Any], user: Mapping[str, Any] | None) -> dict
 
 def check_seam(spec: ModelSpec) -> None:
     """ValidationError (field ``model_type``) when the pipeline has no seam for the spec's family."""
-    from vlmplanner.families import get_family, list_families
+    from vlmplanner.families import get_family, has_family
 
-    if spec.model_type not in list_families() or get_family(spec.model_type).seam is None:
+    if not has_family(spec.model_type) or get_family(spec.model_type).seam is None:
         raise ValidationError(
             f"model {spec.checkpoint!r} is a {spec.model_type!r} model; the pipeline has seams for "
             f"{', '.join(seam_families())}", field="model_type", value=spec.model_type,

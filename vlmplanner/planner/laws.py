@@ -52,9 +52,9 @@ def usable_share(result: QualityResult, model: ModelSpec) -> bool:
     """A result given as a share of the native tokens (``ratio=0.25``) on a family whose token count
     follows the image: it is a candidate as that share (``@25%``), costed at the workload's image.
     Its ``tokens-not-a-count`` flag is what a share is; other disqualifying flags still count."""
-    from vlmplanner.families import get_family, list_families
+    from vlmplanner.families import get_family, has_family
 
-    return (result.visual_tokens is None and result.share is not None and model.model_type in list_families()
+    return (result.visual_tokens is None and result.share is not None and has_family(model.model_type)
             and get_family(model.model_type).token_shares
             and not ((EXCLUDED_FLAGS - {"tokens-not-a-count"}) & set(result.flags)))
 
