@@ -8,7 +8,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint, EntryPoints
+    from importlib.metadata import EntryPoint
 
 __all__ = ["entry_points_in", "forget_entry_points", "import_object"]
 
@@ -27,13 +27,13 @@ def import_object(path: str) -> Any:
 
 
 @cache
-def _all_entry_points() -> EntryPoints:
+def _all_entry_points() -> Any:
     """Every installed package's entry points. Reading them opens each installed distribution's
     metadata (tens of milliseconds with a few hundred packages), so the registries share one read
     instead of one per group."""
     from importlib.metadata import entry_points
 
-    return entry_points()
+    return entry_points()   # EntryPoints; before Python 3.12 SelectableGroups, whose select() is the same
 
 
 def entry_points_in(group: str) -> tuple[EntryPoint, ...]:

@@ -110,13 +110,15 @@ TEXTCOND_GROUP = ("cdpruner", "mmtok", "trim")
 INLLM_GROUP = ("pdrop", "dart")
 #: group "sparsevlm": text raters inside the LLM, three stages, recycling; every family
 SPARSEVLM_GROUP = ("sparsevlm",)
+#: group "resize": the input image scaled down; families whose count follows the image
+RESIZE_GROUP = ("downsample",)
 
 
 def test_builtins_and_names() -> None:
     assert list_compressors() == sorted(BUILTIN_COMPRESSORS)
     assert set(BUILTIN_COMPRESSORS) == {"none", "pool", "cls-topk", "visionzip", "prumerge+", "divprune",
                                         "fastv", "quecc"} | set(SIMPLE_GROUP) | set(TEXTCOND_GROUP) | set(INLLM_GROUP) \
-        | set(SPARSEVLM_GROUP)
+        | set(SPARSEVLM_GROUP) | set(RESIZE_GROUP)
     for alias, name in [("PyramidDrop", "pdrop"), ("pyramiddrop", "pdrop"), ("DART", "dart")]:  # group "inllm"
         assert resolve_name(alias) == name and compressor_card(alias).name == name
     for alias in ("SparseVLM", "sparsevlm"):  # group "sparsevlm"
@@ -127,7 +129,8 @@ def test_builtins_and_names() -> None:
                         ("ToMe", "tome"), ("LLaVA-PruMerge", "prumerge"), ("PruMerge", "prumerge"),
                         ("spatial uniform sampling", "spatial-sampling"), ("random pruning", "random"),
                         ("sequential (first-N) sampling", "sequential-sampling"),
-                        ("CDPruner", "cdpruner"), ("MMTok", "mmtok"), ("TRIM", "trim")]:
+                        ("CDPruner", "cdpruner"), ("MMTok", "mmtok"), ("TRIM", "trim"),
+                        ("image downsampling", "downsample"), ("max_pixels", "downsample")]:
         assert resolve_name(alias) == name
         assert compressor_card(alias).name == name
 
@@ -150,13 +153,14 @@ def test_unknown_name_suggests() -> None:
 def test_filters() -> None:
     assert list_compressors(kind="in-llm") == sorted(["fastv", *INLLM_GROUP, *SPARSEVLM_GROUP])
     assert "fastv" not in list_compressors(kind="pre-llm")
-    assert list_compressors(family="llava") == sorted(BUILTIN_COMPRESSORS)
+    assert list_compressors(family="llava") == sorted(set(BUILTIN_COMPRESSORS) - set(RESIZE_GROUP))
     qwen = list_compressors(family="qwen2_vl")
     # no [CLS] in Qwen's ViT; QueCC is LLaVA-only
     assert qwen == sorted(["divprune", "fastv", "none", "pool"] + [n for n in SIMPLE_GROUP if n != "prumerge"]
-                          + list(INLLM_GROUP) + list(TEXTCOND_GROUP) + list(SPARSEVLM_GROUP))
+                          + list(INLLM_GROUP) + list(TEXTCOND_GROUP) + list(SPARSEVLM_GROUP) + list(RESIZE_GROUP))
     assert list_compressors(family="llava_next", kind="pre-llm") == sorted([
-        "cls-topk", "divprune", "none", "pool", "prumerge+", "visionzip", *SIMPLE_GROUP, *TEXTCOND_GROUP])
+        "cls-topk", "divprune", "none", "pool", "prumerge+", "visionzip", *SIMPLE_GROUP, *TEXTCOND_GROUP,
+        *RESIZE_GROUP])
     with pytest.raises(ValidationError) as info:
         list_compressors(kind="in-vision")
     assert info.value.field == "kind"

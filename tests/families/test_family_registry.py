@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from vlmplanner._plugins import forget_entry_points
-
 from vlmplanner import families
+from vlmplanner._plugins import forget_entry_points
 from vlmplanner.errors import ValidationError, VlmPlannerWarning
 from vlmplanner.families import (
     ENTRY_POINT_GROUP,

@@ -13,6 +13,7 @@ from pipeline_helpers import FAMILIES, IMAGE_SIZE, LLM_LAYERS, LLMRecorder, Save
 
 import vlmplanner
 from vlmplanner.compressors import BUILTIN_COMPRESSORS, compressor_card
+from vlmplanner.compressors.resize import image_tokens, input_size
 
 #: k per compressor and family for the tiny models: LLaVA 4x4 patches (16 tokens); LLaVA-NeXT k is
 #: per image over its 5 crops (k / 5 per crop); Qwen 4x4 merged tokens for a 112x112 image. Pairs not
@@ -21,7 +22,8 @@ TOKENS: dict[str, dict[str, int]] = {
     "llava": {"none": 16, "pool": 4, "cls-topk": 5, "visionzip": 6, "prumerge+": 7, "divprune": 3,
               "fastv": 5, "quecc": 4, "pdrop": 5, "dart": 4, "sparsevlm": 5},
     "llava_next": {"none": 88, "pool": 20, "cls-topk": 15, "visionzip": 30, "prumerge+": 25, "divprune": 10,
-                   "fastv": 30, "pdrop": 12, "dart": 10, "sparsevlm": 12},
+                   "fastv": 30, "pdrop": 12, "dart": 10, "sparsevlm": 12,
+                   "downsample": 60},   # a smaller image still has the base view and two tiles
     "qwen2_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10, "sparsevlm": 12},
     "qwen2_5_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10, "sparsevlm": 12},
 }
@@ -64,9 +66,13 @@ def _with_marker(family: str, prompt: str) -> str:
     return ("<|vision_start|><|image_pad|><|vision_end|>" if family.startswith("qwen") else "<image>\n") + prompt
 
 
-def expected_visual(family: str, name: str, k: int, native: int) -> int:
+def expected_visual(family: str, name: str, k: int, native: int, spec: Any) -> int:
     if name == "none" or compressor_card(name).kind == "in-llm":
         return native
+    if name == "downsample":   # the processor's own count of the smaller image: at most k
+        visual = image_tokens(spec, input_size(spec, IMAGE_SIZE[family], k))
+        assert visual <= k
+        return visual
     if family == "llava_next":
         return NEXT_CROPS * (k // NEXT_CROPS) + NEXT_NEWLINES
     return k
@@ -107,7 +113,7 @@ def test_loaded_configuration_generates_with_k_tokens(family: str, name: str, sa
         assert recorder.batches[0] == 2
         native = model.tiny.family.visual_tokens(model.spec, IMAGE_SIZE[family])
         text = max(text_tokens(model, p) for p in prompts)      # left padding: the longer prompt sets T
-        visual = expected_visual(family, name, k, native)
+        visual = expected_visual(family, name, k, native, model.spec)
         assert recorder.prefill == text + visual, (recorder.prefill, text, visual)
         if compressor_card(name).kind == "in-llm":                                # per layer, as its schedule says
             counts = pipeline.compressor.layer_tokens(native, LLM_LAYERS)

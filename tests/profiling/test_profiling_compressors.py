@@ -26,6 +26,8 @@ def _k(family: str, name: str) -> int:
     on LLaVA-NeXT; a pool / conv grid of the 4x4 tiny LLaVA grid; a share of Qwen's 16x16)."""
     if name == "none":
         return {"llava_next": 5}.get(family, 4)
+    if name == "downsample":   # LLaVA-NeXT's smallest input still has a base view and two tiles
+        return {"llava_next": 60}.get(family, 16)
     return {"llava": 4, "llava_next": 20, "qwen2_vl": 16, "qwen2_5_vl": 16}[family]
 
 

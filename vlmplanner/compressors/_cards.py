@@ -468,3 +468,21 @@ BUILTIN_CARDS.update({
                    "candidates); 32-layer schedule (num_layers, prune_layer extras)",
     ),
 })
+
+
+# -- group "resize": image downsampling, the baseline that works on the input -----------------------
+
+BUILTIN_CARDS.update({
+    "downsample": CompressorCard(
+        name="downsample", display_name="Image downsampling", kind="pre-llm", training="training-free",
+        token_rule="any", stage="input",
+        aliases=("image downsampling", "downsampling", "resize", "max_pixels"),
+        paper="baseline in VTC-Bench (repo Chenfei-Liao/VTC-Bench)",
+        description="Scales each image down (aspect kept, bicubic) to the largest size the family turns "
+                    "into at most k visual tokens, or at most that share of its own count, before the "
+                    "processor: what Qwen2-VL's max_pixels does. For families whose count follows the "
+                    "image (Qwen2-VL, Qwen2.5-VL, LLaVA-NeXT); the vision tower does less work too.",
+        flops_note="no work of its own: the saving is in the vision tower, which the cost model charges "
+                   "at the smaller image",
+    ),
+})

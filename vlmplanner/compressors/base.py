@@ -111,7 +111,8 @@ class CompressorCard:
     """What a compressor is, where it hooks in, and which token counts it accepts. No torch needed.
 
     ``requires`` are the context inputs (keys of :data:`CONTEXT_INPUTS`) the seam must supply and
-    ``stage`` where it runs: ``pre-projector`` (on vision-tower features), ``post-projector`` (on the
+    ``stage`` where it runs: ``input`` (on the image, before the processor: ``downsample``),
+    ``pre-projector`` (on vision-tower features), ``post-projector`` (on the
     LLM-width tokens), ``either``, or ``llm-layer`` (in-llm). Which families it supports follows from
     what each family adapter's seam provides (``ModelFamily.serves``); ``families``, when given,
     narrows that further (a trained compressor's weights fit one family).
@@ -125,7 +126,7 @@ class CompressorCard:
     families: tuple[str, ...] | None = None
     token_rule: TokenRule = "any"
     requires: tuple[str, ...] = ()
-    stage: Literal["pre-projector", "post-projector", "either", "llm-layer"] = "either"
+    stage: Literal["input", "pre-projector", "post-projector", "either", "llm-layer"] = "either"
     paper: str = ""
     arxiv: str = ""
     aliases: tuple[str, ...] = ()

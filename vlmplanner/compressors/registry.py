@@ -67,6 +67,8 @@ BUILTIN_COMPRESSORS: dict[str, str] = {
     "dart": "vlmplanner.compressors.dart:DART",
     # group "sparsevlm": text raters in the LLM, three stages, recycling
     "sparsevlm": "vlmplanner.compressors.sparsevlm:SparseVLM",
+    # group "resize": the input image itself
+    "downsample": "vlmplanner.compressors.resize:Downsample",
 }
 
 _PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

@@ -21,7 +21,7 @@ import numpy as np
 
 from vlmplanner.schemas import CompressorSpec
 
-__all__ = ["FORMULAS", "PACKER", "CompressorFormula", "compressor_coefficients", "pair_costs"]
+__all__ = ["FORMULAS", "PACKER", "CompressorFormula", "compressor_coefficients", "pair_costs", "resizing"]
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -58,6 +58,9 @@ TERMS: Mapping[str, Term] = MappingProxyType({
 class CompressorFormula:
     terms: Mapping[str, float] = field(default_factory=dict)
     note: str = ""
+    #: it shrinks the input image: the vision tower and projector are charged at the smaller image
+    #: (``vlmplanner.cost.vision.resized_vision``), not at the workload's
+    resizes_input: bool = False
 
 
 _SELECT_MERGE = CompressorFormula(
@@ -157,8 +160,10 @@ FORMULAS: Mapping[str, CompressorFormula] = MappingProxyType({
     "spatial-sampling": _NOTHING,
     "random": _NOTHING,  # group "simple"
     "downsample": CompressorFormula(
-        {}, "no work of its own; a smaller image's cheaper vision tower is modelled only through"
-        " workload.image_size"
+        {}, "no work of its own: the image is scaled down before the processor, so the vision tower"
+        " and projector are charged at the smaller image (a quadratic in V fitted to the family's"
+        " vision profile of the workload's image scaled down; exact for Qwen2-VL's full attention)",
+        resizes_input=True,
     ),
 })
 
@@ -182,6 +187,11 @@ def _coefficients(formulas: Sequence[CompressorFormula]) -> np.ndarray[Any, np.d
         for term, coefficient in formula.terms.items():
             out[names.index(term), column] = coefficient
     return out
+
+
+def resizing(compressors: Sequence[CompressorSpec]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Per compressor: whether it shrinks the input image (its vision cost follows V)."""
+    return np.array([FORMULAS.get(c.name, _NOTHING).resizes_input for c in compressors], dtype=bool)
 
 
 def compressor_coefficients(compressors: Sequence[CompressorSpec]) -> Array:

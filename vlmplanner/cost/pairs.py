@@ -17,10 +17,11 @@ import numpy as np
 from vlmplanner.schemas import CompressorSpec, Workload
 
 from . import llm
-from .compressors import pair_costs
+from .compressors import pair_costs, resizing
 from .poly import Poly
 from .roofline import Rates
 from .tables import ModelTable, prune_layers
+from .vision import resized_vision
 
 __all__ = ["PairCosts", "pair_costs_for"]
 
@@ -70,9 +71,10 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
         symbols["vn"] = table.columns["native"]
         symbols["q"] = np.full_like(symbols["d"], q)
         fixed, per_token = pair_costs(symbols, workload.images_per_request, table.columns["packer"], compressors)
+        vision, projector = _vision_side(table, compressors, workload, col)
         flops = {
-            "vision_tower": Poly(col["vision"]),
-            "projector": Poly(col["projector_fixed"], col["projector_per_token"]),
+            "vision_tower": vision,
+            "projector": projector,
             "compressor": Poly(fixed, per_token),
             "llm_blocks": llm.block_flops(layers_full, layers_kept, t_full, t_kept, col["per_token"],
                                           col["attention"]),
@@ -123,6 +125,26 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
         layers_full=_flat(layers_full, shape),
         roofline=roofline,
     )
+
+
+def _vision_side(table: ModelTable, compressors: Sequence[CompressorSpec], workload: Workload,
+                 col: dict[str, Array]) -> tuple[Poly, Poly]:
+    """The vision tower's and the projector's FLOPs per pair: fixed at the workload's image, except
+    for a compressor that shrinks the image first (``downsample``), whose pairs pay for the smaller
+    image: a polynomial in V (``resized_vision``)."""
+    tower = Poly(col["vision"])
+    projector = Poly(col["projector_fixed"], col["projector_per_token"])
+    shrinks = resizing(compressors)[None, :]                  # (1, compressors)
+    if not shrinks.any():
+        return tower, projector
+    images = float(workload.images_per_request)
+    fits = [resized_vision(model, workload.image_size) for model in table.models]
+    t0, t1, t2 = (np.array([f.tower[i] for f in fits])[:, None] * images for i in range(3))
+    p0, p1 = (np.array([f.projector[i] for f in fits])[:, None] * images for i in range(2))
+    tower = Poly(np.where(shrinks, t0, col["vision"]), np.where(shrinks, t1, 0.0), np.where(shrinks, t2, 0.0))
+    projector = Poly(np.where(shrinks, p0, col["projector_fixed"]),
+                     np.where(shrinks, p1, col["projector_per_token"]))
+    return tower, projector
 
 
 def _flat(value: Array, shape: tuple[int, int]) -> Array:

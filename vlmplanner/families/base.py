@@ -67,6 +67,9 @@ class ModelFamily(abc.ABC):
     #: whether a compressor setting may be a share of each image's native tokens (``@25%``): for
     #: families whose token count follows the image
     token_shares: ClassVar[bool] = False
+    #: whether a smaller input image gives fewer visual tokens (the ``downsample`` compressor, which
+    #: scales the image before the processor): native resolution or a grid chosen per image
+    input_resize: ClassVar[bool] = False
 
     def serves(self, kind: str, stage: str, requires: tuple[str, ...], in_llm_inputs: tuple[str, ...]) -> bool:
         """Whether this family's seam can run a compressor of ``kind`` at ``stage`` that needs
@@ -75,6 +78,8 @@ class ModelFamily(abc.ABC):
             return False
         if kind == "in-llm":
             return self.llm_hooks and set(requires) <= set(in_llm_inputs)
+        if stage == "input":
+            return self.input_resize and not requires
         stages = {"either": self.seam_stages, "llm-layer": frozenset()}.get(stage, frozenset({stage}))
         return bool(stages & self.seam_stages) and set(requires) <= self.seam_inputs
 

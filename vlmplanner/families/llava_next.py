@@ -63,6 +63,7 @@ class LlavaNextFamily(LlavaFamily):
     processor_class: ClassVar[str] = "LlavaNextProcessor"
     image_processor_class: ClassVar[str] = "LlavaNextImageProcessorPil"
     seam: ClassVar[str | None] = "vlmplanner.pipeline.seams:LlavaNextSeam"
+    input_resize: ClassVar[bool] = True   # anyres: a smaller image gets a smaller grid of tiles
 
     def vision_profile(self, spec: ModelSpec, image_size: tuple[int, int] | None) -> VisionProfile:
         """Anyres crops, unless the model's native count is one crop's grid (the paper's grid models)."""

@@ -70,6 +70,7 @@ class Qwen2VLFamily(HFFamily):
     seam_stages: ClassVar[frozenset[str]] = frozenset({"post-projector"})
     llm_hooks: ClassVar[bool] = True
     token_shares: ClassVar[bool] = True   # native resolution: each image's count follows its size
+    input_resize: ClassVar[bool] = True
     #: Qwen2.5-VL's ViT: window attention, RMSNorm and a gated MLP (Qwen2-VL: full attention)
     gated_vit: ClassVar[bool] = False
 

@@ -96,8 +96,9 @@ class RunPlan:
 
     @property
     def native(self) -> bool:
-        """True for ``none``: the model's own path runs, no seam in between."""
-        return self.card.token_rule == "native" and not self.through_seam
+        """True for ``none`` and ``downsample`` (which only scales the image first): the model's own
+        path runs, no seam in between."""
+        return (self.card.token_rule == "native" or self.card.stage == "input") and not self.through_seam
 
     @property
     def in_llm(self) -> bool:
@@ -277,6 +278,13 @@ def fit_tokens(card: CompressorCard, spec: ModelSpec, k: int, *, config: Mapping
     from vlmplanner.families import get_family
 
     slug, family = card.name, get_family(spec.model_type)
+    if card.stage == "input":                  # on the image: the family's own count of a smaller one
+        from vlmplanner.compressors.resize import input_fit
+
+        if not family.input_resize:
+            raise ValidationError(f"compressor {slug!r} scales the input image; a {family.model_type} model gives"
+                                  " every image the same token count", field="compressor", value=slug)
+        return TokenFit(compressor_tokens=k, grid=None, crops=1, options={}, notes=input_fit(spec, k))
     if card.kind == "pre-llm":
         missing = family.missing_inputs(card.requires)
         if missing:

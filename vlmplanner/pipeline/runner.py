@@ -11,6 +11,7 @@ from typing_extensions import Self
 
 from vlmplanner import compat
 from vlmplanner.compressors import Compressor
+from vlmplanner.compressors.resize import Downsample
 from vlmplanner.errors import ValidationError
 from vlmplanner.extras import require
 from vlmplanner.schemas import Candidate, ModelSpec
@@ -72,6 +73,9 @@ class VLMPipeline:
         self.base_processor = processor
         self.compressor = compressor
         self.plan = plan
+        self.resizer = compressor if isinstance(compressor, Downsample) else None
+        if self.resizer is not None:               # a share: each image keeps that share of its own count
+            self.resizer.share = plan.share
         self.seam = make_seam(model, compressor, plan)
         self.processor = compressed_processor(processor, self.seam)
         self.tokenizer: Any = getattr(processor, "tokenizer", None)
@@ -136,6 +140,8 @@ class VLMPipeline:
         per_row = [[_open_image(i) for i in (item if isinstance(item, (list, tuple)) else [item])] for item in images]
         if any(not row for row in per_row):
             raise ValidationError("every prompt needs at least one image", field="images", value=None)
+        if self.resizer is not None:               # downsample: the smaller image is the compression
+            per_row = [[self.resizer.resize_image(image, self.spec) for image in row] for row in per_row]
         token = self.processor.image_token
         texts = []
         for prompt, row in zip(prompts, per_row):

@@ -107,6 +107,16 @@ def _compressor_name(compressor: str | Any) -> str:
     return compressor if isinstance(compressor, str) else str(getattr(compressor, "name", "?"))
 
 
+def _resizes_input(name: str) -> bool:
+    from vlmplanner.compressors import compressor_card
+    from vlmplanner.errors import UnknownCompressorError
+
+    try:
+        return compressor_card(name).stage == "input"
+    except UnknownCompressorError:   # a callable or a plug-in not registered: a token-level step
+        return False
+
+
 def _analytic(target: ProfileTarget, visual_tokens: int | None, compressor: str | Any, text_tokens: int,
               image_size: tuple[int, int] | None, spec: CompressorSpec | None) -> FlopCount:
     from vlmplanner.cost import breakdown
@@ -116,6 +126,10 @@ def _analytic(target: ProfileTarget, visual_tokens: int | None, compressor: str 
 
     start = time.perf_counter()
     name = _compressor_name(compressor)
+    if visual_tokens is not None and _resizes_input(name):   # downsample: the smaller image's own count
+        from vlmplanner.compressors.resize import image_tokens, input_size
+
+        visual_tokens = image_tokens(target.spec, input_size(target.spec, image_size, visual_tokens))
     request = build_request(target.family, target.config, visual_tokens=visual_tokens, text_tokens=text_tokens,
                             image_size=image_size, what=f"model {target.name!r}")
 
@@ -268,6 +282,10 @@ def run_notes(runner: Any, request: Request) -> list[str]:
         notes.append(f"{plan.compressor} prunes inside the LLM: all {request.native_tokens} visual tokens per image"
                      f" enter layers 0-{plan.compressor_options.get('prune_layer', 1) - 1}, {plan.visual_tokens} the"
                      " later ones; its scoring runs in the LLM's layers (llm_blocks)")
+    elif plan.card.stage == "input":
+        size = "" if request.image_size is None else f" ({request.image_size[0]}x{request.image_size[1]})"
+        notes.append(f"{request.native_tokens} visual tokens per image reach the LLM: {plan.compressor} feeds the"
+                     f" model a smaller image{size}, so the vision tower runs on fewer patches too")
     elif request.features_path:
         how = ("kept by index selection (compressor none below the native count: no FLOPs)"
                if plan.compressor == "none" else f"from compressor {plan.compressor}")

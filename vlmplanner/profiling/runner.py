@@ -31,6 +31,7 @@ from vlmplanner.compressors import (
     CompressorCard,
     compressor_card,
 )
+from vlmplanner.compressors.resize import input_size, resizes_input
 from vlmplanner.errors import ValidationError
 from vlmplanner.extras import require
 
@@ -258,6 +259,8 @@ class ProfileRunner(nn.Module):
         from .requests import build_request
 
         seam = self.seam
+        if resizes_input(self.plan.card):   # downsample: the request is the smaller image it feeds
+            image_size = input_size(self.plan.spec, image_size, self.plan.compressor_tokens, self.plan.share)
 
         def placeholders(batch: dict[str, Any]) -> int | None:
             return seam.placeholders(batch, 0) if seam.compresses_features else None
