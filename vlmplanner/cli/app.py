@@ -20,6 +20,7 @@ from vlmplanner.settings import DEBUG_ENV, VERBOSE_ENV, flag
 
 from . import plan, profile, register, run
 from .catalog import catalog_app
+from .imports import import_app
 
 #: Exit status for a bug in vlmplanner (EX_SOFTWARE in sysexits.h).
 INTERNAL_ERROR_EXIT = 70
@@ -36,6 +37,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(import_app, name="import")
 app.command("recommend")(plan.recommend)
 app.command("frontier")(plan.frontier)
 app.command("fit")(plan.fit)

@@ -90,17 +90,20 @@ def input_size(spec: ModelSpec, size: tuple[int, int] | None, k: int, share: flo
 
 
 def input_fit(spec: ModelSpec, k: int) -> tuple[str, ...]:
-    """Check that downsampling can give ``spec``'s reference image (the catalog's native count) at
-    most ``k`` tokens; the notes to show with it. InvalidTokenCountError when it cannot."""
+    """Check that downsampling to at most ``k`` tokens means something for ``spec``: k no more than
+    the largest image gives (k is a cap: a smaller image is left alone), and reachable from the
+    reference image (the catalog's native count) when below its count. The notes to show with it;
+    InvalidTokenCountError when it cannot."""
     from vlmplanner.families import get_family
 
-    native = spec.native_visual_tokens
-    BUILTIN_CARDS["downsample"].check_tokens(k, native)
-    reference = get_family(spec.model_type).vision_profile(spec, None).image
+    family = get_family(spec.model_type)
+    most = family.native_token_range(spec)[1]
+    BUILTIN_CARDS["downsample"].check_tokens(k, most)
+    reference = family.vision_profile(spec, None).image
     height, width = downsampled_size(spec, reference, k)
     return (f"downsample: each image is scaled down before the processor to the largest size giving at most"
-            f" k tokens (a {reference[0]}x{reference[1]} image: {height}x{width}, {image_tokens(spec, (height, width))}"
-            f" tokens); the vision tower runs on the smaller image",)
+            f" {k} tokens (a {reference[0]}x{reference[1]} image: {height}x{width}, {image_tokens(spec, (height, width))}"
+            f" tokens); an image that gives fewer is left as it is; the vision tower runs on the smaller image",)
 
 
 class Downsample(Compressor):
