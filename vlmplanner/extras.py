@@ -26,6 +26,8 @@ EXTRA_OF: dict[str, str] = {
     "huggingface_hub": "torch",
     "tokenizers": "torch",
     "psycopg": "postgres",
+    "datasets": "eval",
+    "pyarrow": "eval",
 }
 
 

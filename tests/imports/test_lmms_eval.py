@@ -241,7 +241,7 @@ def test_an_imported_score_is_recommended(tmp_path: Path) -> None:
     v07_qwen(tmp_path / "runs")
     url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
     with open_catalog(url) as store:
-        plan, stored = store_import(store, read_lmms_eval([tmp_path / "runs"]))
+        _, stored = store_import(store, read_lmms_eval([tmp_path / "runs"]))
     assert {r.benchmark for r in stored} == {"DocVQA", "ChartQA", "OCRBench", "MMStar"}
     with vlmplanner.Planner(url) as planner:
         rec = planner.recommend(task="DocVQA", budget=Budget(gflops=100_000),

@@ -18,7 +18,7 @@ import typer
 
 from vlmplanner.settings import DEBUG_ENV, VERBOSE_ENV, flag
 
-from . import plan, profile, register, run
+from . import evaluate, plan, profile, register, run
 from .catalog import catalog_app
 from .imports import import_app
 
@@ -44,6 +44,7 @@ app.command("fit")(plan.fit)
 app.command("register")(register.register)
 app.command("profile")(profile.profile)
 app.command("run")(run.run)
+app.command("evaluate")(evaluate.evaluate)
 
 
 class _Options:

@@ -6,9 +6,10 @@ file again updates the same result instead of adding one (idempotent), and two r
 at different budgets stay two results. The visual tokens are taken from the user (``--visual-tokens``),
 or inferred where the run says how: a fixed-resolution family always gives its native count; Qwen's
 dynamic resolution gives at most ``max_pixels / (patch·merge)²`` per image when the run set
-``max_pixels``, which scales every larger image down, so a stock run is stored as ``downsample`` at
-that count. Without either, the score is reported, not guessed. All scores are written in one
-transaction (``Catalog.add_results``): one bad row and nothing is written.
+``max_pixels``, which scales every larger image down, so a stock run of such a model is stored as
+``downsample`` at that count (also when ``--visual-tokens`` gives it). Without either, the score
+is reported, not guessed. All scores are written in one transaction (``Catalog.add_results``):
+one bad row and nothing is written.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ def plan_import(report: ImportReport, *, models: Sequence[ModelSpec], benchmarks
             plan.left_out.append(Skipped(score.path, score.task, how))
             continue
         used = compressor
-        if compressor == "none" and not visual_tokens and "max_pixels" in how:
-            used = "downsample"   # max_pixels scales every larger image down: what `downsample@k` does
+        if compressor == "none" and _dynamic(spec):
+            used = "downsample"   # a token budget on native resolution (max_pixels) is what `downsample@k` does
         plan.results.append(PlannedResult(_result(score, spec, used, tokens, how), score, how))
     return plan
 
@@ -135,12 +136,16 @@ def _match(name: str, models: Sequence[ModelSpec]) -> ModelSpec | None:
     return tail[0] if len(tail) == 1 else None
 
 
-def _tokens(spec: ModelSpec, score: ImportedScore) -> tuple[int | None, str]:
-    """The visual tokens per image the run gave, and how that is known (or why it is not)."""
+def _dynamic(spec: ModelSpec) -> bool:
+    """Whether the model's token count follows each image (Qwen's native resolution)."""
     from vlmplanner.families import get_family, has_family
 
-    dynamic = has_family(spec.model_type) and get_family(spec.model_type).token_shares
-    if not dynamic:
+    return has_family(spec.model_type) and get_family(spec.model_type).token_shares
+
+
+def _tokens(spec: ModelSpec, score: ImportedScore) -> tuple[int | None, str]:
+    """The visual tokens per image the run gave, and how that is known (or why it is not)."""
+    if not _dynamic(spec):
         return spec.native_visual_tokens, f"{spec.model_type}'s native count (no compression, and a stock run sets no resolution)"
     pixels = score.settings.get("max_pixels", "")
     try:

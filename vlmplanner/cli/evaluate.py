@@ -1,0 +1,102 @@
+"""``vlmplanner evaluate KEY --benchmark NAME --data PATH``: measure a configuration's accuracy locally."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ._render import print_json
+from .catalog import CatalogUrl, Json
+
+
+def evaluate(
+    key: Annotated[str, typer.Argument(
+        metavar="KEY", help="A candidate key <checkpoint>+<compressor>@<visual tokens>, e.g. llava-hf/llava-1.5-7b-hf+pool@144.")],
+    benchmark: Annotated[str, typer.Option(help="GQA, TextVQA, VQAv2, POPE, MME, MMBench, ScienceQA-IMG, MMStar,"
+                                                " DocVQA, ChartQA or OCRBench.")],
+    data: Annotated[Path, typer.Option(
+        help="A datasets folder saved with save_to_disk, .parquet file(s), or a .jsonl file with its images.")],
+    split: Annotated[str | None, typer.Option(help="The split of a saved DatasetDict.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples (the result says so).")] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Prompts per generate() call.")] = 1,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="A local directory with the weights (default: the model's checkpoint id, local or Hub).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
+    dtype: Annotated[str | None, typer.Option(help="float32, bf16 or fp16 (default: the checkpoint's).")] = None,
+    compressor_weights: Annotated[Path | None, typer.Option(
+        help="A trained compressor's safetensors file (QueCC).")] = None,
+    answers_dir: Annotated[Path | None, typer.Option(
+        help="Where the answers file goes (default: <data dir>/evaluations); a re-run continues it.")] = None,
+    export: Annotated[Path | None, typer.Option(help="Also write the per-sample answers here (JSON lines).")] = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Print the result; do not store it in the catalog.")] = False,
+    catalog: CatalogUrl = None,
+    json: Json = False,
+) -> None:
+    """Run a configuration on a local benchmark dataset and store the measured accuracy.
+
+    Answers are saved as they come: a run stopped with Ctrl-C continues where it stopped."""
+    from vlmplanner.evaluation.benchmarks import definition
+    from vlmplanner.evaluation.data import load_dataset
+    from vlmplanner.evaluation.run import evaluate as run_evaluation
+    from vlmplanner.evaluation.run import export_answers
+    from vlmplanner.pipeline import resolve
+    from vlmplanner.pipeline.api import _load_plan
+
+    bench = definition(benchmark)                       # every check before the model loads
+    dataset = load_dataset(data, bench, split=split)
+    plan = resolve(key, catalog=catalog, checkpoint=checkpoint, compressor_weights=compressor_weights,
+                   device=device, dtype=dtype)
+    with _load_plan(plan) as pipeline, _progress(json) as progress:
+        if not no_store:
+            from vlmplanner.store import open_catalog
+
+            with open_catalog(catalog) as opened:
+                run = run_evaluation(pipeline, bench.name, dataset, limit=limit, batch=batch,
+                                     answers_dir=answers_dir, catalog=opened, progress=progress)
+        else:
+            run = run_evaluation(pipeline, bench.name, dataset, limit=limit, batch=batch, answers_dir=answers_dir,
+                                 progress=progress)
+    if export is not None:
+        export_answers(run, export)
+    if json:
+        return print_json({"key": run.key, "benchmark": run.benchmark, "samples": len(run.answers),
+                           "limited": run.limited, "scores": run.aggregate.scores, "stderr": run.aggregate.stderr,
+                           "visual_tokens": run.visual_tokens, "dataset": {"path": run.dataset.path,
+                           "kind": run.dataset.kind, "fingerprint": run.dataset.fingerprint, "split": run.dataset.split},
+                           "answers_file": str(run.answers_file), "stored": run.stored or run.results})
+    for name, score in run.aggregate.scores.items():
+        err = run.aggregate.stderr.get(name)
+        typer.echo(f"{name}: {score:.4g}" + (f" ± {err:.2g}" if err is not None else "")
+                   + f" (measured, {len(run.answers)} samples{', limited' if run.limited else ''},"
+                     f" {run.visual_tokens:.1f} visual tokens reached the LLM per sample)")
+    typer.echo(f"answers: {run.answers_file}" + (" (not stored: --no-store)" if no_store else ""))
+
+
+class _progress:
+    """A rich progress bar on stderr (none with --json), as a callback (answered, total)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        if self.quiet:
+            return None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("evaluating", total=None)
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
