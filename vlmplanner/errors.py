@@ -57,6 +57,7 @@ __all__ = [
     "CatalogWriteError",
     "CsvFormatError",
     "DeviceUnavailableError",
+    "EndpointError",
     "ExtrapolationWarning",
     "FitError",
     "HubUnreachableError",
@@ -331,6 +332,14 @@ class DeviceUnavailableError(VlmPlannerError):
 
     code = "device-unavailable"
     exit_code = 10
+
+
+class EndpointError(VlmPlannerError):
+    """A served model's endpoint could not be reached, kept failing after its retries, refused a
+    request, or answered with something that is not a chat completion."""
+
+    code = "endpoint"
+    exit_code = 12
 
 
 class ModelLoadError(VlmPlannerError):

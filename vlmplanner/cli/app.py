@@ -18,7 +18,7 @@ import typer
 
 from vlmplanner.settings import DEBUG_ENV, VERBOSE_ENV, flag
 
-from . import evaluate, plan, profile, register, run
+from . import evaluate, plan, profile, register, run, serve
 from .catalog import catalog_app
 from .imports import import_app
 
@@ -45,6 +45,7 @@ app.command("register")(register.register)
 app.command("profile")(profile.profile)
 app.command("run")(run.run)
 app.command("evaluate")(evaluate.evaluate)
+app.command("serve")(serve.serve)
 
 
 class _Options:

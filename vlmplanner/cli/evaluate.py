@@ -32,6 +32,15 @@ def evaluate(
         help="Where the answers file goes (default: <data dir>/evaluations); a re-run continues it.")] = None,
     export: Annotated[Path | None, typer.Option(help="Also write the per-sample answers here (JSON lines).")] = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="Print the result; do not store it in the catalog.")] = False,
+    endpoint: Annotated[str | None, typer.Option(
+        help="Evaluate a served model at this OpenAI-compatible URL (…/v1) instead of loading KEY here.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        help="The environment variable holding the endpoint's API key.")] = None,
+    served_model: Annotated[str | None, typer.Option(
+        help="The model name the endpoint serves (default: KEY).")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Endpoint requests in flight at once.")] = 4,
+    timeout: Annotated[float, typer.Option(min=0.001, help="Seconds to wait for one endpoint answer.")] = 120.0,
+    retries: Annotated[int, typer.Option(min=0, help="Retries of a failed endpoint request (with backoff).")] = 3,
     catalog: CatalogUrl = None,
     json: Json = False,
 ) -> None:
@@ -40,25 +49,22 @@ def evaluate(
     Answers are saved as they come: a run stopped with Ctrl-C continues where it stopped."""
     from vlmplanner.evaluation.benchmarks import definition
     from vlmplanner.evaluation.data import load_dataset
-    from vlmplanner.evaluation.run import evaluate as run_evaluation
     from vlmplanner.evaluation.run import export_answers
     from vlmplanner.pipeline import resolve
     from vlmplanner.pipeline.api import _load_plan
 
     bench = definition(benchmark)                       # every check before the model loads
     dataset = load_dataset(data, bench, split=split)
-    plan = resolve(key, catalog=catalog, checkpoint=checkpoint, compressor_weights=compressor_weights,
-                   device=device, dtype=dtype)
-    with _load_plan(plan) as pipeline, _progress(json) as progress:
-        if not no_store:
-            from vlmplanner.store import open_catalog
-
-            with open_catalog(catalog) as opened:
-                run = run_evaluation(pipeline, bench.name, dataset, limit=limit, batch=batch,
-                                     answers_dir=answers_dir, catalog=opened, progress=progress)
-        else:
-            run = run_evaluation(pipeline, bench.name, dataset, limit=limit, batch=batch, answers_dir=answers_dir,
-                                 progress=progress)
+    options = {"limit": limit, "batch": batch, "answers_dir": answers_dir}
+    if endpoint is not None:
+        with _endpoint_source(key, endpoint, catalog=catalog, api_key_env=api_key_env, served_model=served_model,
+                              concurrency=concurrency, timeout=timeout, retries=retries) as source:
+            run = _run(source, bench.name, dataset, options, store=not no_store, catalog=catalog, quiet=json)
+    else:
+        plan = resolve(key, catalog=catalog, checkpoint=checkpoint, compressor_weights=compressor_weights,
+                       device=device, dtype=dtype)
+        with _load_plan(plan) as pipeline:
+            run = _run(pipeline, bench.name, dataset, options, store=not no_store, catalog=catalog, quiet=json)
     if export is not None:
         export_answers(run, export)
     if json:
@@ -67,12 +73,57 @@ def evaluate(
                            "visual_tokens": run.visual_tokens, "dataset": {"path": run.dataset.path,
                            "kind": run.dataset.kind, "fingerprint": run.dataset.fingerprint, "split": run.dataset.split},
                            "answers_file": str(run.answers_file), "stored": run.stored or run.results})
+    tokens = "" if run.visual_tokens is None else f", {run.visual_tokens:.1f} visual tokens reached the LLM per sample"
     for name, score in run.aggregate.scores.items():
         err = run.aggregate.stderr.get(name)
         typer.echo(f"{name}: {score:.4g}" + (f" ± {err:.2g}" if err is not None else "")
-                   + f" (measured, {len(run.answers)} samples{', limited' if run.limited else ''},"
-                     f" {run.visual_tokens:.1f} visual tokens reached the LLM per sample)")
+                   + f" (measured, {len(run.answers)} samples{', limited' if run.limited else ''}{tokens})")
     typer.echo(f"answers: {run.answers_file}" + (" (not stored: --no-store)" if no_store else ""))
+
+
+def _run(source: Any, benchmark: str, dataset: Any, options: dict[str, Any], *, store: bool, catalog: str | None,
+         quiet: bool) -> Any:
+    """One evaluation with a progress bar, stored in the catalog at ``catalog`` when ``store``."""
+    from vlmplanner.evaluation.run import evaluate as run_evaluation
+
+    with _progress(quiet) as progress:
+        if not store:
+            return run_evaluation(source, benchmark, dataset, progress=progress, **options)
+        from vlmplanner.store import open_catalog
+
+        with open_catalog(catalog) as opened:
+            return run_evaluation(source, benchmark, dataset, catalog=opened, progress=progress, **options)
+
+
+def _endpoint_source(key: str, endpoint: str, *, catalog: str | None, api_key_env: str | None,
+                     served_model: str | None, concurrency: int, timeout: float, retries: int) -> Any:
+    """The endpoint as an answer source, its results filed under KEY's catalog model (checked first)."""
+    import os
+
+    from vlmplanner.errors import ValidationError
+    from vlmplanner.evaluation.endpoint import EndpointSource
+    from vlmplanner.evaluation.run import Configuration
+    from vlmplanner.planner import Planner
+    from vlmplanner.schemas import Candidate
+
+    candidate = Candidate.parse(key)
+    snapshot = Planner(catalog).snapshot
+    spec = snapshot.models.get(candidate.model)
+    if spec is None:
+        from vlmplanner.errors import UnknownModelError
+
+        raise UnknownModelError(candidate.model, snapshot.models, hint="vlmplanner catalog models lists them")
+    snapshot.compressor(candidate.compressor)
+    api_key = None
+    if api_key_env is not None:
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise ValidationError(f"--api-key-env {api_key_env}: that environment variable is not set",
+                                  field="api_key_env", value=api_key_env)
+    configuration = Configuration(candidate.key, spec.checkpoint, candidate.compressor,
+                                  candidate.tokens_for(spec.native_visual_tokens), f"endpoint {endpoint}", "")
+    return EndpointSource(endpoint, configuration, model=served_model, api_key=api_key, concurrency=concurrency,
+                          timeout_s=timeout, retries=retries)
 
 
 class _progress:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vlmplanner.errors import ValidationError
 
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from vlmplanner.schemas import QualityResult, ResultIn
     from vlmplanner.store import Catalog
 
-__all__ = ["Answer", "Evaluation", "answers_path", "evaluate", "export_answers", "read_answers"]
+__all__ = ["Answer", "AnswerSource", "Configuration", "Evaluation", "PipelineSource", "answers_path", "evaluate",
+           "export_answers", "read_answers"]
 
 #: Progress callback: (answered so far, to answer in all).
 Progress = Callable[[int, int], None]
@@ -62,9 +63,11 @@ class Evaluation:
     stored: list[QualityResult] = field(default_factory=list)
 
     @property
-    def visual_tokens(self) -> float:
-        """Mean visual tokens per sample that reached the LLM (an in-LLM compressor: its first layers)."""
-        return sum(a.visual_tokens for a in self.answers) / len(self.answers)
+    def visual_tokens(self) -> float | None:
+        """Mean visual tokens per sample that reached the LLM (an in-LLM compressor: its first layers);
+        None when the source did not say (an endpoint other than ``vlmplanner serve``)."""
+        counted = [a.visual_tokens for a in self.answers if a.visual_tokens >= 0]
+        return sum(counted) / len(counted) if counted else None
 
 
 def answers_path(folder: Path, key: str, bench: BenchmarkDefinition, dataset: LocalDataset) -> Path:
@@ -88,27 +91,75 @@ def read_answers(path: Path) -> dict[str, Answer]:
     return found
 
 
-def _request_text(pipeline: VLMPipeline, text: str) -> str:
-    """The prompt in the model's chat format when its processor has one (as lmms-eval asks chat
-    models), else as it is (the pipeline puts the image placeholder in front)."""
-    processor = pipeline.base_processor
-    if getattr(processor, "chat_template", None):
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
-        return str(processor.apply_chat_template(messages, add_generation_prompt=True))
-    return text
+@dataclass(frozen=True)
+class Configuration:
+    """What a stored result is a result of: the catalog model, compressor and k, and where it ran."""
+
+    key: str
+    checkpoint: str
+    compressor: str
+    visual_tokens: int
+    device: str
+    dtype: str
+
+
+class AnswerSource(Protocol):
+    """Where answers come from: a pipeline in this process, or a served endpoint."""
+
+    #: names the answers file: the same source and data resume into it
+    name: str
+    configuration: Configuration
+
+    def answer(self, images: list[Any], texts: list[str], max_new_tokens: int) -> list[tuple[str, int]]:
+        """(prediction, visual tokens that reached the LLM; -1 when the source does not say) per prompt."""
+        ...
+
+
+class PipelineSource:
+    """Answers from a loaded pipeline, prompts in the model's chat format when its processor has one
+    (as lmms-eval asks chat models; ``vlmplanner serve`` applies the same template)."""
+
+    def __init__(self, pipeline: VLMPipeline) -> None:
+        from vlmplanner.profiling.provenance import device_name
+
+        self.pipeline = pipeline
+        plan = pipeline.plan
+        self.name = pipeline.key
+        self.configuration = Configuration(pipeline.key, plan.spec.checkpoint, pipeline.candidate.compressor,
+                                           plan.visual_tokens, device_name(plan.device), str(plan.dtype or "checkpoint"))
+
+    def _text(self, text: str) -> str:
+        processor = self.pipeline.base_processor
+        if getattr(processor, "chat_template", None):
+            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+            return str(processor.apply_chat_template(messages, add_generation_prompt=True))
+        return text
+
+    def answer(self, images: list[Any], texts: list[str], max_new_tokens: int) -> list[tuple[str, int]]:
+        prompts = [self._text(t) for t in texts]
+        tokens = self.pipeline.visual_tokens(images, prompts)
+        predictions = self.pipeline.generate(images, prompts, max_new_tokens=max_new_tokens, do_sample=False)
+        return [(p, int(n)) for p, n in zip(predictions, tokens)]
+
+
+def _source(source: VLMPipeline | AnswerSource) -> AnswerSource:
+    from vlmplanner.pipeline.runner import VLMPipeline
+
+    return PipelineSource(source) if isinstance(source, VLMPipeline) else source
 
 
 def _image(sample: Sample, base: Path) -> Any:
     return str(base / sample.image) if isinstance(sample.image, str) else sample.image
 
 
-def evaluate(pipeline: VLMPipeline, benchmark: str, data: str | Path | LocalDataset, *, split: str | None = None,
-             limit: int | None = None, batch: int = 1, answers_dir: Path | None = None,
+def evaluate(source: VLMPipeline | AnswerSource, benchmark: str, data: str | Path | LocalDataset, *,
+             split: str | None = None, limit: int | None = None, batch: int = 1, answers_dir: Path | None = None,
              catalog: Catalog | None = None, progress: Progress | None = None) -> Evaluation:
-    """Evaluate ``pipeline`` on the local dataset at ``data`` (or one already read) for ``benchmark``.
+    """Evaluate ``source`` (a pipeline, or an :class:`~vlmplanner.evaluation.endpoint.EndpointSource`)
+    on the local dataset at ``data`` (or one already read) for ``benchmark``.
 
     ``limit``: only the first ``limit`` samples (the result says it was limited). ``batch``: prompts
-    per generate() call. ``answers_dir``: where the answers file goes (default: the data directory's
+    per call to the source. ``answers_dir``: where the answers file goes (default: the data directory's
     ``evaluations`` folder). ``catalog``: store the measured result(s) there (None: only return them).
     """
     from vlmplanner.settings import data_dir
@@ -118,10 +169,11 @@ def evaluate(pipeline: VLMPipeline, benchmark: str, data: str | Path | LocalData
         raise ValidationError(f"limit must be a positive integer, got {limit!r}", field="limit", value=limit)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValidationError(f"batch must be a positive integer, got {batch!r}", field="batch", value=batch)
+    answers_from = _source(source)
     dataset = data if isinstance(data, LocalDataset) else load_dataset(data, bench, split=split)
     samples = list(dataset.samples[:limit] if limit else dataset.samples)
     base = Path(dataset.path) if Path(dataset.path).is_dir() else Path(dataset.path).parent
-    path = answers_path(answers_dir or data_dir() / "evaluations", pipeline.key, bench, dataset)
+    path = answers_path(answers_dir or data_dir() / "evaluations", answers_from.name, bench, dataset)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = read_answers(path)
     todo = [s for s in samples if s.id not in done]
@@ -131,10 +183,8 @@ def evaluate(pipeline: VLMPipeline, benchmark: str, data: str | Path | LocalData
         for start in range(0, len(todo), batch):
             chunk = todo[start:start + batch]
             images = [_image(s, base) for s in chunk]
-            texts = [_request_text(pipeline, bench.prompt.render(s.question, s.options, s.hint)) for s in chunk]
-            tokens = pipeline.visual_tokens(images, texts)
-            predictions = pipeline.generate(images, texts, max_new_tokens=bench.max_new_tokens, do_sample=False)
-            for sample, prediction, count in zip(chunk, predictions, tokens):
+            texts = [bench.prompt.render(s.question, s.options, s.hint) for s in chunk]
+            for sample, (prediction, count) in zip(chunk, answers_from.answer(images, texts, bench.max_new_tokens)):
                 answer = Answer(sample.id, prediction, score_sample(bench, sample, prediction), int(count))
                 done[sample.id] = answer
                 out.write(json.dumps(vars(answer)) + "\n")
@@ -143,36 +193,38 @@ def evaluate(pipeline: VLMPipeline, benchmark: str, data: str | Path | LocalData
                 progress(len(samples) - len(todo) + start + len(chunk), len(samples))
     answers = [done[s.id] for s in samples]
     scores = aggregate(bench, samples, [a.prediction for a in answers], [a.score for a in answers])
-    run = Evaluation(pipeline.key, bench.name, dataset, answers, scores,
+    run = Evaluation(answers_from.configuration.key, bench.name, dataset, answers, scores,
                      limited=len(samples) < len(dataset), answers_file=path)
-    run.results = _results(run, pipeline, bench)
+    run.results = _results(run, answers_from, bench)
     if catalog is not None:
         run.stored = catalog.add_results(run.results)
     return run
 
 
-def _results(run: Evaluation, pipeline: VLMPipeline, bench: BenchmarkDefinition) -> list[ResultIn]:
-    from vlmplanner.profiling.provenance import device_name, versions
+def _results(run: Evaluation, source: AnswerSource, bench: BenchmarkDefinition) -> list[ResultIn]:
+    from vlmplanner.profiling.provenance import versions
     from vlmplanner.schemas import ResultIn
 
-    candidate = pipeline.candidate
-    plan = pipeline.plan
+    config = source.configuration
     n = len(run.answers)
     limited = f", limited to the first {n} of {len(run.dataset)}" if run.limited else ""
     split = f" split {run.dataset.split}" if run.dataset.split else ""
+    counted = [a.visual_tokens for a in run.answers if a.visual_tokens >= 0]
+    tokens = (f"mean visual tokens reaching the LLM {sum(counted) / len(counted):.1f}" if counted
+              else "the source did not say how many visual tokens reached the LLM")
     out = []
     for benchmark, score in run.aggregate.scores.items():
         err = run.aggregate.stderr.get(benchmark)
         stderr = f", standard error {err:.4g}" if err is not None and math.isfinite(err) else ""
-        note = (f"vlmplanner evaluate on {run.dataset.kind} {run.dataset.path}{split} (fingerprint"
+        note = (f"vlmplanner evaluate via {source.name} on {run.dataset.kind} {run.dataset.path}{split} (fingerprint"
                 f" {run.dataset.fingerprint}): {n} samples{limited}{stderr}; prompt {bench.name} v{bench.prompt.version};"
-                f" mean visual tokens reaching the LLM {run.visual_tokens:.1f}; answers in {run.answers_file}")
+                f" {tokens}; answers in {run.answers_file}")
         out.append(ResultIn(
-            model=plan.spec.checkpoint, compressor=candidate.compressor,
-            visual_tokens=plan.visual_tokens, benchmark=benchmark, score=score, provenance="measured",
+            model=config.checkpoint, compressor=config.compressor, visual_tokens=config.visual_tokens,
+            benchmark=benchmark, score=score, provenance="measured",
             source=f"vlmplanner evaluate {bench.name} data {run.dataset.fingerprint}{split} n={n}"
-                   f"{' limited' if run.limited else ''} prompt v{bench.prompt.version} ({candidate.key})",
-            note=note, device=device_name(plan.device), dtype=str(plan.dtype or "checkpoint"),
+                   f"{' limited' if run.limited else ''} prompt v{bench.prompt.version} ({source.name})",
+            note=note, device=config.device, dtype=config.dtype,
             versions={**versions(), "prompt": f"{bench.name}/{bench.prompt.version}", "dataset": run.dataset.fingerprint},
         ))
     return out
