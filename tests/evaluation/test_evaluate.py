@@ -138,6 +138,7 @@ def test_parquet_and_a_saved_datasets_folder(tiny: dict[str, Any], tmp_path: Pat
     assert from_parquet.dataset.kind == "parquet"
 
 
+@requires("PIL", "numpy")
 def test_bad_datasets_are_refused_before_anything_runs(tmp_path: Path) -> None:
     (tmp_path / "images").mkdir()
     _image(tmp_path / "images" / "0.png", 0)

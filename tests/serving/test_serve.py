@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _extras import TORCH_STACK, need
+from _extras import TORCH_STACK, need, requires
 
 from vlmplanner.errors import EndpointError
 
@@ -197,6 +197,7 @@ def _source(url: str, **options: Any) -> Any:
                           backoff_s=0.01, **options)
 
 
+@requires("PIL")
 def test_an_endpoint_that_misbehaves(fake: Any, tmp_path: Path) -> None:
     from vlmplanner.evaluation.run import evaluate, read_answers
 

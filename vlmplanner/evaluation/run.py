@@ -137,9 +137,8 @@ class PipelineSource:
 
     def answer(self, images: list[Any], texts: list[str], max_new_tokens: int) -> list[tuple[str, int]]:
         prompts = [self._text(t) for t in texts]
-        tokens = self.pipeline.visual_tokens(images, prompts)
         predictions = self.pipeline.generate(images, prompts, max_new_tokens=max_new_tokens, do_sample=False)
-        return [(p, int(n)) for p, n in zip(predictions, tokens)]
+        return [(p, visual) for p, (visual, _) in zip(predictions, self.pipeline.last_counts)]
 
 
 def _source(source: VLMPipeline | AnswerSource) -> AnswerSource:

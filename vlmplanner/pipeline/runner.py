@@ -82,6 +82,8 @@ class VLMPipeline:
         if self.tokenizer is None:
             raise ValidationError("the processor has no tokenizer", field="processor", value=type(processor).__name__)
         self.stats: dict[str, float] = {}
+        #: per prompt of the last generate(): (image placeholder tokens, prompt tokens) the LLM received
+        self.last_counts: list[tuple[int, int]] = []
 
     # -- what it is ----------------------------------------------------------------------------
     @property
@@ -248,9 +250,14 @@ class VLMPipeline:
             generation_kwargs["pad_token_id"] = self.tokenizer.pad_token_id
         answers: list[str] = [""] * len(texts)
         totals: dict[str, float] = {}
+        counts: list[tuple[int, int]] = [(0, 0)] * len(texts)
         for rows in self._groups(per_row, texts):
             kwargs = self._prepare([per_row[r] for r in rows], [texts[r] for r in rows])
             prompt_length = kwargs["input_ids"].shape[1]
+            visual = (kwargs["input_ids"] == self.seam.image_token_id).sum(dim=1).tolist()
+            lengths = kwargs["attention_mask"].sum(dim=1).tolist()
+            for row, count, length in zip(rows, visual, lengths):
+                counts[row] = (int(count), int(length))
             with torch.no_grad(), self.seam.session(kwargs), compat.quiet_hf():
                 start = time.perf_counter()
                 output = self.model.generate(**kwargs, **generation_kwargs)
@@ -261,6 +268,7 @@ class VLMPipeline:
             for name, value in {**self.stats, **self.seam.stats}.items():
                 totals[name] = totals.get(name, 0.0) + value
         self.stats = totals
+        self.last_counts = counts
         return answers
 
     __call__ = generate

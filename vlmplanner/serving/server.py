@@ -95,19 +95,17 @@ class Batcher:
         try:
             images = [list(r.images) for r in requests]
             prompts = [self._prompt(r) for r in requests]
-            batch = self.pipeline.encode(images, prompts)
-            ids, mask = batch["input_ids"], batch["attention_mask"]
-            visual = (ids == self.pipeline.seam.image_token_id).sum(dim=1).tolist()
             start = time.perf_counter()
             texts = self.pipeline.generate(images, prompts, max_new_tokens=requests[0].max_new_tokens, do_sample=False)
             self.stats.generate_s += time.perf_counter() - start
+            counts = self.pipeline.last_counts
             self.stats.batches += 1
             self.stats.batch_sizes.append(len(group))
             tokenizer = self.pipeline.tokenizer
             for i, (request, done) in enumerate(group):
                 completion = len(tokenizer(texts[i], add_special_tokens=False)["input_ids"])
-                done.set_result(completion_body(request, texts[i], prompt_tokens=int(mask[i].sum()),
-                                                completion_tokens=completion, visual_tokens=int(visual[i])))
+                done.set_result(completion_body(request, texts[i], prompt_tokens=counts[i][1],
+                                                completion_tokens=completion, visual_tokens=counts[i][0]))
                 self.stats.requests += 1
         except Exception as exc:   # a failed batch fails each of its requests, never the server
             for _, done in group:
