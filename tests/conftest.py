@@ -1,4 +1,4 @@
-"""Shared fixtures: a clean environment, and catalog URLs for every supported backend.
+"""Shared fixtures: a clean environment, catalog URLs for every supported backend, and a tiny saved model.
 
 Store tests take the ``catalog_url`` fixture and run once on SQLite and once on PostgreSQL; the
 PostgreSQL run needs VLMPLANNER_TEST_POSTGRES_URL and skips, with that reason, without it.
@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,25 @@ def catalog(catalog_url: str) -> Iterator[object]:
     store = open_catalog(catalog_url)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A tiny random-weight Qwen2-VL (2 LLM layers) saved to disk and registered as ``tiny/qwen`` in
+    a catalog of its own: ``directory``, ``url``, ``spec`` and ``key`` (its uncompressed key)."""
+    from _extras import TORCH_STACK, need
+
+    need(*TORCH_STACK)
+    from vlmplanner.families import get_family
+    from vlmplanner.register import register_model
+    from vlmplanner.store import open_catalog
+
+    root = tmp_path_factory.mktemp("tiny-qwen")
+    bundle = get_family("qwen2_vl").build_tiny(seed=0, text_config={"num_hidden_layers": 2})
+    bundle.model.save_pretrained(root / "model")
+    bundle.processor.save_pretrained(root / "model")
+    url = f"sqlite:///{root / 'catalog.sqlite3'}"
+    with open_catalog(url) as catalog:
+        spec = register_model(root / "model", catalog=catalog, checkpoint="tiny/qwen")
+    return {"root": root, "url": url, "spec": spec, "directory": root / "model",
+            "key": f"tiny/qwen+none@{spec.native_visual_tokens}"}

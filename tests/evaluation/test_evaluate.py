@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _extras import TORCH_STACK, need, requires
+from _extras import TORCH_STACK, requires
 
 from vlmplanner.errors import UnknownBenchmarkError, ValidationError
 from vlmplanner.evaluation import metrics
@@ -38,21 +38,8 @@ def gqa_jsonl(folder: Path, n: int = 5) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A tiny Qwen2-VL saved to disk and registered in a catalog of its own."""
-    need(*TORCH_STACK)
-    from vlmplanner.families import get_family
-    from vlmplanner.register import register_model
-    from vlmplanner.store import open_catalog
-
-    root = tmp_path_factory.mktemp("evaluate")
-    bundle = get_family("qwen2_vl").build_tiny(seed=0, text_config={"num_hidden_layers": 2})
-    bundle.model.save_pretrained(root / "model")
-    bundle.processor.save_pretrained(root / "model")
-    url = f"sqlite:///{root / 'catalog.sqlite3'}"
-    with open_catalog(url) as catalog:
-        spec = register_model(root / "model", catalog=catalog, checkpoint="tiny/qwen")
-    return {"root": root, "url": url, "spec": spec, "directory": root / "model"}
+def tiny(tiny_qwen: dict[str, Any]) -> dict[str, Any]:
+    return tiny_qwen
 
 
 def _pipeline(tiny: dict[str, Any], compressor: str = "none", k: int | None = None) -> Any:

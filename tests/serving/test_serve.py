@@ -20,27 +20,14 @@ from typing import Any
 
 import httpx
 import pytest
-from _extras import TORCH_STACK, need, requires
+from _extras import requires
 
 from vlmplanner.errors import EndpointError
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    need(*TORCH_STACK)
-    from vlmplanner.families import get_family
-    from vlmplanner.register import register_model
-    from vlmplanner.store import open_catalog
-
-    root = tmp_path_factory.mktemp("serve")
-    bundle = get_family("qwen2_vl").build_tiny(seed=0, text_config={"num_hidden_layers": 2})
-    bundle.model.save_pretrained(root / "model")
-    bundle.processor.save_pretrained(root / "model")
-    url = f"sqlite:///{root / 'catalog.sqlite3'}"
-    with open_catalog(url) as catalog:
-        spec = register_model(root / "model", catalog=catalog, checkpoint="tiny/qwen")
-    return {"root": root, "url": url, "spec": spec, "directory": root / "model",
-            "key": f"tiny/qwen+none@{spec.native_visual_tokens}"}
+def tiny(tiny_qwen: dict[str, Any]) -> dict[str, Any]:
+    return tiny_qwen
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
+from ._load_options import Checkpoint, CompressorWeights, Device, DType, Key, api_key_from
 from ._render import print_json
 from .catalog import CatalogUrl, Json
 
 
 def evaluate(
-    key: Annotated[str, typer.Argument(
-        metavar="KEY", help="A candidate key <checkpoint>+<compressor>@<visual tokens>, e.g. llava-hf/llava-1.5-7b-hf+pool@144.")],
+    key: Key,
     benchmark: Annotated[str, typer.Option(help="GQA, TextVQA, VQAv2, POPE, MME, MMBench, ScienceQA-IMG, MMStar,"
                                                 " DocVQA, ChartQA or OCRBench.")],
     data: Annotated[Path, typer.Option(
@@ -22,12 +22,10 @@ def evaluate(
     split: Annotated[str | None, typer.Option(help="The split of a saved DatasetDict.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples (the result says so).")] = None,
     batch: Annotated[int, typer.Option(min=1, help="Prompts per generate() call.")] = 1,
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="A local directory with the weights (default: the model's checkpoint id, local or Hub).")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
-    dtype: Annotated[str | None, typer.Option(help="float32, bf16 or fp16 (default: the checkpoint's).")] = None,
-    compressor_weights: Annotated[Path | None, typer.Option(
-        help="A trained compressor's safetensors file (QueCC).")] = None,
+    checkpoint: Checkpoint = None,
+    device: Device = "cpu",
+    dtype: DType = None,
+    compressor_weights: CompressorWeights = None,
     answers_dir: Annotated[Path | None, typer.Option(
         help="Where the answers file goes (default: <data dir>/evaluations); a re-run continues it.")] = None,
     export: Annotated[Path | None, typer.Option(help="Also write the per-sample answers here (JSON lines).")] = None,
@@ -98,9 +96,6 @@ def _run(source: Any, benchmark: str, dataset: Any, options: dict[str, Any], *, 
 def _endpoint_source(key: str, endpoint: str, *, catalog: str | None, api_key_env: str | None,
                      served_model: str | None, concurrency: int, timeout: float, retries: int) -> Any:
     """The endpoint as an answer source, its results filed under KEY's catalog model (checked first)."""
-    import os
-
-    from vlmplanner.errors import ValidationError
     from vlmplanner.evaluation.endpoint import EndpointSource
     from vlmplanner.evaluation.run import Configuration
     from vlmplanner.planner import Planner
@@ -114,12 +109,7 @@ def _endpoint_source(key: str, endpoint: str, *, catalog: str | None, api_key_en
 
         raise UnknownModelError(candidate.model, snapshot.models, hint="vlmplanner catalog models lists them")
     snapshot.compressor(candidate.compressor)
-    api_key = None
-    if api_key_env is not None:
-        api_key = os.environ.get(api_key_env)
-        if not api_key:
-            raise ValidationError(f"--api-key-env {api_key_env}: that environment variable is not set",
-                                  field="api_key_env", value=api_key_env)
+    api_key = api_key_from(api_key_env)
     configuration = Configuration(candidate.key, spec.checkpoint, candidate.compressor,
                                   candidate.tokens_for(spec.native_visual_tokens), f"endpoint {endpoint}", "")
     return EndpointSource(endpoint, configuration, model=served_model, api_key=api_key, concurrency=concurrency,

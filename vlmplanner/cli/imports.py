@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -26,26 +27,26 @@ Partial = Annotated[bool, typer.Option("--include-partial", help="Also import ru
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print what would be stored; write nothing.")]
 
 
-@import_app.command("lmms-eval")
-def lmms_eval(paths: Paths, model: Model = None, compressor: Compressor = "none", visual_tokens: Tokens = None,
-              include_partial: Partial = False, dry_run: DryRun = False, catalog: CatalogUrl = None,
-              json: Json = False) -> None:
-    """Import lmms-eval results (v0.1 to v0.7 layouts: results.json or <date>_results.json)."""
-    from vlmplanner.imports.lmms_eval import read_lmms_eval
+def _command(reader: str, doc: str) -> Callable[..., None]:
+    """An import command reading with ``vlmplanner.imports.<reader>`` (the options are the same)."""
 
-    _import(read_lmms_eval(paths), model=model, compressor=compressor, visual_tokens=visual_tokens,
-            include_partial=include_partial, dry_run=dry_run, catalog=catalog, json=json)
+    def command(paths: Paths, model: Model = None, compressor: Compressor = "none", visual_tokens: Tokens = None,
+                include_partial: Partial = False, dry_run: DryRun = False, catalog: CatalogUrl = None,
+                json: Json = False) -> None:
+        import importlib
+
+        read = getattr(importlib.import_module(f"vlmplanner.imports.{reader}"), f"read_{reader}")
+        _import(read(paths), model=model, compressor=compressor, visual_tokens=visual_tokens,
+                include_partial=include_partial, dry_run=dry_run, catalog=catalog, json=json)
+
+    command.__doc__ = doc
+    return command
 
 
-@import_app.command("vlmevalkit")
-def vlmevalkit(paths: Paths, model: Model = None, compressor: Compressor = "none", visual_tokens: Tokens = None,
-               include_partial: Partial = False, dry_run: DryRun = False, catalog: CatalogUrl = None,
-               json: Json = False) -> None:
-    """Import VLMEvalKit results (flat and run-folder layouts; a work dir, a model folder or score files)."""
-    from vlmplanner.imports.vlmevalkit import read_vlmevalkit
-
-    _import(read_vlmevalkit(paths), model=model, compressor=compressor, visual_tokens=visual_tokens,
-            include_partial=include_partial, dry_run=dry_run, catalog=catalog, json=json)
+import_app.command("lmms-eval")(_command(
+    "lmms_eval", "Import lmms-eval results (v0.1 to v0.7 layouts: results.json or <date>_results.json)."))
+import_app.command("vlmevalkit")(_command(
+    "vlmevalkit", "Import VLMEvalKit results (flat and run-folder layouts; a work dir, a model folder or score files)."))
 
 
 def _import(report: ImportReport, *, model: str | None, compressor: str, visual_tokens: int | None,

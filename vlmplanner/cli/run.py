@@ -7,25 +7,22 @@ from typing import Annotated
 
 import typer
 
+from ._load_options import Checkpoint, CompressorWeights, Device, DType, Key
 from ._render import print_json
 from .catalog import CatalogUrl, Json
 
 
 def run(
-    key: Annotated[str, typer.Argument(
-        metavar="KEY", help="A candidate key <checkpoint>+<compressor>@<visual tokens>, e.g. llava-hf/llava-1.5-7b-hf+pool@144.")],
+    key: Key,
     image: Annotated[list[Path], typer.Option(
         "--image", help="An image file; repeat it to ask about several images (one answer each).")],
     prompt: Annotated[list[str], typer.Option(
         "--prompt", help="A prompt; repeat once per image, or give one for every image.")],
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="A local directory with the weights (default: the model's checkpoint id, local or Hub).")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
-    dtype: Annotated[str | None, typer.Option(
-        help="float32, bf16 or fp16 (default: the checkpoint's).")] = None,
+    checkpoint: Checkpoint = None,
+    device: Device = "cpu",
+    dtype: DType = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Tokens to generate per prompt.")] = 32,
-    compressor_weights: Annotated[Path | None, typer.Option(
-        help="A trained compressor's safetensors file (QueCC).")] = None,
+    compressor_weights: CompressorWeights = None,
     trust_remote_code: Annotated[bool, typer.Option(
         "--trust-remote-code", help="Let transformers run the checkpoint's own code (off unless given).")] = False,
     catalog: CatalogUrl = None,

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ._load_options import Checkpoint, CompressorWeights, Device, DType, Key, api_key_from
 from .catalog import CatalogUrl
 
 
 def serve(
-    key: Annotated[str, typer.Argument(
-        metavar="KEY", help="A candidate key <checkpoint>+<compressor>@<visual tokens>, e.g. llava-hf/llava-1.5-7b-hf+pool@144.")],
+    key: Key,
     host: Annotated[str, typer.Option(help="The address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="The port (0: any free one).")] = 8000,
     max_batch: Annotated[int, typer.Option(min=1, help="Requests run together in one generate() call.")] = 8,
@@ -22,12 +20,10 @@ def serve(
     max_tokens: Annotated[int, typer.Option(min=1, help="max_tokens when a request does not say.")] = 256,
     api_key_env: Annotated[str | None, typer.Option(
         help="Require the API key held in this environment variable (Authorization: Bearer …).")] = None,
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="A local directory with the weights (default: the model's checkpoint id, local or Hub).")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
-    dtype: Annotated[str | None, typer.Option(help="float32, bf16 or fp16 (default: the checkpoint's).")] = None,
-    compressor_weights: Annotated[Path | None, typer.Option(
-        help="A trained compressor's safetensors file (QueCC).")] = None,
+    checkpoint: Checkpoint = None,
+    device: Device = "cpu",
+    dtype: DType = None,
+    compressor_weights: CompressorWeights = None,
     catalog: CatalogUrl = None,
 ) -> None:
     """Serve a configuration (compressor applied) over the OpenAI chat-completions API until Ctrl-C.
@@ -38,12 +34,7 @@ def serve(
     from vlmplanner.pipeline.api import _load_plan
     from vlmplanner.serving.server import Server
 
-    api_key = None
-    if api_key_env is not None:
-        api_key = os.environ.get(api_key_env)
-        if not api_key:
-            raise ValidationError(f"--api-key-env {api_key_env}: that environment variable is not set",
-                                  field="api_key_env", value=api_key_env)
+    api_key = api_key_from(api_key_env)
     plan = resolve(key, catalog=catalog, checkpoint=checkpoint, compressor_weights=compressor_weights,
                    device=device, dtype=dtype)
     with _load_plan(plan) as pipeline:
