@@ -178,6 +178,7 @@ BENCHMARKS: Mapping[str, BenchmarkDefinition] = MappingProxyType({d.name: d for 
         lmms_eval={"scienceqa_img": (_pct("exact_match,none", "SQA-IMG"),)},
         vlmevalkit={"ScienceQA_TEST": ("_acc.csv", (_pct("Overall", "SQA-IMG"),))},
         stores=("SQA-IMG",),
+        differences="the option letter is read as for MMBench, where lmms-eval accepts only 'B' or 'B. …'",
     ),
     BenchmarkDefinition(
         name="MMStar", task_family="visual-reasoning", metric="multiple_choice",
