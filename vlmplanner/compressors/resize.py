@@ -78,12 +78,17 @@ def downsampled_size(spec: ModelSpec, size: tuple[int, int], tokens: int) -> tup
     return _scaled(size, low)
 
 
-def input_size(spec: ModelSpec, size: tuple[int, int] | None, k: int, share: float | None = None) -> tuple[int, int]:
-    """The image ``downsample`` at k (or at ``share`` of each image's count) feeds for an image of
-    ``size`` (None: the model's reference image, the one its catalog count is for)."""
+def _reference(spec: ModelSpec) -> tuple[int, int]:
+    """The model's reference image: the one its catalog count is for."""
     from vlmplanner.families import get_family
 
-    size = size or get_family(spec.model_type).vision_profile(spec, None).image
+    return get_family(spec.model_type).vision_profile(spec, None).image
+
+
+def input_size(spec: ModelSpec, size: tuple[int, int] | None, k: int, share: float | None = None) -> tuple[int, int]:
+    """The image ``downsample`` at k (or at ``share`` of each image's count) feeds for an image of
+    ``size`` (None: the model's reference image)."""
+    size = size or _reference(spec)
     native = image_tokens(spec, size)
     target = max(1, round(share * native)) if share is not None else min(k, native)
     return downsampled_size(spec, size, target)
@@ -96,10 +101,9 @@ def input_fit(spec: ModelSpec, k: int) -> tuple[str, ...]:
     InvalidTokenCountError when it cannot."""
     from vlmplanner.families import get_family
 
-    family = get_family(spec.model_type)
-    most = family.native_token_range(spec)[1]
+    most = get_family(spec.model_type).native_token_range(spec)[1]
     BUILTIN_CARDS["downsample"].check_tokens(k, most)
-    reference = family.vision_profile(spec, None).image
+    reference = _reference(spec)
     height, width = downsampled_size(spec, reference, k)
     return (f"downsample: each image is scaled down before the processor to the largest size giving at most"
             f" {k} tokens (a {reference[0]}x{reference[1]} image: {height}x{width}, {image_tokens(spec, (height, width))}"

@@ -9,7 +9,7 @@ import numpy as np
 from vlmplanner.schemas import CompressorSpec, Hardware, ModelSpec, Workload
 from vlmplanner.schemas._base import Schema
 
-from .compressors import FORMULAS, CompressorFormula, compressor_note
+from .compressors import compressor_note, resizing
 from .compute import Computed, compute
 from .efficiency import Efficiency
 from .vision import resized_vision
@@ -101,7 +101,7 @@ def _notes(c: Computed, model: ModelSpec, compressor: CompressorSpec, tokens: in
             notes.append(f"{images} images per request: vision, projector and compressor run per image")
         notes.append(c.table.projectors[0].note)
         notes.append(compressor_note(compressor))
-        if FORMULAS.get(compressor.name, CompressorFormula()).resizes_input:
+        if resizing([compressor])[0]:
             fit = resized_vision(model, workload.image_size)
             notes.append(f"{compressor.name}: the vision tower is charged for the image scaled down to {tokens}"
                          f" tokens (fitted through {fit.points} image sizes, within {fit.max_error:.1%} of the"

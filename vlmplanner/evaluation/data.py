@@ -59,7 +59,7 @@ def load_dataset(path: str | Path, definition: BenchmarkDefinition, *, split: st
     parquet = sorted(where.glob("*.parquet")) if where.is_dir() else ([where] if where.suffix == ".parquet" else [])
     if parquet:
         rows = list(_parquet_rows(parquet))
-        return LocalDataset(str(where), "parquet", _digest(parquet, sizes_only=False),
+        return LocalDataset(str(where), "parquet", _digest(parquet),
                             _samples(rows, definition, where if where.is_dir() else where.parent))
     jsonl = sorted(where.glob("*.jsonl")) if where.is_dir() else ([where] if where.suffix == ".jsonl" else [])
     if len(jsonl) == 1:
@@ -67,7 +67,7 @@ def load_dataset(path: str | Path, definition: BenchmarkDefinition, *, split: st
         rows = _jsonl_rows(jsonl[0])
         samples = _samples(rows, definition, base)
         images = [base / s.image for s in samples if isinstance(s.image, str)]
-        return LocalDataset(str(where), "jsonl", _digest([jsonl[0]], sizes_only=False, extra=images), samples)
+        return LocalDataset(str(where), "jsonl", _digest([jsonl[0]], extra=images), samples)
     raise ValidationError(
         f"{str(path)!r} is not a dataset vlmplanner reads: a folder saved with datasets' save_to_disk, .parquet"
         f" files, or one .jsonl file with images beside it{' (found several .jsonl files)' if jsonl else ''}",
@@ -119,7 +119,7 @@ def _jsonl_rows(file: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _digest(files: Sequence[Path], *, sizes_only: bool, extra: Sequence[Path] = ()) -> str:
+def _digest(files: Sequence[Path], *, extra: Sequence[Path] = ()) -> str:
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.name.encode())

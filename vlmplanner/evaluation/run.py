@@ -129,11 +129,8 @@ class PipelineSource:
                                            plan.visual_tokens, device_name(plan.device), str(plan.dtype or "checkpoint"))
 
     def _text(self, text: str) -> str:
-        processor = self.pipeline.base_processor
-        if getattr(processor, "chat_template", None):
-            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
-            return str(processor.apply_chat_template(messages, add_generation_prompt=True))
-        return text
+        return self.pipeline.chat_prompt([{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}],
+                                         text)
 
     def answer(self, images: list[Any], texts: list[str], max_new_tokens: int) -> list[tuple[str, int]]:
         prompts = [self._text(t) for t in texts]

@@ -123,7 +123,6 @@ def _read_file(path: Path) -> ImportReport:
     if not model:
         report.problems.append(Skipped(str(path), path.name, "the file names no model (no model_name, and no"
                                        " pretrained=/model=… in model_args); pass the catalog model"))
-        model = ""
     limit = config.get("limit")
     date = str(data.get("date") or "")
     run = f"{date or path.parent.name}-{run_digest(str(config.get('model_args') or ''), str(config.get('model') or ''))}"

@@ -60,8 +60,7 @@ def with_totals(scores: Sequence[ImportedScore]) -> list[ImportedScore]:
             if s.benchmark in parts:
                 groups.setdefault((s.harness, s.path, s.run, s.task), {})[s.benchmark] = s
         for found in groups.values():
-            if set(found) == set(parts) and not any(s.benchmark == total and s.path == found[parts[0]].path
-                                                    and s.run == found[parts[0]].run for s in out):
+            if set(found) == set(parts):
                 first = found[parts[0]]
                 out.append(replace(first, benchmark=total, score=sum(found[p].score for p in parts),
                                    raw=sum(found[p].raw for p in parts), factor=1.0, stderr=None,

@@ -98,7 +98,9 @@ class RunPlan:
     def native(self) -> bool:
         """True for ``none`` and ``downsample`` (which only scales the image first): the model's own
         path runs, no seam in between."""
-        return (self.card.token_rule == "native" or self.card.stage == "input") and not self.through_seam
+        from vlmplanner.compressors.resize import resizes_input
+
+        return (self.card.token_rule == "native" or resizes_input(self.card)) and not self.through_seam
 
     @property
     def in_llm(self) -> bool:
@@ -278,8 +280,9 @@ def fit_tokens(card: CompressorCard, spec: ModelSpec, k: int, *, config: Mapping
     from vlmplanner.families import get_family
 
     slug, family = card.name, get_family(spec.model_type)
-    if card.stage == "input":                  # on the image: the family's own count of a smaller one
-        from vlmplanner.compressors.resize import input_fit
+    from vlmplanner.compressors.resize import input_fit, resizes_input
+
+    if resizes_input(card):                    # on the image: the family's own count of a smaller one
 
         if not family.input_resize:
             raise ValidationError(f"compressor {slug!r} scales the input image; a {family.model_type} model gives"

@@ -159,6 +159,15 @@ class VLMPipeline:
 
         return get_family(self.family).image_marker(self.processor)
 
+    def chat_prompt(self, messages: Sequence[dict[str, Any]], text: str) -> str:
+        """The prompt for chat ``messages`` (images as ``{"type": "image"}`` parts): the model's chat
+        template when its processor has one, as lmms-eval and OpenAI-style servers ask chat models;
+        else ``text`` as it is (generate() puts the image placeholder in front). Evaluation and
+        ``vlmplanner serve`` both use it, so a served answer is the in-process one."""
+        if getattr(self.base_processor, "chat_template", None):
+            return str(self.base_processor.apply_chat_template(list(messages), add_generation_prompt=True))
+        return text
+
     def encode(self, images: Any, prompts: Any) -> Any:
         """The processor's output for these images and prompts (k placeholders per image), padded
         on the left, on the model's device."""

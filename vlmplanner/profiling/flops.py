@@ -109,10 +109,11 @@ def _compressor_name(compressor: str | Any) -> str:
 
 def _resizes_input(name: str) -> bool:
     from vlmplanner.compressors import compressor_card
+    from vlmplanner.compressors.resize import resizes_input
     from vlmplanner.errors import UnknownCompressorError
 
     try:
-        return compressor_card(name).stage == "input"
+        return resizes_input(compressor_card(name))
     except UnknownCompressorError:   # a callable or a plug-in not registered: a token-level step
         return False
 
@@ -282,7 +283,7 @@ def run_notes(runner: Any, request: Request) -> list[str]:
         notes.append(f"{plan.compressor} prunes inside the LLM: all {request.native_tokens} visual tokens per image"
                      f" enter layers 0-{plan.compressor_options.get('prune_layer', 1) - 1}, {plan.visual_tokens} the"
                      " later ones; its scoring runs in the LLM's layers (llm_blocks)")
-    elif plan.card.stage == "input":
+    elif _resizes_input(plan.compressor):
         size = "" if request.image_size is None else f" ({request.image_size[0]}x{request.image_size[1]})"
         notes.append(f"{request.native_tokens} visual tokens per image reach the LLM: {plan.compressor} feeds the"
                      f" model a smaller image{size}, so the vision tower runs on fewer patches too")

@@ -84,17 +84,11 @@ class Batcher:
             for group in groups.values():
                 self._answer(group)
 
-    def _prompt(self, request: ChatRequest) -> str:
-        processor = self.pipeline.base_processor
-        if getattr(processor, "chat_template", None):
-            return str(processor.apply_chat_template(list(request.messages), add_generation_prompt=True))
-        return request.text
-
     def _answer(self, group: list[tuple[ChatRequest, Future[dict[str, Any]]]]) -> None:
         requests = [r for r, _ in group]
         try:
             images = [list(r.images) for r in requests]
-            prompts = [self._prompt(r) for r in requests]
+            prompts = [self.pipeline.chat_prompt(r.messages, r.text) for r in requests]
             start = time.perf_counter()
             texts = self.pipeline.generate(images, prompts, max_new_tokens=requests[0].max_new_tokens, do_sample=False)
             self.stats.generate_s += time.perf_counter() - start
