@@ -73,6 +73,7 @@ __all__ = [
     "NotRunnableError",
     "NotFoundError",
     "ScoreOutOfRangeError",
+    "ReportOutputError",
     "ShippedDataError",
     "UnknownBenchmarkError",
     "UnknownCompressorError",
@@ -135,6 +136,13 @@ class CsvFormatError(ValidationError):
         super().__init__(f"{path}, line {line}: {message}", field=field, value=value)
         self.path = path
         self.line = line
+
+
+class ReportOutputError(ValidationError):
+    """A report cannot be written where asked: an unknown format (field ``format``) or an output
+    path that does not exist or is not writable (field ``output``); nothing is left half-written."""
+
+    code = "report-output"
 
 
 def suggest(name: str, known: Iterable[str], *, n: int = 3) -> list[str]:

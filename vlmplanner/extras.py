@@ -28,6 +28,7 @@ EXTRA_OF: dict[str, str] = {
     "psycopg": "postgres",
     "datasets": "eval",
     "pyarrow": "eval",
+    "matplotlib": "report",
 }
 
 

@@ -18,7 +18,7 @@ import typer
 
 from vlmplanner.settings import DEBUG_ENV, VERBOSE_ENV, flag
 
-from . import evaluate, plan, profile, register, run, serve
+from . import evaluate, plan, profile, register, report, run, serve
 from .catalog import catalog_app
 from .imports import import_app
 
@@ -46,6 +46,7 @@ app.command("profile")(profile.profile)
 app.command("run")(run.run)
 app.command("evaluate")(evaluate.evaluate)
 app.command("serve")(serve.serve)
+app.command("report")(report.report)
 
 
 class _Options:

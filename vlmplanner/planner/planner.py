@@ -7,6 +7,7 @@ quality. Loading the chosen model is Recommendation.instantiate()'s job, not thi
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,10 +41,13 @@ from .table import CandidateTable, build_table
 from .tasks import ResolvedTask, resolve_task
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from vlmplanner.cost import CostArrays
+    from vlmplanner.report import Report
     from vlmplanner.store import Catalog
 
-__all__ = ["Planner"]
+__all__ = ["COST_AXES", "Planner", "as_budget", "as_workload", "budget_axis", "cost_on_axis", "pareto"]
 
 Accounting = Literal["full", "paper"]
 #: Which candidates a recommendation may choose: those instantiate() can run, or all (what-if).
@@ -51,7 +55,7 @@ Include = Literal["runnable", "all"]
 #: The data version of a catalog not created yet: what it would hold is the shipped data.
 _SHIPPED = "shipped:"
 RUNNERS_UP = 5
-_AXES = {"flops": "GFLOPs", "latency_s": "ms", "usd": "USD per 1k requests", "memory": "GB"}
+COST_AXES = {"flops": "GFLOPs", "latency_s": "ms", "usd": "USD per 1k requests", "memory": "GB"}
 
 
 class Planner:
@@ -213,6 +217,27 @@ class Planner:
                                                       image_size=image_size))
         return self._tables[key]
 
+    def on_hardware(self, hardware: str | Hardware | None) -> Planner:
+        """This planner priced on another hardware profile: the same catalog snapshot and candidate
+        tables, so asking one question on several profiles reads the catalog once."""
+        other = copy.copy(self)
+        other.hardware = self._resolve_hardware(hardware)
+        return other
+
+    def costed(self, *, task: str, workload: Workload | dict[str, Any] | None = None,
+               accounting: Accounting | None = None, family: str | None = None, model: str | None = None,
+               compressor: str | None = None, training: str | None = None,
+               include: Include = "runnable") -> tuple[ResolvedTask, CandidateTable, CostArrays]:
+        """Every candidate for a task and filters with its cost on this planner's hardware: what
+        recommend() chooses among, for reports and analyses that need all of it."""
+        _filters(task=task, family=family, model=model, compressor=compressor, training=training)
+        include = _include(include)
+        self._up_to_date()
+        workload = as_workload(workload)
+        accounting = _accounting(self.accounting if accounting is None else accounting)
+        resolved, table = self._table(task, family, model, compressor, workload.image_size, training, include)
+        return resolved, table, self._costs(table, workload, accounting)
+
     # -- recommend ----------------------------------------------------------------------------
     def recommend(
         self,
@@ -241,8 +266,8 @@ class Planner:
         _filters(task=task, family=family, model=model, compressor=compressor, training=training)
         include = _include(include)
         self._up_to_date()
-        budget = _budget(budget)
-        workload = _workload(workload)
+        budget = as_budget(budget)
+        workload = as_workload(workload)
         accounting = _accounting(self.accounting if accounting is None else accounting)
         if (budget.latency_ms is not None or budget.usd_per_1k_requests is not None) and self.hardware is None:
             raise InvalidBudgetError("a latency or money budget needs a hardware profile (hardware=...)",
@@ -273,15 +298,31 @@ class Planner:
         _filters(task=task, family=family, model=model, compressor=compressor)
         include = _include(include)
         self._up_to_date()
-        if cost_axis not in _AXES:
-            raise ValidationError(f"unknown cost axis {cost_axis!r}; use one of {', '.join(_AXES)}", field="cost_axis",
+        if cost_axis not in COST_AXES:
+            raise ValidationError(f"unknown cost axis {cost_axis!r}; use one of {', '.join(COST_AXES)}", field="cost_axis",
                                   value=cost_axis)
-        workload = _workload(workload)
+        workload = as_workload(workload)
         accounting = _accounting(self.accounting if accounting is None else accounting)
         _, table = self._table(task, family, model, compressor, workload.image_size, include=include)
         costs = self._costs(table, workload, accounting)
-        values = _axis_values(cost_axis, costs)
-        return [_point(table, i, values, within_budget=True) for i in _pareto(table.score, values)]
+        values = cost_on_axis(cost_axis, costs)
+        return [_point(table, i, values, within_budget=True) for i in pareto(table.score, values)]
+
+    def report(self, *, task: str, budget: Budget | dict[str, Any] | str,
+               workload: Workload | dict[str, Any] | None = None,
+               hardware: str | Hardware | None | Sequence[str | Hardware | None] = (),
+               accounting: Accounting | None = None, family: str | None = None, model: str | None = None,
+               compressor: str | None = None, training: str | None = None,
+               include: Include = "runnable") -> Report:
+        """A cost report for this question on each of ``hardware`` (default: this planner's profile):
+        the recommendation, the frontier on every cost axis, the breakdown, the laws and every
+        number's provenance. ``report.write("report.html")`` writes it (also .md, .json, .csv).
+        A question nothing answers still gives a report, saying why and listing the cheapest options."""
+        from vlmplanner.report.build import build_report
+
+        return build_report(self, task=task, budget=budget, workload=workload, hardware=hardware,
+                            accounting=accounting, family=family, model=model, compressor=compressor,
+                            training=training, include=include)
 
     # -- pieces -------------------------------------------------------------------------------
     def _costs(self, table: CandidateTable, workload: Workload, accounting: Accounting) -> CostArrays:
@@ -349,7 +390,7 @@ class Planner:
             for i in order
         )
         frontier = tuple(_point(table, i, axis_values, within_budget=bool(fits[i]))
-                         for i in _pareto(table.score, axis_values))
+                         for i in pareto(table.score, axis_values))
         runnable = table.runnability[chosen]
         alternative = None
         if not runnable.runnable:
@@ -389,7 +430,7 @@ class Planner:
                       axis_values: np.ndarray, include: Include) -> NoFeasibleCandidateError:
         cheapest = int(np.nanargmin(np.where(np.isnan(axis_values), np.inf, axis_values)))
         needs = _describe_cost(costs, cheapest)
-        limits = _describe_budget(budget)
+        limits = _describeas_budget(budget)
         device = f" on {self.hardware.name}" if self.hardware else ""
         which = "runnable candidate" if include == "runnable" else "candidate"
         return NoFeasibleCandidateError(
@@ -418,7 +459,7 @@ def _filters(*, task: object, **optional: object) -> None:
                                   field=name, value=value)
 
 
-def _budget(value: object) -> Budget:
+def as_budget(value: object) -> Budget:
     """A Budget, a mapping of its fields, or one limit as text with its unit ('1000 GFLOPs')."""
     if isinstance(value, Budget):
         return value
@@ -432,7 +473,7 @@ def _budget(value: object) -> Budget:
                              f" {type(value).__name__} {value!r:.60}{hint}", field="budget", value=value)
 
 
-def _workload(value: object) -> Workload:
+def as_workload(value: object) -> Workload:
     if isinstance(value, Workload):
         return value
     if value is None:
@@ -468,7 +509,7 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _axis_values(axis: str, costs: CostArrays, latency_kind: str = "end-to-end") -> np.ndarray:
+def cost_on_axis(axis: str, costs: CostArrays, latency_kind: str = "end-to-end") -> np.ndarray:
     if axis == "flops":
         return costs.flops
     if axis == "latency_s":
@@ -477,16 +518,21 @@ def _axis_values(axis: str, costs: CostArrays, latency_kind: str = "end-to-end")
         return costs.usd_per_1k
     if axis == "memory":
         return costs.memory_bytes
-    raise ValidationError(f"unknown cost axis {axis!r}; use one of {', '.join(_AXES)}", field="cost_axis", value=axis)
+    raise ValidationError(f"unknown cost axis {axis!r}; use one of {', '.join(COST_AXES)}", field="cost_axis", value=axis)
 
 
-def _axis(budget: Budget, costs: CostArrays) -> tuple[str, np.ndarray]:
-    """The cost the frontier is drawn against: the first limit the budget sets."""
+def budget_axis(budget: Budget) -> str:
+    """The cost the frontier is drawn against: the first limit the budget sets (FLOPs if none)."""
     for axis, limit in (("flops", budget.gflops), ("latency_s", budget.latency_ms),
                         ("usd", budget.usd_per_1k_requests), ("memory", budget.memory_gb)):
         if limit is not None:
-            return axis, _axis_values(axis, costs, budget.latency_kind)
-    return "flops", costs.flops
+            return axis
+    return "flops"
+
+
+def _axis(budget: Budget, costs: CostArrays) -> tuple[str, np.ndarray]:
+    axis = budget_axis(budget)
+    return axis, cost_on_axis(axis, costs, budget.latency_kind)
 
 
 def _best(score: np.ndarray, cost: np.ndarray, within: np.ndarray) -> int:
@@ -509,7 +555,7 @@ def _top(score: np.ndarray, within: np.ndarray, exclude: int, k: int) -> list[in
     return [int(i) for i in part[np.argsort(-masked[part], kind="stable")]]
 
 
-def _pareto(score: np.ndarray, cost: np.ndarray) -> list[int]:
+def pareto(score: np.ndarray, cost: np.ndarray) -> list[int]:
     """Rows no other row beats on both cost (lower) and score (higher), cheapest first."""
     valid = np.flatnonzero(np.isfinite(cost))
     if valid.size == 0:
@@ -520,7 +566,7 @@ def _pareto(score: np.ndarray, cost: np.ndarray) -> list[int]:
     return [int(i) for i in order[ranked > best_before]]
 
 
-def _describe_budget(budget: Budget) -> str:
+def _describeas_budget(budget: Budget) -> str:
     parts = []
     if budget.gflops is not None:
         parts.append(f"{budget.gflops:,.6g} GFLOPs")

@@ -127,3 +127,10 @@ class Recommendation(Schema):
         return instantiate(self, device=device, dtype=dtype, checkpoint=checkpoint,
                            trust_remote_code=trust_remote_code, compressor_weights=compressor_weights,
                            architecture=architecture)
+
+    def _repr_html_(self) -> str:
+        """The recommendation as a card in Jupyter: the choice, its quality and cost with their
+        provenance, the reason and the runners-up."""
+        from vlmplanner.report.card import recommendation_card
+
+        return recommendation_card(self)

@@ -79,6 +79,11 @@ class CandidateTable:
     def key(self, i: int) -> str:
         return self.candidate(i).key
 
+    def observed_estimate(self, i: int) -> QualityEstimate | None:
+        """Row ``i``'s estimate as the catalog's results give it (None for predictions and mixes,
+        which ``Planner.estimate`` works out)."""
+        return self._estimates.get(i)
+
 
 def _native_tokens(model: ModelSpec, image_size: tuple[int, int] | None) -> int:
     if image_size is None:
