@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from vlmplanner.report import Report
     from vlmplanner.store import Catalog
 
-__all__ = ["COST_AXES", "Planner", "as_budget", "as_workload", "budget_axis", "cost_on_axis", "pareto"]
+__all__ = ["COST_AXES", "Planner", "as_budget", "as_workload", "budget_axis", "cost_on_axis", "describe_budget", "pareto"]
 
 Accounting = Literal["full", "paper"]
 #: Which candidates a recommendation may choose: those instantiate() can run, or all (what-if).
@@ -430,7 +430,7 @@ class Planner:
                       axis_values: np.ndarray, include: Include) -> NoFeasibleCandidateError:
         cheapest = int(np.nanargmin(np.where(np.isnan(axis_values), np.inf, axis_values)))
         needs = _describe_cost(costs, cheapest)
-        limits = _describeas_budget(budget)
+        limits = describe_budget(budget)
         device = f" on {self.hardware.name}" if self.hardware else ""
         which = "runnable candidate" if include == "runnable" else "candidate"
         return NoFeasibleCandidateError(
@@ -566,7 +566,7 @@ def pareto(score: np.ndarray, cost: np.ndarray) -> list[int]:
     return [int(i) for i in order[ranked > best_before]]
 
 
-def _describeas_budget(budget: Budget) -> str:
+def describe_budget(budget: Budget) -> str:
     parts = []
     if budget.gflops is not None:
         parts.append(f"{budget.gflops:,.6g} GFLOPs")

@@ -65,15 +65,16 @@ def build_report(planner: Planner, *, task: str, budget: Budget | dict[str, Any]
         resolved, table, _ = planners[0].costed(include="all", **ask)  # type: ignore[arg-type]
         widened = "all"
     snapshot = planners[0].snapshot
+    keys = [table.key(i) for i in range(len(table))]
     axis = budget_axis(budget_value)
     sections = []
     costs_first: CostArrays | None = None
     for p in planners:
         _, _, costs = p.costed(include=widened or include, **ask)  # type: ignore[arg-type]
         costs_first = costs_first or costs
-        sections.append(_section(p, table, costs, budget_value, workload_value, axis, include, ask))
+        sections.append(_section(p, table, keys, costs, budget_value, workload_value, axis, include, ask))
     assert costs_first is not None
-    candidates = _candidates(planners[0], snapshot, resolved, table, costs_first, workload_value)
+    candidates = _candidates(snapshot, resolved, table, keys, costs_first, workload_value)
     chosen = next((s.recommendation for s in sections if s.recommendation is not None), None)
     question = Question(task=resolved.name, task_metric=resolved.metric, budget=budget_value,
                         workload=workload_value, hardware=tuple(s.hardware.name if s.hardware else None
@@ -81,7 +82,7 @@ def build_report(planner: Planner, *, task: str, budget: Budget | dict[str, Any]
                         accounting=accounting or planner.accounting, dtype=planner.dtype, include=include,
                         filters={k: v for k, v in filters.items() if v is not None})
     return Report(question=question, candidates=candidates, sections=sections,
-                  laws=_law_curves(snapshot, resolved, table, chosen, workload_value.text_tokens), catalog_url=_catalog_url(planner),
+                  laws=_law_curves(snapshot, resolved, table, keys, chosen, workload_value.text_tokens), catalog_url=_catalog_url(planner),
                   data_version=planner._snapshot_version, version=__version__,
                   generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
                   without_estimate=table.without_estimate)
@@ -104,8 +105,8 @@ def _catalog_url(planner: Planner) -> str:
     return mask_url(planner._url) if planner._url is not None else planner.catalog.url
 
 
-def _section(planner: Planner, table: CandidateTable, costs: CostArrays, budget: Budget, workload: Workload,
-             axis: str, include: Include, ask: dict[str, Any]) -> HardwareSection:
+def _section(planner: Planner, table: CandidateTable, keys: list[str], costs: CostArrays, budget: Budget,
+             workload: Workload, axis: str, include: Include, ask: dict[str, Any]) -> HardwareSection:
     from vlmplanner.planner.limits import budget_limits, within
     from vlmplanner.planner.planner import cost_on_axis, pareto
 
@@ -127,22 +128,22 @@ def _section(planner: Planner, table: CandidateTable, costs: CostArrays, budget:
     if recommendation is not None:
         shown = [recommendation.key, *(r.key for r in recommendation.runners_up)]
     else:
-        shown = [table.key(i) for i in cheapest]
+        shown = [keys[i] for i in cheapest]
     return HardwareSection(
         hardware=planner.hardware, recommendation=recommendation, problem=problem, prefill_s=costs.prefill_s,
         latency_s=costs.latency_s, usd_per_1k=costs.usd_per_1k, within_budget=fits, frontier=frontier,
-        cheapest=cheapest, breakdowns=_breakdowns(planner, table, shown, workload, ask.get("accounting")),
+        cheapest=cheapest, breakdowns=_breakdowns(planner, table, keys, shown, workload, ask.get("accounting")),
         budget_axis=axis,
     )
 
 
-def _breakdowns(planner: Planner, table: CandidateTable, keys: list[str], workload: Workload,
+def _breakdowns(planner: Planner, table: CandidateTable, keys: list[str], shown: list[str], workload: Workload,
                 accounting: str | None) -> list[Any]:
     from vlmplanner.cost import breakdown
 
-    index = {table.key(i): i for i in range(len(table))} if keys else {}
+    index = {key: i for i, key in enumerate(keys)} if shown else {}
     found = []
-    for key in keys:
+    for key in shown:
         i = index.get(key)
         if i is None:
             continue
@@ -154,36 +155,38 @@ def _breakdowns(planner: Planner, table: CandidateTable, keys: list[str], worklo
     return found
 
 
-def _candidates(planner: Planner, snapshot: Snapshot, task: ResolvedTask, table: CandidateTable, costs: CostArrays,
+def _candidates(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable, keys: list[str], costs: CostArrays,
                 workload: Workload) -> Candidates:
     from vlmplanner.planner.laws import law_family
 
     n = len(table)
-    keys = [table.key(i) for i in range(n)]
     low = np.full(n, np.nan)
     high = np.full(n, np.nan)
     provenance = ["predicted" if p else "mixed" for p in table.predicted]
     sources = [""] * n
-    predicted_groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    by_law: dict[tuple[str, str, str], list[int]] = defaultdict(list)  # predicted rows, one law at a time
+    families = [law_family(m) for m in table.models]
     for i in range(n):
         estimate = table.observed_estimate(i)
         if estimate is not None:
             provenance[i] = estimate.provenance
             sources[i] = "; ".join(estimate.sources)
         elif table.predicted[i] and not task.is_mix:
-            predicted_groups[(int(table.model_index[i]), int(table.compressor_index[i]))].append(i)
+            by_law[(families[table.model_index[i]], table.compressors[table.compressor_index[i]],
+                    task.benchmarks[0])].append(i)
         elif task.is_mix:
             sources[i] = f"weighted mean of {', '.join(task.benchmarks)}"
-    for (mi, ci), rows in predicted_groups.items():
-        spec = table.models[mi]
-        law = snapshot.laws.laws[(law_family(spec), table.compressors[ci], task.benchmarks[0])]
+    sizes = np.array([m.llm.params_b for m in table.models])
+    for key, rows in by_law.items():
+        law = snapshot.laws.laws[key]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExtrapolationWarning)
-            prediction = law.predict(np.full(len(rows), spec.llm.params_b), table.visual_tokens[rows])
+            prediction = law.predict(sizes[table.model_index[rows]], table.visual_tokens[rows])
         low[rows] = np.asarray(prediction.low, dtype=float)
         high[rows] = np.asarray(prediction.high, dtype=float)
+        source = f"scaling law {law.label}, fitted on {law.n_points} points"
         for i in rows:
-            sources[i] = f"scaling law {law.label}, fitted on {law.n_points} points"
+            sources[i] = source
     measured = {key: [m.model_dump(mode="json") for m in rows if m.text_tokens == workload.text_tokens
                       and m.batch_size == workload.batch_size]
                 for key, rows in snapshot.measurements.items()}
@@ -207,8 +210,8 @@ def _fractions(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable) ->
     return np.where(table.family_mean, table.score, fraction)
 
 
-def _law_curves(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable, chosen: Recommendation | None,
-                text_tokens: int) -> list[LawCurve]:
+def _law_curves(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable, keys: list[str],
+                chosen: Recommendation | None, text_tokens: int) -> list[LawCurve]:
     """The laws behind this task's predictions: the chosen family's, the chosen compressor's first."""
     from vlmplanner.planner.laws import law_family
 
@@ -216,16 +219,16 @@ def _law_curves(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable, c
     benchmarks = set(task.benchmarks)
     families = ({law_family(chosen.model)} if chosen is not None
                 else {law_family(table.models[i]) for i in set(table.model_index.tolist())})
-    keys = [k for k in laws.laws if k[2] in benchmarks and k[0] in families] or [
+    relevant = [k for k in laws.laws if k[2] in benchmarks and k[0] in families] or [
         k for k in laws.laws if k[2] in benchmarks]
     first = chosen.compressor.name if chosen is not None else "none"
-    keys.sort(key=lambda k: (k[1] != first, k[1] != "none", -laws.laws[k].n_points, k))
+    relevant.sort(key=lambda k: (k[1] != first, k[1] != "none", -laws.laws[k].n_points, k))
     chosen_on: tuple[str, str, float, float] | None = None
     if chosen is not None:
-        row = next(i for i in range(len(table)) if table.key(i) == chosen.key)
+        row = keys.index(chosen.key)
         chosen_on = (law_family(chosen.model), chosen.compressor.name, chosen.model.llm.params_b,
                      float(table.visual_tokens[row]))
-    return [_law_curve(snapshot, key, chosen_on, text_tokens) for key in keys[:MAX_LAWS]]
+    return [_law_curve(snapshot, key, chosen_on, text_tokens) for key in relevant[:MAX_LAWS]]
 
 
 def _law_curve(snapshot: Snapshot, key: tuple[str, str, str], chosen: tuple[str, str, float, float] | None,

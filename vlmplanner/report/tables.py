@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,8 @@ CSV_COLUMNS = [
 
 
 def _column(values: np.ndarray) -> list[float | None]:
-    return [None if not np.isfinite(v) else float(v) for v in values.astype(float)]
+    """Python floats, NaN and infinities as None (JSON null, an empty CSV cell)."""
+    return [v if isfinite(v) else None for v in values.astype(float).tolist()]
 
 
 def candidate_records(report: Report) -> list[dict[str, Any]]:
@@ -101,7 +103,15 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    """Indented, but one line per candidate: json's C encoder writes compact text only, and a
+    100,000-candidate report is most of the file."""
+    data = report_dict(report)
+    candidates = data.pop("candidates")
+    head = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False)
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+    rows = ",\n  ".join(encode(c) for c in candidates)
+    return f'{head[:-2]},\n "candidates": [\n  {rows}\n ]\n}}\n' if candidates else (
+        f'{head[:-2]},\n "candidates": []\n}}\n')
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -116,14 +126,15 @@ def render_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    safe = spreadsheet_safe
     for r in candidate_records(report):
         q = r["quality"]
+        head = [safe(r["key"]), safe(r["model"]), safe(r["compressor"]), r["visual_tokens"], q["score"], q["low"],
+                q["high"], q["fraction_of_max"], q["provenance"], safe(q["sources"]), q["extrapolated"], r["runnable"],
+                safe(r["why_not_runnable"]), r["flops"], r["prefill_flops"], r["decode_flops"], r["memory_bytes"],
+                r["cost_provenance"]]
         for hardware, h in r["by_hardware"].items():
-            writer.writerow([spreadsheet_safe(v) for v in (
-                r["key"], r["model"], r["compressor"], r["visual_tokens"], q["score"], q["low"], q["high"],
-                q["fraction_of_max"], q["provenance"], q["sources"], q["extrapolated"], r["runnable"],
-                r["why_not_runnable"], r["flops"], r["prefill_flops"], r["decode_flops"], r["memory_bytes"],
-                r["cost_provenance"], hardware, h["prefill_s"], h["latency_s"], h["usd_per_1k_requests"],
-                h["usd_per_1k_correct"], h["within_budget"], ";".join(h["frontier_axes"]),
-                chosen.get(hardware) == r["key"])])
+            writer.writerow([*head, safe(hardware), h["prefill_s"], h["latency_s"], h["usd_per_1k_requests"],
+                             h["usd_per_1k_correct"], h["within_budget"], ";".join(h["frontier_axes"]),
+                             chosen.get(hardware) == r["key"]])
     return out.getvalue()

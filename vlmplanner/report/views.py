@@ -71,10 +71,10 @@ def cost_provenance(report: Report, key: str) -> Cell:
 
 def question_fields(report: Report) -> list[tuple[str, str]]:
     q = report.question
-    budget = ", ".join(f"{k} ≤ {v:,.6g}" for k, v in q.budget.model_dump(exclude_none=True).items()
-                       if k != "latency_kind") or "none"
-    if q.budget.latency_ms is not None:
-        budget += f" ({q.budget.latency_kind})"
+    from vlmplanner.planner.planner import describe_budget
+
+    budget = describe_budget(q.budget).removeprefix("a budget of ") if q.budget.model_dump(
+        exclude_none=True, exclude={"latency_kind"}) else "none"
     w = q.workload
     workload = (f"{w.text_tokens} text tokens, {w.output_tokens} output tokens, {w.images_per_request} image(s)"
                 f" per request, batch {w.batch_size}" + (f", image {w.image_size[1]}x{w.image_size[0]}"
