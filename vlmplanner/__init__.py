@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     )
     from .pipeline import load
     from .planner import Planner, Recommendation
+    from .report import Report
     from .schemas import (
         Benchmark,
         Budget,
@@ -57,6 +58,7 @@ _LAZY: dict[str, str] = {
     "Planner": "vlmplanner.planner",
     "QualityResult": "vlmplanner.schemas",
     "Recommendation": "vlmplanner.planner",
+    "Report": "vlmplanner.report",
     "ResultIn": "vlmplanner.schemas",
     "SeedReport": "vlmplanner.store",
     "Task": "vlmplanner.schemas",
@@ -87,6 +89,7 @@ __all__ = [
     "Planner",
     "QualityResult",
     "Recommendation",
+    "Report",
     "ResultIn",
     "SeedReport",
     "Task",

@@ -150,7 +150,7 @@ def test_laws_carry_their_points_and_intervals(shipped_url: str) -> None:
     rec = report.sections[0].recommendation
     assert law.chosen == (rec.model.llm.params_b, float(rec.candidate.visual_tokens))
     assert {p.provenance for p in law.points} == {"published"} and all(p.sources for p in law.points)
-    for v, score, low, high in law.curves.values():
+    for _v, score, low, high in law.curves.values():
         assert all(lo <= s <= hi for s, lo, hi in zip(score, low, high))
     predicted = [i for i, p in enumerate(report.candidates.provenance) if p == "predicted"]
     assert predicted and all(report.candidates.low[i] <= report.candidates.score[i] <= report.candidates.high[i]
@@ -249,3 +249,23 @@ def test_recommendation_renders_in_jupyter(evil_url: str) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;+none@576" in html and "<script>" not in html
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html
     assert "Why:" in html and "published" in html
+
+
+@needs_matplotlib
+def test_a_report_shows_itself_in_jupyter_in_a_frame(report) -> None:  # type: ignore[no-untyped-def]
+    import html
+
+    shown = report._repr_html_()
+    assert shown.startswith("<iframe ") and shown.endswith("</iframe>")
+    inner = html.unescape(shown.split('srcdoc="', 1)[1].rsplit('"', 1)[0])
+    assert inner.startswith("<!DOCTYPE html>") and "<svg" in inner and '"' not in shown.split('srcdoc="', 1)[1][:-11]
+
+
+def test_a_mix_says_where_each_benchmark_comes_from(shipped_url: str) -> None:
+    with Planner(shipped_url) as planner:
+        report = planner.report(task="GQA:1,TextVQA:1", budget="5000 GFLOPs")
+    rec = report.sections[0].recommendation
+    i = report.candidates.keys.index(rec.key)
+    assert report.candidates.sources[i].startswith("GQA: ") and " | TextVQA: " in report.candidates.sources[i]
+    assert report.candidates.provenance[i] == "published"
+    assert all(s for s in report.candidates.sources)  # every candidate's quality names its origin

@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from .catalog import CatalogUrl
-from .plan import Accounting, Compressor, Family, IncludeUnrunnable, Model, OutputTokens, TextTokens, _budget, _planner, _workload
+from .plan import (
+    Accounting,
+    Compressor,
+    Family,
+    IncludeUnrunnable,
+    Model,
+    OutputTokens,
+    TextTokens,
+    _budget,
+    _planner,
+    _workload,
+)
 
 Output = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write the report to this file; its suffix picks the format (.html, .md, .json, .csv)."

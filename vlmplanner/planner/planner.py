@@ -310,7 +310,7 @@ class Planner:
 
     def report(self, *, task: str, budget: Budget | dict[str, Any] | str,
                workload: Workload | dict[str, Any] | None = None,
-               hardware: str | Hardware | None | Sequence[str | Hardware | None] = (),
+               hardware: str | Hardware | Sequence[str | Hardware | None] | None = (),
                accounting: Accounting | None = None, family: str | None = None, model: str | None = None,
                compressor: str | None = None, training: str | None = None,
                include: Include = "runnable") -> Report:

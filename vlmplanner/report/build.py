@@ -46,7 +46,7 @@ _CURVE_POINTS = 48
 
 def build_report(planner: Planner, *, task: str, budget: Budget | dict[str, Any] | str,
                  workload: Workload | dict[str, Any] | None = None,
-                 hardware: str | Hardware | None | Sequence[str | Hardware | None] = (),
+                 hardware: str | Hardware | Sequence[str | Hardware | None] | None = (),
                  accounting: str | None = None, family: str | None = None, model: str | None = None,
                  compressor: str | None = None, training: str | None = None,
                  include: Include = "runnable") -> Report:
@@ -94,7 +94,7 @@ def _hardware_list(planner: Planner, hardware: object) -> list[str | Hardware | 
     if hardware is None or isinstance(hardware, (str, Hardware)):
         return [hardware]
     if isinstance(hardware, Sequence) and all(isinstance(h, (str, Hardware, type(None))) for h in hardware):
-        return list(dict.fromkeys(hardware))  # type: ignore[arg-type]
+        return list(dict.fromkeys(hardware))
     raise ValidationError(f"hardware must be a profile name, a Hardware, None or a list of them, got"
                           f" {type(hardware).__name__} {hardware!r:.60}", field="hardware", value=hardware)
 
@@ -175,7 +175,7 @@ def _candidates(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable, k
             by_law[(families[table.model_index[i]], table.compressors[table.compressor_index[i]],
                     task.benchmarks[0])].append(i)
         elif task.is_mix:
-            sources[i] = f"weighted mean of {', '.join(task.benchmarks)}"
+            provenance[i], sources[i] = _mix_origin(snapshot, task, table, families, i)
     sizes = np.array([m.llm.params_b for m in table.models])
     for key, rows in by_law.items():
         law = snapshot.laws.laws[key]
@@ -199,6 +199,27 @@ def _candidates(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable, k
         prefill_flops=costs.prefill_flops, decode_flops=costs.decode_flops, memory_bytes=costs.memory_bytes,
         measured={key: rows for key, rows in measured.items() if rows},
     )
+
+
+def _mix_origin(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable, families: list[str],
+                i: int) -> tuple[str, str]:
+    """Where each benchmark of a mix's score comes from: its results' provenance and sources, or the
+    law that predicted it."""
+    checkpoint = table.models[table.model_index[i]].checkpoint
+    compressor = table.compressors[table.compressor_index[i]]
+    share = float(table.share[i])
+    kinds, parts = set(), []
+    for benchmark in task.benchmarks:
+        found = (snapshot.observed_shares.get((checkpoint, compressor, benchmark), {}).get(share) if share == share
+                 else snapshot.observed.get((checkpoint, compressor, benchmark), {}).get(int(table.visual_tokens[i])))
+        if found:
+            kinds.add(found[0].provenance)
+            parts.append(f"{benchmark}: {'; '.join(dict.fromkeys(r.source for r in found))}")
+            continue
+        law = snapshot.laws.laws.get((families[table.model_index[i]], compressor, benchmark))
+        kinds.add("predicted")
+        parts.append(f"{benchmark}: scaling law {law.label if law else '?'}")
+    return (kinds.pop() if len(kinds) == 1 else "mixed"), " | ".join(parts)
 
 
 def _fractions(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable) -> np.ndarray:

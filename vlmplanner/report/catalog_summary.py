@@ -152,7 +152,7 @@ def summarise_catalog(catalog: Catalog) -> CatalogSummary:
                                        share=r.share).key)
     measured = {m.candidate_key for m in measurements if m.method == "measured" and m.status == "ok"}
     names = sorted(m.checkpoint for m in models)
-    coverage = {b.name: (b.task_family, sorted(with_results.get(b.name, ())),
+    coverage: dict[str, tuple[str, list[str], list[str]]] = {b.name: (str(b.task_family), sorted(with_results.get(b.name, ())),
                          [n for n in names if n not in with_results.get(b.name, set())])
                 for b in benchmarks if b.name in with_results}
     return CatalogSummary(

@@ -200,7 +200,11 @@ class Report:
         return render(self, format)
 
     def _repr_html_(self) -> str:
-        return self.render("html")
+        """The HTML report in Jupyter, inside a frame so that its page styles leave the notebook's alone."""
+        import html
+
+        return (f'<iframe title="{html.escape(self.title)}" style="width: 100%; height: 900px; border: 1px solid'
+                f' #ddd;" srcdoc="{html.escape(self.render("html"), quote=True)}"></iframe>')
 
 
 def finite(value: float) -> float | None:

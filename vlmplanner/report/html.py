@@ -38,7 +38,7 @@ def environment() -> Environment:
 def _markup(svg: str) -> Any:
     from markupsafe import Markup
 
-    return Markup(svg)  # noqa: S704 - matplotlib's SVG output, its text escaped by matplotlib
+    return Markup(svg)
 
 
 def _section_views(report: Report) -> list[dict[str, Any]]:

@@ -10,7 +10,16 @@ from __future__ import annotations
 import re
 
 from .content import AXES, Report
-from .views import Cell, Table, breakdown_table, candidate_table, frontier_table, question_fields, section_cards, tables
+from .views import (
+    Cell,
+    Table,
+    breakdown_table,
+    candidate_table,
+    frontier_table,
+    question_fields,
+    section_cards,
+    tables,
+)
 
 __all__ = ["escape_markdown", "markdown_table", "render_markdown"]
 
@@ -75,7 +84,7 @@ def render_markdown(report: Report) -> str:
     lines += [f"_{escape_markdown(everything['laws_note'])}_", ""]
     for params, points in everything["laws"]:
         lines += markdown_table(params) + markdown_table(points, 4)
-    lines += ["## Provenance", ""] + markdown_table(everything["provenance"]) + markdown_table(everything["measured"])
+    lines += ["## Provenance", "", *markdown_table(everything["provenance"]), *markdown_table(everything["measured"])]
     lines += ["_The HTML version of this report (`--output report.html`) draws the frontier, the breakdown and the"
               " laws._", ""]
     return "\n".join(lines)

@@ -124,8 +124,8 @@ def section_cards(report: Report) -> list[Card]:
                 "no — a what-if: " + "; ".join(rec.runnable.reasons) +
                 f" (best runnable within budget: {rec.runnable_alternative or 'none'})", "what-if")),
             ("quality", Cell(f"{_quality(report, i)} {q.metric}")),
-            ("quality from", Cell(q.provenance, q.provenance)),
-            ("sources", Cell("; ".join(q.sources) or "–")),
+            ("quality from", Cell(report.candidates.provenance[i], report.candidates.provenance[i])),
+            ("sources", Cell(report.candidates.sources[i] or "; ".join(q.sources) or "–")),
             ("compute", Cell(f"{fmt(rec.cost.flops, 1e-9, ' GFLOPs')} per request ({rec.cost.accounting} accounting)")),
             ("memory", Cell(f"{fmt(rec.cost.memory_bytes, 1e-9, ' GB', 3)} for the batch")),
             ("latency", Cell(fmt(section.latency_s[i], 1e3, " ms") if section.hardware else "unavailable (no hardware)")),
