@@ -23,6 +23,17 @@ Accounting = Annotated[str, typer.Option(help="full (vision, prefill, decode, KV
 Family = Annotated[str | None, typer.Option(help="Only models of this HF model_type (or law family).")]
 Model = Annotated[str | None, typer.Option(help="Only this checkpoint.")]
 Compressor = Annotated[str | None, typer.Option(help="Only this compressor.")]
+BudgetGflops = Annotated[float | None, typer.Option(help="Budget: GFLOPs per request.")]
+BudgetLatencyMs = Annotated[float | None, typer.Option(help="Budget: latency in ms.")]
+BudgetMemoryGb = Annotated[float | None, typer.Option(help="Budget: memory in GB.")]
+BudgetUsd = Annotated[float | None, typer.Option(help="Budget: USD per 1,000 requests.")]
+BudgetLimits = Annotated[list[str] | None, typer.Option(
+    "--budget", help="A limit with its unit: '1000 GFLOPs', '250 ms', '24 GB', '0.5 usd/1k' (repeatable).")]
+LatencyKind = Annotated[str, typer.Option(help="What a latency budget limits: end-to-end or prefill.")]
+Batch = Annotated[int, typer.Option(help="Requests per batch.")]
+Images = Annotated[int, typer.Option(help="Images per request.")]
+Dtype = Annotated[str, typer.Option(help="bf16, fp16 or fp32.")]
+TrainingFree = Annotated[bool, typer.Option("--training-free", help="Only compressors that need no trained weights.")]
 IncludeUnrunnable = Annotated[bool, typer.Option(
     "--include-unrunnable", help="Also weigh candidates vlmplanner cannot run (unimplemented compressors,"
     " unreleased checkpoints) as what-ifs, marked as such: reproducing the paper.")]
@@ -62,25 +73,23 @@ def _fmt(value: float | None, scale: float = 1.0, unit: str = "", digits: int = 
 
 def recommend(
     task: Task,
-    budget_gflops: Annotated[float | None, typer.Option(help="Budget: GFLOPs per request.")] = None,
-    budget_latency_ms: Annotated[float | None, typer.Option(help="Budget: latency in ms.")] = None,
-    budget_memory_gb: Annotated[float | None, typer.Option(help="Budget: memory in GB.")] = None,
-    budget_usd_per_1k: Annotated[float | None, typer.Option(help="Budget: USD per 1,000 requests.")] = None,
-    budget: Annotated[list[str] | None, typer.Option(
-        "--budget", help="A limit with its unit: '1000 GFLOPs', '250 ms', '24 GB', '0.5 usd/1k' (repeatable).")] = None,
-    latency_kind: Annotated[str, typer.Option(help="What a latency budget limits: end-to-end or prefill.")] = "end-to-end",
+    budget_gflops: BudgetGflops = None,
+    budget_latency_ms: BudgetLatencyMs = None,
+    budget_memory_gb: BudgetMemoryGb = None,
+    budget_usd_per_1k: BudgetUsd = None,
+    budget: BudgetLimits = None,
+    latency_kind: LatencyKind = "end-to-end",
     text_tokens: TextTokens = 50,
     output_tokens: OutputTokens = 0,
-    batch: Annotated[int, typer.Option(help="Requests per batch.")] = 1,
-    images: Annotated[int, typer.Option(help="Images per request.")] = 1,
+    batch: Batch = 1,
+    images: Images = 1,
     hardware: Hardware = "h100-sxm",
-    dtype: Annotated[str, typer.Option(help="bf16, fp16 or fp32.")] = "bf16",
+    dtype: Dtype = "bf16",
     accounting: Accounting = "full",
     family: Family = None,
     model: Model = None,
     compressor: Compressor = None,
-    training_free: Annotated[bool, typer.Option(
-        "--training-free", help="Only compressors that need no trained weights.")] = False,
+    training_free: TrainingFree = False,
     include_unrunnable: IncludeUnrunnable = False,
     catalog: CatalogUrl = None,
     json: Json = False,
@@ -130,7 +139,7 @@ def frontier(
     text_tokens: TextTokens = 50,
     output_tokens: OutputTokens = 0,
     hardware: Hardware = "h100-sxm",
-    dtype: Annotated[str, typer.Option(help="bf16, fp16 or fp32.")] = "bf16",
+    dtype: Dtype = "bf16",
     accounting: Accounting = "full",
     family: Family = None,
     model: Model = None,

@@ -9,17 +9,9 @@ from __future__ import annotations
 
 import re
 
+from . import views
 from .content import AXES, Report
-from .views import (
-    Cell,
-    Table,
-    breakdown_table,
-    candidate_table,
-    frontier_table,
-    question_fields,
-    section_cards,
-    tables,
-)
+from .views import Cell, Table
 
 __all__ = ["escape_markdown", "markdown_table", "render_markdown"]
 
@@ -55,11 +47,11 @@ def markdown_table(t: Table | None, level: int = 3) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
-    everything = tables(report)
+    everything = views.tables(report)
     lines = [f"# {escape_markdown(report.title)}", ""]
-    lines += [f"- **{label}**: {escape_markdown(value)}" for label, value in question_fields(report)]
+    lines += [f"- **{label}**: {escape_markdown(value)}" for label, value in views.question_fields(report)]
     lines += ["", "## Recommendation", ""]
-    for card in section_cards(report):
+    for card in views.section_cards(report):
         lines += [f"### {escape_markdown(card.hardware)}", ""]
         if card.problem:
             lines += [f"> **No recommendation:** {escape_markdown(card.problem)}", ""]
@@ -76,10 +68,10 @@ def render_markdown(report: Report) -> str:
             if why:
                 lines += [f"_{escape_markdown(label.capitalize())}: {escape_markdown(why)}._", ""]
             else:
-                lines += markdown_table(frontier_table(report, section, axis), 3)
+                lines += markdown_table(views.frontier_table(report, section, axis), 3)
         if section.breakdowns:
-            lines += markdown_table(breakdown_table(report, section))
-        lines += markdown_table(candidate_table(report, section))
+            lines += markdown_table(views.breakdown_table(report, section))
+        lines += markdown_table(views.candidate_table(report, section))
     lines += ["## Scaling laws", ""]
     lines += [f"_{escape_markdown(everything['laws_note'])}_", ""]
     for params, points in everything["laws"]:
