@@ -76,8 +76,10 @@ __all__ = [
     "ReportOutputError",
     "ShippedDataError",
     "UnknownBenchmarkError",
+    "UnsupportedFamilyError",
     "UnknownCompressorError",
     "UnknownHardwareError",
+    "UnknownImporterError",
     "UnknownModelError",
     "UnknownTaskError",
     "ValidationError",
@@ -145,6 +147,13 @@ class ReportOutputError(ValidationError):
     code = "report-output"
 
 
+class UnsupportedFamilyError(ValidationError):
+    """A ``model_type`` no family adapter handles (field ``model_type``); the message lists the
+    supported ones, the closest, and the entry-point group that plugs others in."""
+
+    code = "unsupported-family"
+
+
 def suggest(name: str, known: Iterable[str], *, n: int = 3) -> list[str]:
     """The known names closest to ``name``, for "did you mean" messages."""
     known = list(known)
@@ -209,6 +218,13 @@ class UnknownBenchmarkError(NotFoundError):
 class UnknownHardwareError(NotFoundError):
     code = "unknown-hardware"
     kind = "hardware"
+
+
+class UnknownImporterError(NotFoundError):
+    """A result-file format no importer reads (``vlmplanner import results --format``)."""
+
+    code = "unknown-importer"
+    kind = "importer"
 
 
 class UnknownTaskError(NotFoundError):

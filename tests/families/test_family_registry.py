@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from vlmplanner import families
-from vlmplanner._plugins import forget_entry_points
 from vlmplanner.errors import ValidationError, VlmPlannerWarning
 from vlmplanner.families import (
     ENTRY_POINT_GROUP,
@@ -47,16 +46,11 @@ class ToyFamily(LlavaFamily):
 @pytest.fixture
 def registry() -> Iterator[None]:
     """Restore the module's registry after a test changes it."""
-    saved = (dict(families._registry), dict(families._origin), dict(families._instances), families._entry_points_read)
+    saved, instances = families.REGISTRY.save(), dict(families._instances)
     yield
-    families._registry.clear()
-    families._registry.update(saved[0])
-    families._origin.clear()
-    families._origin.update(saved[1])
+    families.REGISTRY.restore(saved)  # the next test reads the real installed packages again
     families._instances.clear()
-    families._instances.update(saved[2])
-    families._entry_points_read = saved[3]
-    forget_entry_points()  # the next test reads the real installed packages again
+    families._instances.update(instances)
 
 
 @pytest.fixture
@@ -72,8 +66,7 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: None) -> s
         return points.select(**selection)
 
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
-    forget_entry_points()
-    families._entry_points_read = False
+    families.REGISTRY.reread()
     return "toy_vl"
 
 
@@ -109,8 +102,7 @@ def test_a_built_in_is_found_without_reading_entry_points(monkeypatch: pytest.Mo
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(importlib.metadata, "entry_points",
                         lambda **selection: calls.append(selection) or importlib.metadata.EntryPoints([]))
-    forget_entry_points()
-    families._entry_points_read = False
+    families.REGISTRY.reread()
     families._instances.clear()
     assert families.has_family("qwen2_vl") and get_family("llava").model_type == "llava"
     assert calls == []
@@ -121,8 +113,7 @@ def test_an_entry_point_cannot_shadow_a_built_in(monkeypatch: pytest.MonkeyPatch
     points = importlib.metadata.EntryPoints([
         importlib.metadata.EntryPoint(name="llava", value="elsewhere:Fake", group=ENTRY_POINT_GROUP)])
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **selection: points.select(**selection))
-    forget_entry_points()
-    families._entry_points_read = False
+    families.REGISTRY.reread()
     with pytest.warns(VlmPlannerWarning, match="is ignored"):
         names = list_families()
     assert names.count("llava") == 1
@@ -133,8 +124,7 @@ def test_a_broken_entry_point_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, 
     points = importlib.metadata.EntryPoints([
         importlib.metadata.EntryPoint(name="ghost_vl", value="no_such_module_xyz:Ghost", group=ENTRY_POINT_GROUP)])
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **selection: points.select(**selection))
-    forget_entry_points()
-    families._entry_points_read = False
+    families.REGISTRY.reread()
     with pytest.raises(ValidationError, match="cannot be loaded") as info:
         get_family("ghost_vl")
     assert info.value.field == "model_type"

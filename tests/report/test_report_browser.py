@@ -121,3 +121,21 @@ def test_hostile_names_and_sources_are_text(browser: Any, evil_url: str, tmp_pat
             assert page.errors() == [], path.name
         finally:
             page.close()
+
+
+def test_the_catalog_report_opens_cleanly(browser: Any, evil_url: str, tmp_path: Path) -> None:
+    from vlmplanner.report import summarise_catalog
+    from vlmplanner.store import open_catalog
+
+    with open_catalog(evil_url) as store:
+        summary = summarise_catalog(store)
+    path = tmp_path / "catalog.html"
+    path.write_text(summary.render("html"))
+    page = Page(browser, path)
+    try:
+        assert page.errors() == []
+        text = page.page.evaluate("document.body.innerText")
+        assert "Quality coverage per benchmark" in text and EVIL_NAME in text
+        assert page.page.evaluate("document.querySelectorAll('script, img').length") == 0
+    finally:
+        page.close()

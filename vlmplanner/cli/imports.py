@@ -25,28 +25,42 @@ Tokens = Annotated[int | None, typer.Option(
     "--visual-tokens", help="Visual tokens per image the runs gave (default: inferred where the run says how).")]
 Partial = Annotated[bool, typer.Option("--include-partial", help="Also import runs cut by --limit (marked as partial).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print what would be stored; write nothing.")]
+Format = Annotated[str, typer.Option("--format", help="The importer: lmms-eval, vlmevalkit, or a plug-in's name.",
+                                     show_default=False)]
 
 
-def _command(reader: str, doc: str) -> Callable[..., None]:
-    """An import command reading with ``vlmplanner.imports.<reader>`` (the options are the same)."""
+def _command(name: str | None, doc: str) -> Callable[..., None]:
+    """An import command reading with the importer ``name`` (None: the one ``--format`` names)."""
 
-    def command(paths: Paths, model: Model = None, compressor: Compressor = "none", visual_tokens: Tokens = None,
-                include_partial: Partial = False, dry_run: DryRun = False, catalog: CatalogUrl = None,
-                json: Json = False) -> None:
-        import importlib
+    def run(paths: list[str], form: str, model: str | None, compressor: str, visual_tokens: int | None,
+            include_partial: bool, dry_run: bool, catalog: str | None, json: bool) -> None:
+        from vlmplanner.imports.registry import reader
 
-        read = getattr(importlib.import_module(f"vlmplanner.imports.{reader}"), f"read_{reader}")
-        _import(read(paths), model=model, compressor=compressor, visual_tokens=visual_tokens,
+        _import(reader(form)(paths), model=model, compressor=compressor, visual_tokens=visual_tokens,
                 include_partial=include_partial, dry_run=dry_run, catalog=catalog, json=json)
+
+    if name is None:
+        def command(paths: Paths, format: Format, model: Model = None, compressor: Compressor = "none",
+                    visual_tokens: Tokens = None, include_partial: Partial = False, dry_run: DryRun = False,
+                    catalog: CatalogUrl = None, json: Json = False) -> None:
+            run(paths, format, model, compressor, visual_tokens, include_partial, dry_run, catalog, json)
+    else:
+        def command(paths: Paths, model: Model = None, compressor: Compressor = "none",  # type: ignore[misc]
+                    visual_tokens: Tokens = None, include_partial: Partial = False, dry_run: DryRun = False,
+                    catalog: CatalogUrl = None, json: Json = False) -> None:
+            run(paths, name, model, compressor, visual_tokens, include_partial, dry_run, catalog, json)
 
     command.__doc__ = doc
     return command
 
 
 import_app.command("lmms-eval")(_command(
-    "lmms_eval", "Import lmms-eval results (v0.1 to v0.7 layouts: results.json or <date>_results.json)."))
+    "lmms-eval", "Import lmms-eval results (v0.1 to v0.7 layouts: results.json or <date>_results.json)."))
 import_app.command("vlmevalkit")(_command(
     "vlmevalkit", "Import VLMEvalKit results (flat and run-folder layouts; a work dir, a model folder or score files)."))
+import_app.command("results")(_command(
+    None, "Import results in any format an importer reads: lmms-eval, vlmevalkit, or one a plug-in adds"
+    " (entry-point group vlmplanner.importers)."))
 
 
 def _import(report: ImportReport, *, model: str | None, compressor: str, visual_tokens: int | None,

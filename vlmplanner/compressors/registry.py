@@ -11,11 +11,10 @@ from __future__ import annotations
 import inspect
 import re
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vlmplanner._plugins import entry_points_in, forget_entry_points, import_object
+from vlmplanner._registry import Entry, Registry
 from vlmplanner.errors import (
     InvalidTokenCountError,
     MissingExtraError,
@@ -31,6 +30,7 @@ from .base import Compressor, CompressorCard
 __all__ = [
     "BUILTIN_COMPRESSORS",
     "ENTRY_POINT_GROUP",
+    "REGISTRY",
     "compressor_card",
     "get_compressor",
     "list_compressors",
@@ -71,109 +71,10 @@ BUILTIN_COMPRESSORS: dict[str, str] = {
     "downsample": "vlmplanner.compressors.resize:Downsample",
 }
 
-_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.+\-]*$")
 
 
-@dataclass
-class _Entry:
-    target: type[Compressor] | str
-    card: CompressorCard | None
-    origin: str
-
-
-_registry: dict[str, _Entry] = {
-    name: _Entry(path, BUILTIN_CARDS[name], "built-in") for name, path in BUILTIN_COMPRESSORS.items()
-}
-_entry_points_read = False
-
-
-def _read_entry_points() -> None:
-    global _entry_points_read
-    if _entry_points_read:
-        return
-    _entry_points_read = True
-    for ep in entry_points_in(ENTRY_POINT_GROUP):
-        name = ep.name
-        if name in _registry:
-            warnings.warn(
-                f"entry point {ep.value!r} ({ENTRY_POINT_GROUP}) names compressor {name!r}, which is "
-                f"already registered ({_registry[name].origin}); it is ignored",
-                VlmPlannerWarning, stacklevel=3,
-            )
-            continue
-        if not _SLUG.match(name) or not _PATH.match(ep.value):
-            warnings.warn(
-                f"entry point {name} = {ep.value!r} ({ENTRY_POINT_GROUP}) is not 'slug = module:Class';"
-                " it is ignored", VlmPlannerWarning, stacklevel=3,
-            )
-            continue
-        _registry[name] = _Entry(ep.value, None, f"entry point {ep.value}")
-
-
-def _alias_table(*, load_all: bool = False) -> dict[str, str]:
-    table: dict[str, str] = {}
-    for name, entry in _registry.items():
-        card = entry.card
-        if card is None and load_all:
-            try:
-                card = _card_of(name)
-            except (ValidationError, MissingExtraError) as exc:  # a broken plug-in must not hide the others
-                warnings.warn(f"compressor {name!r} could not be loaded: {exc}", VlmPlannerWarning,
-                              stacklevel=3)
-                continue
-        table[name.lower()] = name
-        if card is not None:
-            for alias in card.aliases:
-                table.setdefault(alias.lower(), name)
-    return table
-
-
-def resolve_name(name: str) -> str:
-    """The registered slug for a name or alias (case-insensitive); UnknownCompressorError with
-    suggestions otherwise."""
-    if not isinstance(name, str) or not name:
-        raise UnknownCompressorError(str(name), list(_registry))
-    if name in _registry:  # a registered slug: an entry point never replaces it, so no need to read them
-        return name
-    _read_entry_points()
-    if name in _registry:
-        return name
-    table = _alias_table()
-    found = table.get(name.lower())
-    if found is None and any(e.card is None for e in _registry.values()):
-        table = _alias_table(load_all=True)
-        found = table.get(name.lower())
-    if found is None:
-        known = set(_registry) | {a for e in _registry.values() if e.card for a in e.card.aliases}
-        raise UnknownCompressorError(name, known)
-    return found
-
-
-def _load_class(name: str) -> type[Compressor]:
-    entry = _registry[name]
-    if isinstance(entry.target, str):
-        if entry.origin == "built-in":
-            require("torch", feature=f"compressor {name!r}")
-        try:
-            value: Any = import_object(entry.target)
-        except MissingExtraError:  # a built-in's torch (or a plug-in's own require()) is not installed
-            raise
-        except Exception as exc:
-            raise ValidationError(
-                f"compressor {name!r} ({entry.origin}) could not be imported from {entry.target!r}: "
-                f"{type(exc).__name__}: {exc}", field="compressor", value=name,
-            ) from exc
-        _check_class(name, value, entry.origin)
-        cls: type[Compressor] = value
-        entry.target = cls
-        if entry.card is None:
-            entry.card = cls.card
-        return cls
-    return entry.target
-
-
-def _check_class(name: str, cls: Any, origin: str) -> None:
+def _check_class(name: str, cls: Any, origin: str) -> type[Compressor]:
     if not (isinstance(cls, type) and issubclass(cls, Compressor)):
         raise ValidationError(
             f"compressor {name!r} ({origin}) is not a vlmplanner.compressors.Compressor subclass: {cls!r}",
@@ -188,14 +89,41 @@ def _check_class(name: str, cls: Any, origin: str) -> None:
             f"compressor class {cls.__name__} ({origin}) has card.name {card.name!r} but is registered "
             f"as {name!r}", field="name", value=name,
         )
+    return cls
+
+
+def _aliases(entry: Entry[type[Compressor]]) -> tuple[str, ...]:
+    card = entry.meta if entry.meta is not None else (entry.target.card if entry.loaded else None)  # type: ignore[union-attr]
+    return card.aliases if card is not None else ()
+
+
+def _needs_torch(name: str, entry: Entry[type[Compressor]]) -> None:
+    if entry.origin == "built-in":
+        require("torch", feature=f"compressor {name!r}")
+
+
+#: slug -> implementation: the built-ins (their cards known without importing them), entry points of
+#: ``ENTRY_POINT_GROUP``, registered ones.
+REGISTRY: Registry[type[Compressor]] = Registry(
+    kind="compressor", group=ENTRY_POINT_GROUP, builtins=BUILTIN_COMPRESSORS, field="compressor",
+    check=_check_class, unknown=lambda name, known: UnknownCompressorError(name, known), name_pattern=_SLUG,
+    name_rule="a lower-case slug without spaces or '@'", aliases=_aliases, meta=BUILTIN_CARDS.get,
+    before_import=_needs_torch,
+)
+
+
+def resolve_name(name: str) -> str:
+    """The registered slug for a name or alias (case-insensitive); UnknownCompressorError with
+    suggestions otherwise."""
+    return REGISTRY.resolve(name)
 
 
 def _card_of(name: str) -> CompressorCard:
-    entry = _registry[name]
-    if entry.card is None:
-        _load_class(name)
-    assert entry.card is not None
-    return entry.card
+    entry = REGISTRY.entry(name)
+    if entry.meta is None:
+        entry.meta = REGISTRY.load(name).card
+    card: CompressorCard = entry.meta
+    return card
 
 
 def compressor_card(name: str) -> CompressorCard:
@@ -206,7 +134,7 @@ def compressor_card(name: str) -> CompressorCard:
 def list_compressors(*, family: str | None = None, kind: str | None = None) -> list[str]:
     """Registered compressor names, sorted; optionally only those serving HF ``model_type``
     ``family`` and/or of ``kind`` ("pre-llm" / "in-llm")."""
-    _read_entry_points()
+    names = REGISTRY.names()
     if kind is not None and kind not in ("pre-llm", "in-llm"):
         raise ValidationError(f"kind must be 'pre-llm' or 'in-llm', got {kind!r}", field="kind",
                               value=kind)
@@ -218,11 +146,10 @@ def list_compressors(*, family: str | None = None, kind: str | None = None) -> l
                 f"unknown model_type {family!r}; compressors serve: {', '.join(list_families())}",
                 field="family", value=family,
             )
-    names = []
-    for name in sorted(_registry):
-        if family is None and kind is None:
-            names.append(name)
-            continue
+    if family is None and kind is None:
+        return names
+    kept = []
+    for name in names:
         try:
             card = _card_of(name)
         except (ValidationError, MissingExtraError) as exc:
@@ -232,57 +159,27 @@ def list_compressors(*, family: str | None = None, kind: str | None = None) -> l
             continue
         if kind is not None and card.kind != kind:
             continue
-        names.append(name)
-    return names
+        kept.append(name)
+    return kept
 
 
 def register_compressor(name: str, cls_or_path: type[Compressor] | str, *, exist_ok: bool = False) -> None:
     """Add a compressor under slug ``name``: a Compressor subclass (its ``card.name`` must be
     ``name``), or ``"module:Class"`` imported on first use. A taken name or alias is an error unless
     ``exist_ok`` (then the new one replaces it)."""
-    _read_entry_points()
-    if not isinstance(name, str) or not _SLUG.match(name):
-        raise ValidationError(f"a compressor name is a lower-case slug without spaces or '@', got {name!r}",
-                              field="name", value=name)
-    if isinstance(cls_or_path, str):
-        if not _PATH.match(cls_or_path):
-            raise ValidationError(f"expected 'module:Class', got {cls_or_path!r}", field="cls_or_path",
-                                  value=cls_or_path)
-        entry = _Entry(cls_or_path, None, f"registered path {cls_or_path}")
-    else:
-        _check_class(name, cls_or_path, "registered class")
-        entry = _Entry(cls_or_path, cls_or_path.card, f"registered class {cls_or_path.__qualname__}")
-    if not exist_ok:
-        if name in _registry:
-            raise ValidationError(
-                f"compressor {name!r} is already registered ({_registry[name].origin}); pass exist_ok=True "
-                "to replace it", field="name", value=name,
-            )
-        taken = _alias_table()
-        clashes = [a for a in ((name,) + (entry.card.aliases if entry.card else ())) if a.lower() in taken]
-        if clashes:
-            raise ValidationError(
-                f"compressor {name!r}: name or alias {clashes[0]!r} already means "
-                f"{taken[clashes[0].lower()]!r}; pass exist_ok=True to replace it", field="name", value=name,
-            )
-    _registry[name] = entry
+    card = cls_or_path.card if isinstance(cls_or_path, type) and isinstance(
+        getattr(cls_or_path, "card", None), CompressorCard) else None
+    REGISTRY.register(name, cls_or_path, exist_ok=exist_ok, meta=card)
 
 
 def unregister_compressor(name: str) -> None:
     """Remove a registered compressor (built-ins come back with :func:`reset_registry`)."""
-    _read_entry_points()
-    if name not in _registry:
-        raise UnknownCompressorError(name, list(_registry))
-    del _registry[name]
+    REGISTRY.unregister(name)
 
 
 def reset_registry() -> None:
     """Back to the built-ins; entry points are read again on the next lookup (for tests)."""
-    global _entry_points_read
-    _registry.clear()
-    _registry.update({n: _Entry(p, BUILTIN_CARDS[n], "built-in") for n, p in BUILTIN_COMPRESSORS.items()})
-    _entry_points_read = False
-    forget_entry_points()
+    REGISTRY.reset()
 
 
 def get_compressor(name: str, visual_tokens: int, **options: Any) -> Compressor:
@@ -320,7 +217,7 @@ def get_compressor(name: str, visual_tokens: int, **options: Any) -> Compressor:
         if weights is not None and not Path(weights).is_file():
             raise ValidationError(f"compressor {slug!r}: weights file {str(weights)!r} does not exist",
                                   field="weights", value=str(weights))
-    cls = _load_class(slug)
+    cls = REGISTRY.load(slug)
     try:
         inspect.signature(cls).bind(visual_tokens, **options)
     except TypeError as exc:

@@ -14,14 +14,16 @@ VLMEvalKit's dataset classes); see docs/evaluation.md for the sources.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from vlmplanner.errors import UnknownBenchmarkError
+from vlmplanner._registry import Registry
+from vlmplanner.errors import UnknownBenchmarkError, ValidationError, VlmPlannerWarning
 
-__all__ = ["BENCHMARKS", "BenchmarkDefinition", "HarnessMetric", "Prompt", "definition", "lmms_eval_task",
-           "vlmevalkit_dataset"]
+__all__ = ["BENCHMARKS", "ENTRY_POINT_GROUP", "REGISTRY", "BenchmarkDefinition", "HarnessMetric", "Prompt",
+           "definition", "definitions", "lmms_eval_task", "vlmevalkit_dataset"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ _POPE = (_pct("pope_accuracy,none", "POPE"), _pct("pope_f1_score,none", "POPE(F1
 _MME = (_same("mme_perception_score,none", "MME(P)", "mme_percetion_score,none"),
         _same("mme_cognition_score,none", "MME-Cognition"))
 
+#: The built-in definitions (third-party ones plug in through ``ENTRY_POINT_GROUP``; see ``REGISTRY``).
 BENCHMARKS: Mapping[str, BenchmarkDefinition] = MappingProxyType({d.name: d for d in (
     BenchmarkDefinition(
         name="GQA", task_family="visual-reasoning", metric="exact_match", prompt=Prompt(_SHORT),
@@ -216,20 +219,52 @@ BENCHMARKS: Mapping[str, BenchmarkDefinition] = MappingProxyType({d.name: d for 
 )})
 
 
+#: The entry-point group third-party packages declare benchmark definitions in (name = the
+#: benchmark's name, value = ``"module:DEFINITION"``, a :class:`BenchmarkDefinition`).
+ENTRY_POINT_GROUP = "vlmplanner.benchmarks"
+
+
+def _check(name: str, value: object, origin: str) -> BenchmarkDefinition:
+    if not isinstance(value, BenchmarkDefinition):
+        raise ValidationError(f"benchmark {name!r} ({origin}) is not a BenchmarkDefinition: {value!r:.80}",
+                              field="benchmark", value=name)
+    if value.name != name:
+        raise ValidationError(f"benchmark definition {value.name!r} ({origin}) is registered as {name!r}",
+                              field="benchmark", value=name)
+    return value
+
+
+#: name -> definition: the built-ins, entry points, and ``REGISTRY.register(name, definition)``.
+#: A definition also answers to the catalog benchmarks it stores (``POPE(F1)`` finds POPE).
+REGISTRY: Registry[BenchmarkDefinition] = Registry(
+    kind="benchmark", group=ENTRY_POINT_GROUP, builtins=BENCHMARKS, field="benchmark", check=_check,
+    unknown=lambda name, known: UnknownBenchmarkError(name, known),
+    aliases=lambda entry: entry.target.stores if isinstance(entry.target, BenchmarkDefinition) else (),
+)
+
+
+def definitions() -> list[BenchmarkDefinition]:
+    """Every definition: built-ins and plug-ins (a broken plug-in is skipped with a warning)."""
+    found = []
+    for name in REGISTRY.names():
+        try:
+            found.append(REGISTRY.load(name))
+        except ValidationError as exc:
+            warnings.warn(f"benchmark {name!r} skipped: {exc}", VlmPlannerWarning, stacklevel=2)
+    return found
+
+
 def definition(name: str) -> BenchmarkDefinition:
-    """The definition of ``name`` (any case), or UnknownBenchmarkError listing the known ones."""
-    wanted = name.strip().lower() if isinstance(name, str) else ""
-    for known, found in BENCHMARKS.items():
-        if known.lower() == wanted or wanted in (s.lower() for s in found.stores):
-            return found
-    raise UnknownBenchmarkError(str(name), list(BENCHMARKS))
+    """The definition of ``name`` (any case, or a catalog benchmark it stores), or
+    UnknownBenchmarkError with the closest known names."""
+    return REGISTRY.load(name.strip() if isinstance(name, str) else name)
 
 
 def lmms_eval_task(task: str) -> BenchmarkDefinition | None:
     """The benchmark an lmms-eval task name (``textvqa_val``, ``pope_adv``...) is a run of, or None."""
-    return next((d for d in BENCHMARKS.values() if task in d.lmms_eval), None)
+    return next((d for d in definitions() if task in d.lmms_eval), None)
 
 
 def vlmevalkit_dataset(dataset: str) -> BenchmarkDefinition | None:
     """The benchmark a VLMEvalKit dataset name (``MMBench_DEV_EN``...) is a run of, or None."""
-    return next((d for d in BENCHMARKS.values() if dataset in d.vlmevalkit), None)
+    return next((d for d in definitions() if dataset in d.vlmevalkit), None)

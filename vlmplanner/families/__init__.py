@@ -12,12 +12,11 @@ transformers.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from vlmplanner._plugins import entry_points_in, import_object
-from vlmplanner.errors import ValidationError, VlmPlannerWarning, suggest
+from vlmplanner._registry import Registry
+from vlmplanner.errors import UnsupportedFamilyError, ValidationError, suggest
 from vlmplanner.schemas import ModelSpec
 
 from .base import ModelFamily, TinyVLM
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "HFFamily",
+    "REGISTRY",
     "ModelFamily",
     "TinyVLM",
     "fake_mode_of",
@@ -59,67 +59,13 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "qwen2_5_vl": "vlmplanner.families.qwen2_5_vl:Qwen2_5_VLFamily",
 }
 
-_registry: dict[str, type[ModelFamily] | str] = dict(BUILTIN_FAMILIES)
-_origin: dict[str, str] = dict.fromkeys(BUILTIN_FAMILIES, "built-in")
 _instances: dict[str, ModelFamily] = {}
-_entry_points_read = False
 
 
-def _read_entry_points() -> None:
-    """Add the adapters other packages declare (once). A name already registered wins."""
-    global _entry_points_read
-    if _entry_points_read:
-        return
-    _entry_points_read = True
-    for point in entry_points_in(ENTRY_POINT_GROUP):
-        if point.name in _registry:
-            warnings.warn(
-                f"entry point {point.name!r} = {point.value!r} in group {ENTRY_POINT_GROUP!r} is ignored:"
-                f" model_type {point.name!r} is already provided ({_origin.get(point.name, 'registered')})",
-                VlmPlannerWarning, stacklevel=3,
-            )
-            continue
-        _registry[point.name] = point.value
-        _origin[point.name] = f"entry point of {point.dist.name if point.dist else 'an installed package'}"
-
-
-def list_families() -> list[str]:
-    """Every model_type with an adapter: the built-ins, registered ones and installed plug-ins."""
-    _read_entry_points()
-    return sorted(_registry)
-
-
-def has_family(model_type: object) -> bool:
-    """Whether ``model_type`` has an adapter. A built-in or registered one is known without reading
-    the installed packages' entry points (an entry point never replaces it)."""
-    if not isinstance(model_type, str):
-        return False
-    if model_type not in _registry:
-        _read_entry_points()
-    return model_type in _registry
-
-
-def _unsupported(model_type: object) -> ValidationError:
-    known = sorted(_registry)
-    message = f"unsupported model_type {model_type!r}; supported: {', '.join(known)}"
-    close = suggest(model_type, known) if isinstance(model_type, str) else []
-    if close:
-        message += f" (did you mean {', '.join(repr(c) for c in close)}?)"
-    message += f". Other families plug in through the {ENTRY_POINT_GROUP!r} entry-point group (docs/families.md)"
-    return ValidationError(message, field="model_type", value=model_type)
-
-
-def _resolve(model_type: str, target: type[ModelFamily] | str) -> type[ModelFamily]:
-    cls: Any = target
-    if isinstance(target, str):
-        try:
-            cls = import_object(target)
-        except (ImportError, AttributeError) as exc:
-            raise ValidationError(f"the adapter for model_type {model_type!r} ({target}) cannot be loaded: {exc}",
-                                  field="model_type", value=model_type) from exc
+def _check(model_type: str, cls: Any, origin: str) -> type[ModelFamily]:
     if not (isinstance(cls, type) and issubclass(cls, ModelFamily)):
-        raise ValidationError(f"the adapter for model_type {model_type!r} ({target!r}) is not a ModelFamily subclass",
-                              field="model_type", value=model_type)
+        raise ValidationError(f"the adapter for model_type {model_type!r} ({origin}) is not a ModelFamily subclass:"
+                              f" {cls!r}", field="model_type", value=model_type)
     if getattr(cls, "model_type", None) != model_type:
         raise ValidationError(
             f"the adapter {cls.__name__} declares model_type {getattr(cls, 'model_type', None)!r}, but is"
@@ -128,14 +74,43 @@ def _resolve(model_type: str, target: type[ModelFamily] | str) -> type[ModelFami
     return cls
 
 
+def _unsupported(model_type: str, known: Iterable[str]) -> UnsupportedFamilyError:
+    known = sorted(known)
+    message = f"unsupported model_type {model_type!r}; supported: {', '.join(known)}"
+    close = suggest(model_type, known)
+    if close:
+        message += f" (did you mean {', '.join(repr(c) for c in close)}?)"
+    message += f". Other families plug in through the {ENTRY_POINT_GROUP!r} entry-point group (docs/families.md)"
+    return UnsupportedFamilyError(message, field="model_type", value=model_type)
+
+
+#: model_type -> adapter class: the built-ins, entry points of ``ENTRY_POINT_GROUP``, registered ones.
+REGISTRY: Registry[type[ModelFamily]] = Registry(
+    kind="model family", group=ENTRY_POINT_GROUP, builtins=BUILTIN_FAMILIES, field="model_type", check=_check,
+    unknown=_unsupported,
+    name_rule="an HF model_type",
+)
+
+
+def list_families() -> list[str]:
+    """Every model_type with an adapter: the built-ins, registered ones and installed plug-ins."""
+    return REGISTRY.names()
+
+
+def has_family(model_type: object) -> bool:
+    """Whether ``model_type`` has an adapter. A built-in or registered one is known without reading
+    the installed packages' entry points (an entry point never replaces it)."""
+    return model_type in REGISTRY
+
+
 def get_family(model_type: str) -> ModelFamily:
     """The adapter of ``model_type`` (an HF config.json's ``model_type``), created once and reused."""
     instance = _instances.get(model_type) if isinstance(model_type, str) else None
     if instance is not None:
         return instance
-    if not has_family(model_type):
-        raise _unsupported(model_type)
-    instance = _resolve(model_type, _registry[model_type])()
+    if not has_family(model_type):  # model_types have no aliases: the name is exact
+        raise _unsupported(str(model_type), REGISTRY.names())
+    instance = REGISTRY.load(model_type)()
     _instances[model_type] = instance
     return instance
 
@@ -149,20 +124,13 @@ def register_family(model_type: str, family: type[ModelFamily] | str, *, exist_o
     if not isinstance(model_type, str) or not model_type.strip():
         raise ValidationError(f"model_type must be a non-empty string, got {model_type!r}", field="model_type",
                               value=model_type)
-    if isinstance(family, str):
-        if ":" not in family:
-            raise ValidationError(f"an adapter given by name must be 'module:Class', got {family!r}",
-                                  field="family", value=family)
-    else:
-        _resolve(model_type, family)
-    _read_entry_points()
-    if model_type in _registry and not exist_ok:
-        raise ValidationError(
-            f"model_type {model_type!r} already has an adapter ({_origin.get(model_type, 'registered')});"
-            " pass exist_ok=True to replace it", field="model_type", value=model_type,
-        )
-    _registry[model_type] = family
-    _origin[model_type] = "registered"
+    if isinstance(family, str) and ":" not in family:
+        raise ValidationError(f"an adapter given by name must be 'module:Class', got {family!r}",
+                              field="family", value=family)
+    if model_type in REGISTRY and not exist_ok:
+        raise ValidationError(f"model_type {model_type!r} already has an adapter ({REGISTRY.origin(model_type)});"
+                              " pass exist_ok=True to replace it", field="model_type", value=model_type)
+    REGISTRY.register(model_type, family, exist_ok=True)
     _instances.pop(model_type, None)
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmplanner.errors import ValidationError
-from vlmplanner.evaluation.benchmarks import BENCHMARKS, HarnessMetric
+from vlmplanner.evaluation.benchmarks import HarnessMetric, definitions
 
 from .records import ImportedScore, ImportReport, Skipped
 
@@ -133,7 +133,7 @@ def read_vlmevalkit(paths: Sequence[str | os.PathLike[str]]) -> ImportReport:
 
 def _known_datasets() -> dict[str, _Spec]:
     """Every VLMEvalKit dataset a benchmark definition maps: its score file suffix and metrics."""
-    return {name: spec for d in BENCHMARKS.values() for name, spec in d.vlmevalkit.items()}
+    return {name: spec for d in definitions() for name, spec in d.vlmevalkit.items()}
 
 
 # -- finding the files --------------------------------------------------------------------------
