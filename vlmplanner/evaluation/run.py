@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,9 +140,10 @@ class PipelineSource:
 
 
 def _source(source: VLMPipeline | AnswerSource) -> AnswerSource:
-    from vlmplanner.pipeline.runner import VLMPipeline
-
-    return PipelineSource(source) if isinstance(source, VLMPipeline) else source
+    """A pipeline wrapped as a source. An endpoint needs no torch: if the pipeline module was never
+    imported, ``source`` cannot be a pipeline."""
+    runner = sys.modules.get("vlmplanner.pipeline.runner")
+    return PipelineSource(source) if runner is not None and isinstance(source, runner.VLMPipeline) else source
 
 
 def _image(sample: Sample, base: Path) -> Any:
