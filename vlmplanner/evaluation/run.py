@@ -143,7 +143,9 @@ def _source(source: VLMPipeline | AnswerSource) -> AnswerSource:
     """A pipeline wrapped as a source. An endpoint needs no torch: if the pipeline module was never
     imported, ``source`` cannot be a pipeline."""
     runner = sys.modules.get("vlmplanner.pipeline.runner")
-    return PipelineSource(source) if runner is not None and isinstance(source, runner.VLMPipeline) else source
+    if runner is not None and isinstance(source, runner.VLMPipeline):
+        return PipelineSource(source)
+    return source  # type: ignore[return-value]  # an AnswerSource: what is not a pipeline must be one
 
 
 def _image(sample: Sample, base: Path) -> Any:
