@@ -269,3 +269,9 @@ def test_a_mix_says_where_each_benchmark_comes_from(shipped_url: str) -> None:
     assert report.candidates.sources[i].startswith("GQA: ") and " | TextVQA: " in report.candidates.sources[i]
     assert report.candidates.provenance[i] == "published"
     assert all(s for s in report.candidates.sources)  # every candidate's quality names its origin
+
+
+def test_a_profile_named_twice_is_answered_once(shipped_url: str) -> None:
+    with Planner(shipped_url) as planner:
+        report = planner.report(task="GQA", budget="3000 GFLOPs", hardware=["h100", "h100-sxm", None, None])
+    assert [s.name for s in report.sections] == ["h100-sxm", "no hardware"]

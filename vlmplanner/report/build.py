@@ -56,7 +56,8 @@ def build_report(planner: Planner, *, task: str, budget: Budget | dict[str, Any]
 
     budget_value = as_budget(budget)
     workload_value = as_workload(workload)
-    planners = [planner.on_hardware(h) for h in _hardware_list(planner, hardware)]
+    planners = list({(p.hardware.name if p.hardware else None): p  # 'h100' and 'h100-sxm' are one profile
+                     for p in (planner.on_hardware(h) for h in _hardware_list(planner, hardware))}.values())
     filters = {"family": family, "model": model, "compressor": compressor, "training": training}
     ask = dict(task=task, workload=workload_value, accounting=accounting, **filters)
     resolved, table, _ = planners[0].costed(include=include, **ask)  # type: ignore[arg-type]
