@@ -108,3 +108,20 @@ def test_a_question_nothing_answers_exits_0_with_the_cheapest(capsys: pytest.Cap
     code, out, err = run(capsys, "report", "--task", "GQA", "--budget-gflops", "1", "--catalog", shipped_url)
     assert code == 0, err
     assert "No recommendation" in out and "Cheapest options" in out
+
+
+def test_a_registered_profile_without_a_price(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from vlmplanner.schemas import Hardware
+    from vlmplanner.store import open_catalog
+
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    with open_catalog(url) as store:
+        store.add_hardware(Hardware(name="lab-box", peak_bf16_tflops=100.0, memory_gb=80.0,
+                                    memory_bandwidth_gbs=2000.0))
+    code, out, err = run(capsys, "report", *QUESTION, "--hardware", "lab-box", "--hardware", "l4", "--catalog", url)
+    assert code == 0, err
+    assert "unavailable (hardware 'lab-box' has no price per hour)" in out and "0.9776 USD/h" in out
+    code, out, err = run(capsys, "report", *QUESTION, "--budget-usd-per-1k", "1", "--hardware", "lab-box",
+                         "--catalog", url)
+    assert code == 0, err
+    assert "No recommendation" in out and "has no price, so a money budget cannot be checked" in out
