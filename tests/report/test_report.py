@@ -6,19 +6,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _extras import requires
 from _hostile import EVIL_NAME, EVIL_SOURCE
 
 from vlmplanner.errors import NotFoundError, ReportOutputError, ValidationError
+from vlmplanner.extras import available
 from vlmplanner.planner import Planner
 from vlmplanner.schemas import Budget, Hardware
 
-needs_matplotlib = pytest.mark.skipif(not __import__("importlib").util.find_spec("matplotlib"),
-                                      reason="the HTML report needs: pip install 'vlmplanner[report]'")
+needs_matplotlib = requires("matplotlib")  # the HTML report's plots: the report extra
 BUDGET = Budget(gflops=3000)
 
 
@@ -166,7 +168,7 @@ def test_hostile_text_is_escaped_in_every_format(evil_url: str) -> None:
     data = json.loads(report.render("json"))
     assert data["sections"][0]["recommendation"]["model"]["checkpoint"] == EVIL_NAME
     assert any(c["quality"]["sources"] == EVIL_SOURCE for c in data["candidates"])
-    if __import__("importlib").util.find_spec("matplotlib"):
+    if available("matplotlib"):
         html = report.render("html")
         assert "<script>" not in html and "<img" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -220,7 +222,7 @@ def test_bad_output_and_format(report, tmp_path: Path) -> None:  # type: ignore[
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        if not __import__("os").access(locked, __import__("os").W_OK):  # root writes anywhere
+        if not os.access(locked, os.W_OK):  # root writes anywhere
             with pytest.raises(ReportOutputError, match="permission denied"):
                 report.write(locked / "r.md")
     finally:

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _extras import need
 from _hostile import EVIL_NAME, EVIL_SOURCE
 
-pytest.importorskip("matplotlib", reason="the HTML report needs the report extra: pip install 'vlmplanner[report]'")
+need("matplotlib")  # the HTML report's plots: the report extra
 REQUIRED = os.environ.get("VLMPLANNER_REQUIRE_BROWSER") == "1"  # .ci/run: a missing browser is a failure
 
 

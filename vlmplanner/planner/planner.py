@@ -370,8 +370,7 @@ class Planner:
         detail = breakdown(model, compressor, int(table.visual_tokens[chosen]), workload, hardware=self.hardware,
                            dtype=self.dtype, accounting=accounting)
         # Only real measurements of this workload count as "measured cost" (not traced or analytic rows).
-        measured = [m for m in snapshot.measurements.get(candidate.key, [])
-                    if m.text_tokens == workload.text_tokens and m.batch_size == workload.batch_size]
+        measured = snapshot.measured_for(candidate.key, workload)
         cost = CandidateCost.trusted(
             accounting=accounting, flops=float(costs.flops[chosen]), prefill_flops=float(costs.prefill_flops[chosen]),
             decode_flops=float(costs.decode_flops[chosen]), flops_by_component=dict(detail.flops),

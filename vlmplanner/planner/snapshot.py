@@ -20,6 +20,7 @@ from vlmplanner.schemas import (
     ModelSpec,
     QualityResult,
     StoredFit,
+    Workload,
 )
 
 from .laws import LawBook, usable, usable_share
@@ -55,6 +56,12 @@ class Snapshot:
         if found is None:
             raise UnknownCompressorError(name, self.compressors, hint="vlmplanner catalog compressors lists them")
         return found
+
+    def measured_for(self, key: str, workload: Workload) -> list[CostMeasurement]:
+        """The real measurements of candidate ``key`` at this workload's text tokens and batch (a
+        measurement of another workload is no evidence for this one)."""
+        return [m for m in self.measurements.get(key, [])
+                if m.text_tokens == workload.text_tokens and m.batch_size == workload.batch_size]
 
     @classmethod
     def load(cls, catalog: Catalog, *, refit: bool = True) -> Snapshot:

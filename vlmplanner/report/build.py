@@ -188,9 +188,8 @@ def _candidates(snapshot: Snapshot, task: ResolvedTask, table: CandidateTable, k
         source = f"scaling law {law.label}, fitted on {law.n_points} points"
         for i in rows:
             sources[i] = source
-    measured = {key: [m.model_dump(mode="json") for m in rows if m.text_tokens == workload.text_tokens
-                      and m.batch_size == workload.batch_size]
-                for key, rows in snapshot.measurements.items()}
+    measured = {key: [m.model_dump(mode="json") for m in snapshot.measured_for(key, workload)]
+                for key in snapshot.measurements}
     return Candidates(
         keys=keys, models=[table.models[i].checkpoint for i in table.model_index],
         compressors=[table.compressors[i] for i in table.compressor_index], visual_tokens=table.visual_tokens,

@@ -141,11 +141,16 @@ def section_cards(report: Report) -> list[Card]:
 def _cheapest(report: Report, section: HardwareSection) -> Table:
     label, unit, scale = AXES[section.budget_axis]
     values = report.values(section, section.budget_axis)
-    c = report.candidates
-    rows = [_cells(c.keys[i], _quality(report, i), Cell(c.provenance[i], c.provenance[i]), fmt(values[i], scale),
+    rows = [_cells(*_candidate(report, i), fmt(values[i], scale),
                    _runnable(report, i)) for i in section.cheapest]
     return Table(f"Cheapest options on {section.name} ({label})", ["candidate", "quality", "quality from",
                                                                    unit, "runnable"], rows)
+
+
+def _candidate(report: Report, i: int) -> list[Cell]:
+    """A candidate's first cells in every candidate table: its key, quality and where that came from."""
+    c = report.candidates
+    return [Cell(c.keys[i]), Cell(_quality(report, i)), Cell(c.provenance[i], c.provenance[i])]
 
 
 def _runnable(report: Report, i: int) -> Cell:
@@ -183,9 +188,8 @@ def hardware_table(report: Report) -> Table:
 def frontier_table(report: Report, section: HardwareSection, axis: str) -> Table:
     label, unit, scale = AXES[axis]
     values = report.values(section, axis)
-    c = report.candidates
     points = section.frontier[axis]
-    rows = [_cells(c.keys[i], _quality(report, i), Cell(c.provenance[i], c.provenance[i]), fmt(values[i], scale),
+    rows = [_cells(*_candidate(report, i), fmt(values[i], scale),
                    "yes" if section.within_budget[i] else "no", _runnable(report, i)) for i in points[:FRONTIER_ROWS]]
     more = f"; the first {FRONTIER_ROWS} of {len(points)} are listed" if len(points) > FRONTIER_ROWS else ""
     return Table(f"Pareto frontier on {section.name}: quality against {label}",
@@ -237,7 +241,7 @@ def candidate_table(report: Report, section: HardwareSection) -> Table:
     latency, money = section.available("latency_s") is None, section.available("usd") is None
     headers = ["candidate", "quality", "quality from", "GFLOPs", "memory GB", *(["latency ms"] if latency else []),
                *(["per 1k requests", "per 1k correct"] if money else []), "within budget", "runnable"]
-    rows = [_cells(c.keys[i], _quality(report, i), Cell(c.provenance[i], c.provenance[i]), fmt(c.flops[i], 1e-9),
+    rows = [_cells(*_candidate(report, i), fmt(c.flops[i], 1e-9),
                    fmt(c.memory_bytes[i], 1e-9, digits=3), *([fmt(section.latency_s[i], 1e3)] if latency else []),
                    *([_money(section, section.usd_per_1k, i), _money(section, correct, i)] if money else []),
                    "yes" if section.within_budget[i] else "no", _runnable(report, i)) for i in order]
