@@ -36,6 +36,9 @@ from vlmplanner.extras import available, require
 __all__ = [
     "anyres_grid_shape",
     "check_encoder_outputs",
+    "countable_experts",
+    "deepstack_features",
+    "deepstack_outputs",
     "clip_attention",
     "clip_encoder_layers",
     "ClipAttention",
@@ -63,6 +66,7 @@ __all__ = [
     "sdpa_cpu_op",
     "sdpa_flop_count",
     "supported",
+    "traceable_deepstack",
     "traceable_llava_next",
     "transformers_class",
     "vlm_part",
@@ -262,6 +266,81 @@ def traceable_llava_next() -> Iterator[None]:
         yield
     finally:
         module.unpad_image = original
+
+
+def _deepstack_by_index(self: Any, hidden_states: Any, visual_pos_masks: Any, visual_embeds: Any) -> Any:
+    """Qwen3-VL's ``_deepstack_process`` with the (real) mask turned into indices first: boolean
+    indexing of a FakeTensor asks for its nonzero count, which fake tensors cannot give."""
+    rows, cols = visual_pos_masks.nonzero(as_tuple=True)
+    device = hidden_states.device
+    rows, cols = rows.to(device), cols.to(device)
+    hidden_states = hidden_states.clone()
+    hidden_states[rows, cols] = hidden_states[rows, cols] + visual_embeds.to(device, hidden_states.dtype)
+    return hidden_states
+
+
+#: The Qwen3-VL text models whose DeepStack step :func:`traceable_deepstack` replaces.
+_DEEPSTACK_MODELS = (("transformers.models.qwen3_vl.modeling_qwen3_vl", "Qwen3VLTextModel"),
+                     ("transformers.models.qwen3_vl_moe.modeling_qwen3_vl_moe", "Qwen3VLMoeTextModel"))
+
+
+@contextlib.contextmanager
+def traceable_deepstack() -> Iterator[None]:
+    """For the duration, Qwen3-VL's DeepStack step adds the vision features by index instead of by
+    boolean mask (the same sums), so the model runs on FakeTensor weights."""
+    originals = []
+    for module_name, class_name in _DEEPSTACK_MODELS:
+        module = _module(module_name, shim="traceable_deepstack", feature="tracing Qwen3-VL")
+        cls = _attribute(module, class_name, shim="traceable_deepstack", package="transformers", where=module_name)
+        method = _attribute(cls, "_deepstack_process", shim="traceable_deepstack", package="transformers",
+                            where=class_name)
+        originals.append((cls, method))
+        cls._deepstack_process = _deepstack_by_index
+    try:
+        yield
+    finally:
+        for cls, method in originals:
+            cls._deepstack_process = method
+
+
+#: The experts implementation whose cost is its active experts' and that runs on fake tensors.
+COUNTABLE_EXPERTS = "batched_mm"
+
+
+def countable_experts(config: Any) -> Any:
+    """A copy of an MoE model's config that runs its experts as one batched matmul per (token,
+    expert) pair (transformers' ``experts_implementation="batched_mm"``). The default loops over
+    the experts a batch picked, which asks data-dependent questions a FakeTensor cannot answer,
+    and ``grouped_mm`` is an op torch's FLOP counter does not count."""
+    if not hasattr(config, "_experts_implementation"):
+        raise _moved("countable_experts", "transformers",
+                     f"{type(config).__name__} has no _experts_implementation (experts_implementation)")
+    copied = copy.deepcopy(config)
+    copied._experts_implementation = COUNTABLE_EXPERTS
+    return copied
+
+
+def deepstack_outputs(model: Any, features: Sequence[Any], deepstack: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """:func:`encoder_outputs` for Qwen3-VL: the images' merged features and, per DeepStack level,
+    each image's features for the early LLM layers (``deepstack_features``)."""
+    check_encoder_outputs(model)
+    module = _module("transformers.models.qwen3_vl.modeling_qwen3_vl", shim="deepstack_outputs",
+                     feature="feeding Qwen3-VL image features")
+    output = _attribute(module, "BaseModelOutputWithDeepstackFeatures", shim="deepstack_outputs",
+                        package="transformers", where="transformers.models.qwen3_vl.modeling_qwen3_vl")
+    return {ENCODER_OUTPUTS: {"image": output(pooler_output=list(features),
+                                              deepstack_features=[list(level) for level in deepstack])}}
+
+
+def deepstack_features(model: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """(merged features per image, DeepStack features per level and image) of Qwen3-VL's
+    ``get_image_features``."""
+    method = _attribute(model, "get_image_features", shim="deepstack_features", package="transformers",
+                        where=type(model).__name__)
+    out = method(*args, return_dict=True, **kwargs)
+    where = f"{type(model).__name__}.get_image_features()"
+    return (_attribute(out, "pooler_output", shim="deepstack_features", package="transformers", where=where),
+            _attribute(out, "deepstack_features", shim="deepstack_features", package="transformers", where=where))
 
 
 #: The keyword ``encoder_outputs`` fills: the image features a VLM takes from outside.

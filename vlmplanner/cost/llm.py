@@ -23,30 +23,36 @@ __all__ = [
 Quantity = Any
 
 
-def llm_matmul_params(layers: Quantity, d: Quantity, kv: Quantity, inter: Quantity, vocab: Quantity) -> Quantity:
-    """Weights a forward pass multiplies by: every block's projections and MLP, plus lm_head."""
-    return layers * (2 * d * d + 2 * d * kv + 3 * d * inter) + vocab * d
+def llm_matmul_params(layers: Quantity, d: Quantity, q: Quantity, kv: Quantity, inter: Quantity,
+                      vocab: Quantity, router: Quantity = 0) -> Quantity:
+    """Weights a forward pass multiplies by: every block's projections, MLP (MoE: the active
+    experts) and router, plus lm_head."""
+    return layers * (2 * d * q + 2 * d * kv + 3 * d * inter + router) + vocab * d
 
 
-def llm_params(layers: Quantity, d: Quantity, kv: Quantity, inter: Quantity, vocab: Quantity,
-               tied: Quantity, qkv_bias: Quantity) -> Quantity:
-    """Exact parameters of a Llama/Mistral/Qwen2-style decoder.
+def llm_params(layers: Quantity, d: Quantity, q: Quantity, kv: Quantity, inter: Quantity, vocab: Quantity,
+               tied: Quantity, qkv_bias: Quantity, router: Quantity = 0, qk_norm: Quantity = 0) -> Quantity:
+    """Exact parameters of a Llama/Mistral/Qwen-style decoder.
 
-    Embedding, per block q/o (d x d), k/v (d x kv), gated MLP (3·d·I), two RMSNorms and, for Qwen,
-    q/k/v biases; a final norm; lm_head unless tied to the embedding.
+    Embedding, per block q/o (d x q), k/v (d x kv), gated MLP (3·d·I, I the stored width: every
+    expert of an MoE), a router (d x experts, averaged over the layers), two RMSNorms, for Qwen2
+    q/k/v biases and for Qwen3 the per-head q/k norms (``qk_norm`` = head_dim); a final norm;
+    lm_head unless tied to the embedding.
     """
-    block = 2 * d * d + 2 * d * kv + 3 * d * inter + 2 * d + qkv_bias * (d + 2 * kv)
+    block = 2 * d * q + 2 * d * kv + 3 * d * inter + router + 2 * d + qkv_bias * (q + 2 * kv) + 2 * qk_norm
     return vocab * d + layers * block + d + (1 - tied) * vocab * d
 
 
-def token_flops(d: Quantity, kv: Quantity, inter: Quantity) -> Quantity:
-    """FLOPs per token per layer of the linear parts: projections 2·(2d² + 2d·kv), gated MLP 6·d·I."""
-    return 2 * (2 * d * d + 2 * d * kv) + 6 * d * inter
+def token_flops(d: Quantity, q: Quantity, kv: Quantity, inter: Quantity, router: Quantity = 0) -> Quantity:
+    """FLOPs per token per layer of the linear parts: projections 2·(2d·q + 2d·kv), gated MLP 6·d·I
+    (I the active width), the MoE router 2·router."""
+    return 2 * (2 * d * q + 2 * d * kv) + 6 * d * inter + 2 * router
 
 
-def attention_coefficient(d: Quantity) -> Quantity:
-    """Attention FLOPs per (query, key) pair per layer: QKᵀ and AV, 2·d each, counted dense."""
-    return 4 * d
+def attention_coefficient(q: Quantity) -> Quantity:
+    """Attention FLOPs per (query, key) pair per layer: QKᵀ and AV, 2·q each (q = heads·head_dim),
+    counted dense."""
+    return 4 * q
 
 
 def block_flops(layers_full: Quantity, layers_kept: Quantity, t_full: Quantity, t_kept: Quantity,

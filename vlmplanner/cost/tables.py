@@ -26,7 +26,8 @@ Array = np.ndarray[Any, np.dtype[np.float64]]
 #: Bytes of one logit: generate() upcasts the last position's logits to fp32.
 LOGIT_BYTES = 4
 
-_RAW = ("layers", "d", "kv", "inter", "vocab", "tied", "qkv_bias", "params_b", "hv", "lv", "native",
+_RAW = ("layers", "d", "q", "kv", "inter", "inter_stored", "router", "qk_norm", "vocab", "tied", "qkv_bias",
+        "params_b", "hv", "lv", "native",
         "vision_flops", "vision_params", "proj_flops", "proj_per_token", "proj_params", "packer")
 
 
@@ -47,13 +48,26 @@ def _has_qkv_bias(model: ModelSpec) -> bool:
     return family_of(model).llm_has_qkv_bias(model)
 
 
+def _qk_norm(model: ModelSpec) -> int:
+    """Parameters of one per-head q (or k) norm (Qwen3: head_dim); 0 without."""
+    from .vision import family_of
+
+    return model.llm.head_dim if family_of(model).llm_has_qk_norm(model) else 0
+
+
+def _router(model: ModelSpec) -> float:
+    """Router weights per layer, averaged over the layers (d x experts in each sparse layer)."""
+    lm = model.llm
+    return 0.0 if lm.moe is None else lm.hidden_size * lm.moe.num_experts * lm.moe.layers / lm.num_layers
+
+
 def _raw_row(model: ModelSpec, image_size: tuple[int, int] | None) -> tuple[tuple[float, ...], VisionProfile,
                                                                            ProjectorCost]:
     lm, vision = model.llm, model.vision
     profile = vision_profile(model, image_size)
     projector = projector_cost(model.projector, profile, vision.hidden_size, lm.hidden_size)
-    row = (lm.num_layers, lm.hidden_size, lm.num_kv_heads * (lm.hidden_size // lm.num_heads),
-           lm.intermediate_size, lm.vocab_size, lm.tie_word_embeddings, _has_qkv_bias(model), lm.params_b,
+    row = (lm.num_layers, lm.hidden_size, lm.q_width, lm.kv_width, lm.active_intermediate_size,
+           lm.stored_intermediate_size, _router(model), _qk_norm(model), lm.vocab_size, lm.tie_word_embeddings, _has_qkv_bias(model), lm.params_b,
            vision.hidden_size, vision.num_layers, profile.native, profile.flops, profile.params,
            projector.flops, projector.flops_per_token, projector.params, projector.packer)
     return row, profile, projector
@@ -86,8 +100,10 @@ def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -
     rows = [_cached_row(m, workload.image_size) for m in models]
     raw = np.array([r[0] for r in rows], dtype=np.float64).reshape(len(models), len(_RAW)).T
     c = dict(zip(_RAW, raw))
-    d, kv, inter, vocab, tied = c["d"], c["kv"], c["inter"], c["vocab"], c["tied"]
-    llm_params = llm.llm_params(c["layers"], d, kv, inter, vocab, tied, c["qkv_bias"])
+    d, q, kv, inter, vocab, tied = c["d"], c["q"], c["kv"], c["inter"], c["vocab"], c["tied"]
+    router = c["router"]
+    llm_params = llm.llm_params(c["layers"], d, q, kv, c["inter_stored"], vocab, tied, c["qkv_bias"], router,
+                                c["qk_norm"])
     total_params = llm_params + c["vision_params"] + c["proj_params"]
     # Streamed once per forward pass: every weight except an untied input-embedding table, of
     # which only the rows of the tokens in the batch are read.
@@ -97,8 +113,8 @@ def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -
         "d": d,
         "hv": c["hv"],
         "lv": c["lv"],
-        "per_token": llm.token_flops(d, kv, inter),
-        "attention": llm.attention_coefficient(d),
+        "per_token": llm.token_flops(d, q, kv, inter, router),
+        "attention": llm.attention_coefficient(q),
         "native": c["native"],
         "vision": c["vision_flops"] * images,
         "projector_fixed": c["proj_flops"] * images,
@@ -113,7 +129,7 @@ def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -
         "kv_token_bytes": 2 * kv * dtype.cache_bytes,
         "activation_token_bytes": (2 * d + inter) * dtype.cache_bytes,
         "logit_bytes": vocab * LOGIT_BYTES,
-        "n_llm": llm.llm_matmul_params(c["layers"], d, kv, inter, vocab),
+        "n_llm": llm.llm_matmul_params(c["layers"], d, q, kv, inter, vocab, router),
         "nominal_params": c["params_b"] * 1e9,
         "packer": c["packer"],
     }

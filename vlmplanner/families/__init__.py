@@ -57,6 +57,8 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "llava_next": "vlmplanner.families.llava_next:LlavaNextFamily",
     "qwen2_vl": "vlmplanner.families.qwen2_vl:Qwen2VLFamily",
     "qwen2_5_vl": "vlmplanner.families.qwen2_5_vl:Qwen2_5_VLFamily",
+    "qwen3_vl": "vlmplanner.families.qwen3_vl:Qwen3VLFamily",
+    "qwen3_vl_moe": "vlmplanner.families.qwen3_vl:Qwen3VLMoeFamily",
 }
 
 _instances: dict[str, ModelFamily] = {}

@@ -46,6 +46,14 @@ TEXT_DEFAULTS: dict[str, dict[str, Any]] = {
     "qwen2_5_vl_text": {"vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568,
                         "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8,
                         "tie_word_embeddings": False},
+    # Qwen3-VL's language models (Qwen3VLTextConfig, Qwen3VLMoeTextConfig): an explicit head_dim
+    "qwen3_vl_text": {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016,
+                      "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+                      "head_dim": 128, "tie_word_embeddings": False},
+    "qwen3_vl_moe_text": {"vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 5632,
+                          "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 16,
+                          "head_dim": 128, "num_experts": 60, "num_experts_per_tok": 4,
+                          "moe_intermediate_size": 1408, "decoder_sparse_step": 1, "tie_word_embeddings": False},
 }
 
 #: transformers' defaults for the vision towers, by vision model_type.
@@ -59,6 +67,9 @@ VISION_DEFAULTS: dict[str, dict[str, Any]] = {
     "qwen2_5_vl_vision": {"depth": 32, "hidden_size": 3584, "intermediate_size": 3420, "num_heads": 16,
                           "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
                           "out_hidden_size": 3584, "window_size": 112},
+    "qwen3_vl_vision": {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
+                        "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": 3584,
+                        "num_position_embeddings": 2304},
 }
 
 #: Text model types whose attention projections q/k/v always carry a bias (Qwen2 and its VL variants).
@@ -79,6 +90,8 @@ LIMITS: dict[str, int | float] = {
     "vocab_size": 2 ** 22,
     "image_size": 16384, "patch_size": 1024, "spatial_merge_size": 64, "temporal_patch_size": 64,
     "mlp_ratio": 64.0,
+    "num_experts": 4096, "num_experts_per_tok": 4096, "moe_intermediate_size": 65536 * 16,
+    "num_position_embeddings": 2 ** 20, "decoder_sparse_step": 1000,
 }
 
 

@@ -107,6 +107,11 @@ class ModelFamily(abc.ABC):
         duration; none by default."""
         return contextlib.nullcontext()
 
+    def fake_traceable(self) -> contextlib.AbstractContextManager[Any]:
+        """Work-arounds for modelling code that cannot run on FakeTensor weights (the traced FLOP
+        count), for the count's duration; none by default."""
+        return contextlib.nullcontext()
+
     def image_marker(self, processor: Any) -> str:
         """What a prompt holds where an image goes (the pipeline puts it in front of a prompt
         without one)."""
@@ -121,6 +126,10 @@ class ModelFamily(abc.ABC):
     def llm_has_qkv_bias(self, spec: ModelSpec) -> bool:
         """Qwen decoders (Qwen1.5, Qwen2) have q/k/v biases; Llama / Mistral do not."""
         return "qwen" in spec.llm.name.lower()
+
+    def llm_has_qk_norm(self, spec: ModelSpec) -> bool:
+        """Qwen3 / Gemma 3 decoders normalise each head's queries and keys (RMSNorm of head_dim)."""
+        return False
 
     def fit_tokens(self, slug: str, token_rule: str, kind: str, spec: ModelSpec, k: int, *,
                    check_tokens: Any, config: Mapping[str, Any] | None = None, local: bool = False) -> TokenFit:

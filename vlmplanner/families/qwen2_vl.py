@@ -73,6 +73,10 @@ class Qwen2VLFamily(HFFamily):
     input_resize: ClassVar[bool] = True
     #: Qwen2.5-VL's ViT: window attention, RMSNorm and a gated MLP (Qwen2-VL: full attention)
     gated_vit: ClassVar[bool] = False
+    #: (min, max) pixels of the released checkpoints' preprocessor_config.json: the token range
+    checkpoint_pixel_bounds: ClassVar[tuple[int, int]] = (CHECKPOINT_MIN_PIXELS, CHECKPOINT_MAX_PIXELS)
+    #: (min, max) pixels the tiny processor and the profiler's inputs use (the class defaults here)
+    input_pixel_bounds: ClassVar[tuple[int, int]] = (MIN_PIXELS, MAX_PIXELS)
 
     # -- the cost model and the token rules ------------------------------------------------------
     def full_attention_layers(self, layers: int) -> int:
@@ -89,7 +93,8 @@ class Qwen2VLFamily(HFFamily):
         """Native resolution: from the released checkpoints' min_pixels to their max_pixels."""
         v = spec.vision
         per_token = (v.patch_size * v.spatial_merge_size) ** 2
-        return max(1, CHECKPOINT_MIN_PIXELS // per_token), CHECKPOINT_MAX_PIXELS // per_token
+        low, high = self.checkpoint_pixel_bounds
+        return max(1, low // per_token), high // per_token
 
     def llm_has_qkv_bias(self, spec: ModelSpec) -> bool:
         return True  # the Qwen2 decoder
@@ -277,8 +282,9 @@ class Qwen2VLFamily(HFFamily):
         check_image_size(image_size)
         vision = config.vision_config
         patch, merge, temporal = vision.patch_size, vision.spatial_merge_size, vision.temporal_patch_size
+        low, high = self.input_pixel_bounds
         height, width = smart_resize(*(image_size or (QWEN_REFERENCE_SIDE, QWEN_REFERENCE_SIDE)),
-                                     factor=patch * merge)
+                                     factor=patch * merge, min_pixels=low, max_pixels=high)
         grid_h, grid_w = height // patch, width // patch
         tokens = grid_h * grid_w // (merge * merge)
         specials = [config.image_token_id, config.video_token_id, config.vision_start_token_id,

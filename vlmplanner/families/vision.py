@@ -17,7 +17,7 @@ from .geometry import DEFAULT_PINPOINTS, anyres_layout, smart_resize
 
 __all__ = ["CHECKPOINT_MAX_PIXELS", "CHECKPOINT_MIN_PIXELS", "QWEN25_FULL_ATTENTION_LAYERS", "QWEN25_WINDOW_PX",
            "QWEN_TEMPORAL_PATCH", "VisionProfile", "check_image_size", "clip_anyres", "clip_crop_flops",
-           "clip_params", "clip_single_crop", "qwen_vit", "window_attention_pairs"]
+           "clip_params", "clip_single_crop", "qwen3_vit", "qwen_vit", "window_attention_pairs"]
 
 #: Qwen2.5-VL's window_size in pixels (112 px = 8x8 patches of 14 px) and the layer indexes that
 #: keep full attention (fullatt_block_indexes of every shipped config).
@@ -175,4 +175,43 @@ def qwen_vit(family: str, side: int, patch: int, layers: int, hidden: int, inter
         native=native if image_size is None else merged, flops=flops, params=params,
         merge_dim=hidden * merge * merge, image=(h, w), notes=tuple(notes),
         merger_norm_params=hidden if gated else 2 * hidden,   # RMSNorm vs LayerNorm before the merge
+    )
+
+
+# --- Qwen3-VL: a SigLIP-2-like native-resolution ViT with DeepStack mergers ---------------------------
+
+def qwen3_vit(family: str, side: int, patch: int, layers: int, hidden: int, inter: int, merge: int, native: int,
+              image_size: tuple[int, int] | None, *, deepstack: int, out_hidden: int, position_embeddings: int,
+              bounds: tuple[int, int]) -> VisionProfile:
+    """Qwen3-VL's ViT: full attention in every layer, LayerNorm, a GELU MLP, a biased 3-D patch
+    embedding, a learned position table interpolated to each image, and ``deepstack`` more patch
+    mergers (LayerNorm over the merged 2x2 group, MLP to the LLM width) that feed early LLM layers.
+    The DeepStack mergers run in the tower, on every merged token before any compressor, so they
+    are charged here; the last layer's merger is the projector (priced by ``patch_merger``)."""
+    height, width = image_size or (side, side)
+    factor = patch * merge
+    h, w = smart_resize(height, width, factor=factor, min_pixels=bounds[0], max_pixels=bounds[1])
+    patches = (h // patch) * (w // patch)
+    merged = patches // (merge * merge)
+    width_merged = hidden * merge * merge
+    linear = 8 * patches * hidden**2 + 4 * patches * hidden * inter
+    attention = 4 * hidden * patches * patches
+    patch_embed = 2 * patches * (3 * QWEN_TEMPORAL_PATCH * patch * patch) * hidden
+    mergers = deepstack * 2 * merged * (width_merged**2 + width_merged * out_hidden)
+    flops = float(layers * (linear + attention) + patch_embed + mergers)
+    block = 4 * hidden + (3 * hidden**2 + 3 * hidden) + (hidden**2 + hidden) + (hidden * inter + inter) \
+        + (inter * hidden + hidden)
+    merger = 2 * width_merged + width_merged**2 + width_merged + width_merged * out_hidden + out_hidden
+    params = (3 * QWEN_TEMPORAL_PATCH * patch * patch * hidden + hidden + position_embeddings * hidden
+              + layers * block + deepstack * merger)
+    notes = (f"{family}: a {height}x{width} image is rounded to {h}x{w} (multiples of {factor} px, {bounds[0]} to"
+             f" {bounds[1]} pixels): {patches} patches, {merged} tokens after the {merge}x{merge} merge",
+             f"{family}: full attention in all {layers} vision layers; {deepstack} DeepStack mergers"
+             f" (MLP {width_merged}->{width_merged}->{out_hidden} on the {merged} merged tokens each) charged"
+             " to the vision tower; their outputs are added to the first LLM layers' visual positions"
+             " (no FLOPs counted for the addition)")
+    return VisionProfile(
+        crops=1, tower_tokens=patches, patches=patches, projected=merged,
+        native=native if image_size is None else merged, flops=flops, params=params,
+        merge_dim=width_merged, image=(h, w), notes=notes, merger_norm_params=2 * hidden,
     )

@@ -49,7 +49,7 @@ else:  # a missing torch is one MissingExtraError naming the extra
     torch = require("torch", feature="the pipeline's seams")
     Tensor = torch.Tensor
 
-__all__ = ["LlavaNextSeam", "LlavaSeam", "QwenSeam", "Seam", "anyres_unpadded_region", "make_seam", "pack_anyres"]
+__all__ = ["LlavaNextSeam", "LlavaSeam", "Qwen3Seam", "QwenSeam", "Seam", "anyres_unpadded_region", "make_seam", "pack_anyres"]
 
 QueryFn = Callable[[list[int]], Tensor]
 
@@ -379,7 +379,7 @@ class QwenSeam(Seam):
         thw = batch["image_grid_thw"]
         start = time.perf_counter()
         pixels = batch["pixel_values"].to(device=compat.vlm_part(self.model, "vision_tower").device)
-        merged = compat.image_features(base, pixels, thw)
+        merged = self._encode(base, pixels, thw)
         self._timed("vision_s", start)
         image_rows = [row for row, n in enumerate(images_per_row) for _ in range(n)]
         query_vectors = None
@@ -408,9 +408,19 @@ class QwenSeam(Seam):
                 features[i] = out.features[j]
                 positions[i] = torch.floor(out.positions[j] + 0.5).to(torch.long)
         kwargs = {key: value for key, value in batch.items() if key != "pixel_values"}
-        kwargs.update(compat.encoder_outputs(self.model, [f for f in features if f is not None]))
-        self._prepared = (kwargs[compat.ENCODER_OUTPUTS], [p for p in positions if p is not None])
+        kept = [p for p in positions if p is not None]
+        kwargs.update(self._encoder_kwargs([f for f in features if f is not None], kept, grids))
+        self._prepared = (kwargs[compat.ENCODER_OUTPUTS], kept)
         return kwargs
+
+    def _encode(self, base: Any, pixels: Tensor, thw: Tensor) -> Sequence[Tensor]:
+        """The merged features of each image (the vision tower and the patch merger)."""
+        return compat.image_features(base, pixels, thw)  # type: ignore[no-any-return]
+
+    def _encoder_kwargs(self, features: list[Tensor], positions: list[Tensor],
+                        grids: list[tuple[int, int]]) -> dict[str, Any]:
+        """What hands the model its compressed image features."""
+        return compat.encoder_outputs(self.model, features)
 
     @contextmanager
     def session(self, model_kwargs: dict[str, Any]) -> Iterator[None]:
@@ -469,6 +479,37 @@ class QwenSeam(Seam):
                 position_ids[:, row] = llm
             deltas.append(int(llm.max()) + 1 - len(ids))
         return position_ids, torch.tensor(deltas, device=input_ids.device).unsqueeze(1)
+
+
+class Qwen3Seam(QwenSeam):
+    """``qwen3_vl`` / ``qwen3_vl_moe``: Qwen's seam, and DeepStack follows the compressor.
+
+    Qwen3-VL adds features from three ViT layers to the visual positions of its first LLM layers,
+    one row per visual token. A compressed image keeps, at each level, the rows of the grid cells
+    its kept tokens sit on (``positions`` rounded, as for M-RoPE): exact for a compressor that
+    selects tokens; for one that merges them, the cell nearest the merged token's centroid.
+    """
+
+    def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
+        super().__init__(model, compressor, plan)
+        self._deepstack: Sequence[Sequence[Tensor]] = ()
+
+    def _encode(self, base: Any, pixels: Tensor, thw: Tensor) -> Sequence[Tensor]:
+        merged, self._deepstack = compat.deepstack_features(base, pixels, thw)
+        return merged  # type: ignore[no-any-return]
+
+    def _encoder_kwargs(self, features: list[Tensor], positions: list[Tensor],
+                        grids: list[tuple[int, int]]) -> dict[str, Any]:
+        levels = []
+        for level in self._deepstack:
+            kept = []
+            for image, (cells, (rows, cols)) in enumerate(zip(positions, grids)):
+                row = cells[:, 0].clamp(0, rows - 1)
+                col = cells[:, 1].clamp(0, cols - 1)
+                kept.append(level[image][(row * cols + col).to(level[image].device)])
+            levels.append(kept)
+        self._deepstack = ()
+        return compat.deepstack_outputs(self.model, features, levels)
 
 
 def make_seam(model: Any, compressor: Compressor, plan: RunPlan) -> Seam:

@@ -234,7 +234,7 @@ def _traced(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
     mapping = sdpa_cpu_mapping() if sdpa_formula else {}
     query_flops = 0.0
     with runner_for(target, model, compressor, visual_tokens, image_size=image_size, **how) as runner, \
-            warnings.catch_warnings():
+            target.family.fake_traceable(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         request = runner.request(target, text_tokens=text_tokens, image_size=image_size,
                                  fake_mode=fake_mode_of(model))

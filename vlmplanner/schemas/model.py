@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from typing import Any
+
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from ._base import Schema
 
-__all__ = ["LlmSpec", "ModelSpec", "VisionSpec"]
+__all__ = ["LlmSpec", "ModelSpec", "MoESpec", "VisionSpec"]
+
+
+class MoESpec(Schema):
+    """A sparse mixture-of-experts MLP: a router picks ``experts_per_token`` of ``num_experts``
+    experts per token. Compute follows the active experts, memory holds all of them."""
+
+    num_experts: PositiveInt
+    experts_per_token: PositiveInt
+    expert_intermediate_size: PositiveInt = Field(description="each expert's gated-MLP width")
+    layers: PositiveInt = Field(description="decoder layers whose MLP is sparse (the rest are dense)")
+    shared_expert_intermediate_size: NonNegativeInt = Field(
+        0, description="an always-active shared expert's width (0: none)")
+
+    @model_validator(mode="after")
+    def _active_within_total(self) -> MoESpec:
+        if self.experts_per_token > self.num_experts:
+            raise ValueError(f"experts_per_token {self.experts_per_token} exceeds num_experts {self.num_experts}")
+        return self
 
 
 class LlmSpec(Schema):
@@ -21,10 +41,57 @@ class LlmSpec(Schema):
     intermediate_size: PositiveInt
     vocab_size: PositiveInt
     tie_word_embeddings: bool = False
+    head_dim: PositiveInt = Field(0, description="width of one attention head; hidden_size / num_heads unless"
+                                  " the config sets it (Qwen3, Gemma 3)")  # type: ignore[assignment]
+    moe: MoESpec | None = Field(None, description="the sparse MLP of a mixture-of-experts LLM; None: dense")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_head_dim(cls, data: Any) -> Any:
+        """An absent head_dim is hidden_size / num_heads, as transformers defaults it."""
+        if isinstance(data, dict) and data.get("head_dim") in (None, "", 0):
+            hidden, heads = data.get("hidden_size"), data.get("num_heads")
+            try:
+                data = {**data, "head_dim": int(hidden) // int(heads)}  # type: ignore[arg-type]
+            except (TypeError, ValueError, ZeroDivisionError):
+                data = {key: value for key, value in data.items() if key != "head_dim"}
+        return data
+
+    @model_validator(mode="after")
+    def _moe_within_layers(self) -> LlmSpec:
+        if self.moe is not None and self.moe.layers > self.num_layers:
+            raise ValueError(f"moe.layers {self.moe.layers} exceeds num_layers {self.num_layers}")
+        return self
 
     @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_heads
+    def q_width(self) -> int:
+        """Width of all query heads together (hidden_size unless head_dim is set apart from it)."""
+        return self.num_heads * self.head_dim
+
+    @property
+    def kv_width(self) -> int:
+        """Width of all key (or value) heads together."""
+        return self.num_kv_heads * self.head_dim
+
+    @property
+    def active_intermediate_size(self) -> float:
+        """The MLP width a token passes through on average over the layers (MoE: its active experts)."""
+        if self.moe is None:
+            return float(self.intermediate_size)
+        moe = self.moe
+        sparse = moe.experts_per_token * moe.expert_intermediate_size + moe.shared_expert_intermediate_size
+        dense_layers = self.num_layers - moe.layers
+        return (moe.layers * sparse + dense_layers * self.intermediate_size) / self.num_layers
+
+    @property
+    def stored_intermediate_size(self) -> float:
+        """The MLP width held in memory on average over the layers (MoE: every expert)."""
+        if self.moe is None:
+            return float(self.intermediate_size)
+        moe = self.moe
+        sparse = moe.num_experts * moe.expert_intermediate_size + moe.shared_expert_intermediate_size
+        dense_layers = self.num_layers - moe.layers
+        return (moe.layers * sparse + dense_layers * self.intermediate_size) / self.num_layers
 
 
 class VisionSpec(Schema):
@@ -40,6 +107,12 @@ class VisionSpec(Schema):
     spatial_merge_size: PositiveInt = Field(
         1, description="patches merged per side before the LLM (2 for Qwen2-VL's 2x2 merge)"
     )
+    deepstack_layers: NonNegativeInt = Field(
+        0, description="vision layers whose features a merger of their own also feeds to early LLM layers"
+                       " (Qwen3-VL's DeepStack)")
+    position_embeddings: NonNegativeInt = Field(
+        0, description="rows of a learned position table the tower interpolates to each image (Qwen3-VL);"
+                       " 0: none or counted by the family")
 
 
 class ModelSpec(Schema):

@@ -147,23 +147,14 @@ def _validated(cls: type[Schema], data: dict[str, Any], *, path: Path, line: int
 
 
 def read_models(path: Path) -> list[ModelSpec]:
-    llm = ("name", "params_b", "num_layers", "hidden_size", "num_heads", "num_kv_heads",
-           "intermediate_size", "vocab_size", "tie_word_embeddings")
-    vision = ("name", "image_size", "patch_size", "num_layers", "hidden_size", "num_heads",
-              "intermediate_size", "spatial_merge_size")
-    top = ("checkpoint", "model_type", "display_name", "projector", "native_visual_tokens",
-           "public_checkpoint", "source", "note")
-    required = top + tuple(f"llm_{c}" for c in llm) + tuple(f"vision_{c}" for c in vision)
+    from .convert import MODEL_COLUMNS, MODEL_OPTIONAL_COLUMNS, model_data
+
     specs = []
-    for line, row in read_rows(path, required):
-        data: dict[str, Any] = {key: row[key] for key in top}
-        data["public_checkpoint"] = _bool(row["public_checkpoint"], path=path, line=line, column="public_checkpoint")
-        data["llm"] = {c: row[f"llm_{c}"] for c in llm}
-        data["llm"]["tie_word_embeddings"] = _bool(
-            row["llm_tie_word_embeddings"], path=path, line=line, column="llm_tie_word_embeddings"
-        )
-        data["vision"] = {c: row[f"vision_{c}"] for c in vision}
-        specs.append(_validated(ModelSpec, data, path=path, line=line))
+    for line, row in read_rows(path, MODEL_COLUMNS, MODEL_OPTIONAL_COLUMNS):
+        row = dict(row)
+        for column in ("public_checkpoint", "llm_tie_word_embeddings"):
+            row[column] = _bool(row[column], path=path, line=line, column=column)
+        specs.append(_validated(ModelSpec, model_data(row), path=path, line=line))
     return specs
 
 
