@@ -37,6 +37,7 @@ __all__ = [
     "anyres_grid_shape",
     "check_encoder_outputs",
     "countable_experts",
+    "counting_experts",
     "deepstack_features",
     "deepstack_outputs",
     "clip_attention",
@@ -318,6 +319,20 @@ def countable_experts(config: Any) -> Any:
     copied = copy.deepcopy(config)
     copied._experts_implementation = COUNTABLE_EXPERTS
     return copied
+
+
+@contextlib.contextmanager
+def counting_experts(model: Any) -> Iterator[None]:
+    """For the duration, a real MoE model runs its experts as :func:`countable_experts` configures
+    them (a jit trace of the default records a loop whose grouped matmuls fvcore does not count)."""
+    setter = _attribute(model, "set_experts_implementation", shim="counting_experts", package="transformers",
+                        where=type(model).__name__)
+    before = getattr(model.config, "_experts_implementation", None)
+    setter(COUNTABLE_EXPERTS)
+    try:
+        yield
+    finally:
+        setter(before or "eager")
 
 
 def deepstack_outputs(model: Any, features: Sequence[Any], deepstack: Sequence[Sequence[Any]]) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def test_full_size_model_builds_on_fake_tensors_and_runs(checkpoint: str, config
     inputs = family.dummy_inputs(hf_config, image_size=(336, 448), text_tokens=8, pixel_values_fake_mode=mode)
     assert is_fake_tensor(inputs["pixel_values"])
     assert not any(is_fake_tensor(v) for k, v in inputs.items() if k != "pixel_values")
-    with torch.no_grad():  # the fake mode is not active here
+    with torch.no_grad(), family.fake_traceable():  # the fake mode is not active here
         out = model(**inputs, use_cache=False, logits_to_keep=1)
     assert is_fake_tensor(out.logits)
     assert tuple(out.logits.shape) == (1, 1, spec.llm.vocab_size)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from _extras import requires
-from family_data import SHIPPED, catalog_rows
+from family_data import FAMILIES, SHIPPED, catalog_rows
 
 from vlmplanner.errors import ValidationError
 from vlmplanner.families import get_family, spec_from_config
@@ -35,8 +35,8 @@ def spec_numbers(spec: Any) -> dict[str, str]:
 
 
 def test_every_built_in_family_has_a_shipped_config() -> None:
-    assert {config["model_type"] for _, config in SHIPPED} == {"llava", "llava_next", "qwen2_vl", "qwen2_5_vl"}
-    assert len(SHIPPED) == 7
+    assert {config["model_type"] for _, config in SHIPPED} == set(FAMILIES)
+    assert len(SHIPPED) == 13
 
 
 @pytest.mark.parametrize(("checkpoint", "config"), SHIPPED, ids=[c for c, _ in SHIPPED])
@@ -57,7 +57,7 @@ def test_shipped_config_gives_the_catalog_row(checkpoint: str, config: dict[str,
 @pytest.mark.parametrize(("checkpoint", "config"), SHIPPED, ids=[c for c, _ in SHIPPED])
 def test_params_b_is_the_language_models_exact_count(checkpoint: str, config: dict[str, Any]) -> None:
     spec = spec_from_config(config, checkpoint=checkpoint, source="test")
-    nominal = {"Qwen/Qwen2-VL-2B-Instruct": 1.54}.get(checkpoint, float(ROWS[checkpoint]["llm_params_b"]))
+    nominal = {"Qwen/Qwen2-VL-2B-Instruct": 1.54, "Qwen/Qwen3-VL-2B-Instruct": 1.72}.get(checkpoint, float(ROWS[checkpoint]["llm_params_b"]))
     # Vicuna-7B is 6.74 B, Mistral-7B 7.24 B, Qwen2.5-VL-3B's LLM 3.09 B, 7B's 7.62 B: near the name
     assert abs(spec.llm.params_b - nominal) / nominal < 0.12
     assert spec_from_config(config, checkpoint=checkpoint, source="t", params_b=7.0).llm.params_b == 7.0
@@ -70,7 +70,9 @@ def test_defaults_tables_match_transformers() -> None:
     classes = {"llama": "LlamaConfig", "mistral": "MistralConfig", "qwen2": "Qwen2Config",
                "qwen2_vl_text": "Qwen2VLTextConfig", "qwen2_5_vl_text": "Qwen2_5_VLTextConfig",
                "clip_vision_model": "CLIPVisionConfig", "siglip_vision_model": "SiglipVisionConfig",
-               "qwen2_vl_vision": "Qwen2VLVisionConfig", "qwen2_5_vl_vision": "Qwen2_5_VLVisionConfig"}
+               "qwen2_vl_vision": "Qwen2VLVisionConfig", "qwen2_5_vl_vision": "Qwen2_5_VLVisionConfig",
+               "qwen3_vl_text": "Qwen3VLTextConfig", "qwen3_vl_moe_text": "Qwen3VLMoeTextConfig",
+               "qwen3_vl_vision": "Qwen3VLVisionConfig"}
     for model_type, defaults in {**TEXT_DEFAULTS, **VISION_DEFAULTS}.items():
         config = getattr(transformers, classes[model_type])()
         for key, value in defaults.items():

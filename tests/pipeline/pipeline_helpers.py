@@ -18,7 +18,9 @@ LLM_LAYERS = 3
 #: An image size per family whose token grid every test k fits: LLaVA resizes anything to 56 px
 #: (4x4 patches); LLaVA-NeXT tiles a square image 2x2 (5 crops of 4x4, 8 newline rows); Qwen merges
 #: a 112x112 image into 4x4 tokens.
-IMAGE_SIZE = {"llava": (112, 112), "llava_next": (112, 112), "qwen2_vl": (112, 112), "qwen2_5_vl": (112, 112)}
+IMAGE_SIZE = {"llava": (112, 112), "llava_next": (112, 112), "qwen2_vl": (112, 112), "qwen2_5_vl": (112, 112),
+              # Qwen3-VL: 12x12 merged tokens (it scales images up to 65,536 pixels: 8x8 at least)
+              "qwen3_vl": (384, 384), "qwen3_vl_moe": (384, 384)}
 
 
 def make_image(height: int, width: int, seed: int = 0) -> Any:

@@ -26,6 +26,9 @@ TOKENS: dict[str, dict[str, int]] = {
                    "downsample": 60},   # a smaller image still has the base view and two tiles
     "qwen2_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10, "sparsevlm": 12},
     "qwen2_5_vl": {"none": 256, "pool": 4, "divprune": 5, "fastv": 6, "pdrop": 12, "dart": 10, "sparsevlm": 12},
+    # 12x12 merged tokens at 384x384 (none: the 448x448 reference count); downsample's smallest input (65,536 pixels) gives 8x8
+    "qwen3_vl": {"none": 196, "pool": 4, "divprune": 5, "downsample": 64},
+    "qwen3_vl_moe": {"none": 196, "pool": 16, "divprune": 7, "downsample": 100},
 }
 #: compressor options for the tiny models (PyramidDrop's K = 8 does not fit 3 layers)
 OPTIONS: dict[str, dict[str, Any]] = {"pdrop": {"prune_layer": 1}}

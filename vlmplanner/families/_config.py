@@ -53,7 +53,7 @@ TEXT_DEFAULTS: dict[str, dict[str, Any]] = {
     "qwen3_vl_moe_text": {"vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 5632,
                           "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 16,
                           "head_dim": 128, "num_experts": 60, "num_experts_per_tok": 4,
-                          "moe_intermediate_size": 1408, "decoder_sparse_step": 1, "tie_word_embeddings": False},
+                          "moe_intermediate_size": 1408, "decoder_sparse_step": 1, "tie_word_embeddings": True},
 }
 
 #: transformers' defaults for the vision towers, by vision model_type.

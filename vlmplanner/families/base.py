@@ -107,6 +107,11 @@ class ModelFamily(abc.ABC):
         duration; none by default."""
         return contextlib.nullcontext()
 
+    def counting(self, model: Any) -> contextlib.AbstractContextManager[Any]:
+        """Settings of a real model under which a FLOP counter sees all its work (fvcore's count),
+        for the count's duration; none by default."""
+        return contextlib.nullcontext()
+
     def fake_traceable(self) -> contextlib.AbstractContextManager[Any]:
         """Work-arounds for modelling code that cannot run on FakeTensor weights (the traced FLOP
         count), for the count's duration; none by default."""

@@ -243,7 +243,9 @@ class Qwen3VLMoeFamily(Qwen3VLFamily):
     text_type: ClassVar[str] = "qwen3_vl_moe_text"
 
     def _moe(self, text: Section, layers: int) -> dict[str, int] | None:
-        experts = text.positive_int("num_experts", text.raw("num_local_experts", None))
+        # transformers 5 re-saves num_experts as num_local_experts (its attribute map)
+        key = "num_local_experts" if "num_experts" not in text.data and "num_local_experts" in text.data else "num_experts"
+        experts = text.positive_int(key)
         active = text.positive_int("num_experts_per_tok")
         width = text.positive_int("moe_intermediate_size")
         step = text.positive_int("decoder_sparse_step", 1)
@@ -280,6 +282,11 @@ class Qwen3VLMoeFamily(Qwen3VLFamily):
     def _tiny_text(self) -> dict[str, Any]:
         return {**super()._tiny_text(), "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16,
                 "decoder_sparse_step": 1, "mlp_only_layers": []}
+
+    def counting(self, model: Any) -> contextlib.AbstractContextManager[Any]:
+        from vlmplanner import compat
+
+        return compat.counting_experts(model)
 
     def build_fake(self, config: PretrainedConfig) -> Any:
         """As the base class, with the experts run as one batched matmul per token and expert

@@ -458,7 +458,7 @@ def _fvcore(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
     kept: list[Any] = []
     query_flops = 0.0
     with runner_for(target, model, compressor, visual_tokens, image_size=image_size, **how) as runner, \
-            warnings.catch_warnings(), torch.no_grad():
+            target.family.counting(model), warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         request = runner.request(target, text_tokens=text_tokens, image_size=image_size)
         request = request.to(str(parameter.device), parameter.dtype)

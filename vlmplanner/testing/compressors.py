@@ -547,18 +547,25 @@ def check_generates(card: CompressorCard, family: str, make: Any, *, layers: int
 
     Image = require("PIL.Image", feature="the conformance suite's generation check")
 
+    from vlmplanner.families import get_family
+
     tiny = _tiny(family, layers)
     vision = tiny.config.vision_config
-    if family.startswith("qwen"):
-        side = _GENERATION_IMAGE[0] // (vision.patch_size * vision.spatial_merge_size)
+    adapter = get_family(family)
+    follows_image = adapter.token_shares   # native resolution: the merged grid follows the image
+    if follows_image:
+        spec = adapter.spec_from_config(tiny.config.to_dict(), checkpoint=f"tiny/{family}", source="tiny")
+        height, width = adapter.vision_profile(spec, _GENERATION_IMAGE).image   # as the processor resizes it
+        factor = vision.patch_size * vision.spatial_merge_size
+        grid = (height // factor, width // factor)
     else:
         side = vision.image_size // vision.patch_size
-    grid = (side, side)
-    native = side * side
+        grid = (side, side)
+    native = grid[0] * grid[1]
     allowed = card.allowed_tokens(native, grid)
     k = native if card.token_rule == "native" else spread(allowed)[len(spread(allowed)) // 2]
     needs: dict[str, Any] = {}
-    if not family.startswith("qwen"):
+    if not follows_image:
         needs["grid"] = grid
     if card.kind == "in-llm":
         needs.pop("grid", None)
