@@ -8,8 +8,9 @@ the heap frozen (``gc.freeze()``) so the interpreter skips a final collection ov
 transformers object (0.9 s of a plain exit on this machine). The child reports its time split into the
 imports, building the target (config, family, the FakeTensor model) and the traced count (prefill
 plus one decode step, ``count_flops(method="traced")``), and its peak RSS (VmHWM). The targets are
-LLaVA-1.5-7B (its shipped config.json) and Qwen2-VL-72B (no config.json ships: built from the
-catalog's ModelSpec numbers with ``config_from_spec``). The budget per count is 10 s and 2 GiB.
+LLaVA-1.5-7B (its shipped config.json), Qwen2-VL-72B (no config.json ships: built from the
+catalog's ModelSpec numbers with ``config_from_spec``) and the largest shipped Qwen3-VL (dense 32B)
+and Qwen3-VL-MoE (235B-A22B: 128 experts in each of 94 layers) checkpoints. The budget per count is 10 s and 2 GiB.
 
 fvcore needs the weights materialized. ``--fvcore-7b`` builds LLaVA-1.5-7B with random bf16
 weights and counts it with fvcore once (about 2.5 minutes and 15.5 GB of RAM: only where that much
@@ -31,6 +32,9 @@ from pathlib import Path
 TARGETS = {
     "LLaVA-1.5-7B": "llava-hf/llava-1.5-7b-hf",
     "Qwen2-VL-72B": "Qwen/Qwen2-VL-72B-Instruct",
+    # the largest shipped checkpoint of each newer family (their shipped config.json)
+    "Qwen3-VL-32B": "Qwen/Qwen3-VL-32B-Instruct",
+    "Qwen3-VL-235B-A22B": "Qwen/Qwen3-VL-235B-A22B-Instruct",
 }
 BUDGET_S = 10.0
 BUDGET_BYTES = 2 * 2**30

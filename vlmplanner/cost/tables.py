@@ -130,7 +130,9 @@ def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -
         "activation_token_bytes": (2 * d + inter) * dtype.cache_bytes,
         "logit_bytes": vocab * LOGIT_BYTES,
         "n_llm": llm.llm_matmul_params(c["layers"], d, q, kv, inter, vocab, router),
-        "nominal_params": c["params_b"] * 1e9,
+        # the paper's N: the nominal size, scaled to the experts a token uses (1 for a dense LLM)
+        "nominal_params": c["params_b"] * 1e9 * llm.llm_matmul_params(c["layers"], d, q, kv, inter, vocab, router)
+        / llm.llm_matmul_params(c["layers"], d, q, kv, c["inter_stored"], vocab, router),
         "packer": c["packer"],
     }
     return ModelTable(models, [r[1] for r in rows], [r[2] for r in rows], columns)

@@ -165,7 +165,7 @@ class Qwen3VLFamily(Qwen2VLFamily):
         count = formulas.llm_params(spec.num_layers, spec.hidden_size, spec.q_width, spec.kv_width,
                                     spec.stored_intermediate_size, spec.vocab_size, spec.tie_word_embeddings, 0,
                                     router, spec.head_dim)
-        return round(count)
+        return int(round(float(count)))
 
     def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
         """The released configs' layout: interleaved M-RoPE over head_dim/2 rotary pairs (24/20/20
@@ -243,11 +243,13 @@ class Qwen3VLMoeFamily(Qwen3VLFamily):
     text_type: ClassVar[str] = "qwen3_vl_moe_text"
 
     def _moe(self, text: Section, layers: int) -> dict[str, int] | None:
+        # the experts' numbers must be in the file: transformers' defaults describe no released model
+        given = Section(text.data, text.where)
         # transformers 5 re-saves num_experts as num_local_experts (its attribute map)
         key = "num_local_experts" if "num_experts" not in text.data and "num_local_experts" in text.data else "num_experts"
-        experts = text.positive_int(key)
-        active = text.positive_int("num_experts_per_tok")
-        width = text.positive_int("moe_intermediate_size")
+        experts = given.positive_int(key)
+        active = given.positive_int("num_experts_per_tok")
+        width = given.positive_int("moe_intermediate_size")
         step = text.positive_int("decoder_sparse_step", 1)
         dense = text.raw("mlp_only_layers", [])
         if not isinstance(dense, (list, tuple)) or any(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from ._base import Schema
 
@@ -42,7 +49,7 @@ class LlmSpec(Schema):
     vocab_size: PositiveInt
     tie_word_embeddings: bool = False
     head_dim: PositiveInt = Field(0, description="width of one attention head; hidden_size / num_heads unless"
-                                  " the config sets it (Qwen3, Gemma 3)")  # type: ignore[assignment]
+                                  " the config sets it (Qwen3, Gemma 3)")
     moe: MoESpec | None = Field(None, description="the sparse MLP of a mixture-of-experts LLM; None: dense")
 
     @model_validator(mode="before")

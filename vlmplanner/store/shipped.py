@@ -151,10 +151,10 @@ def read_models(path: Path) -> list[ModelSpec]:
 
     specs = []
     for line, row in read_rows(path, MODEL_COLUMNS, MODEL_OPTIONAL_COLUMNS):
-        row = dict(row)
+        values: dict[str, Any] = dict(row)
         for column in ("public_checkpoint", "llm_tie_word_embeddings"):
-            row[column] = _bool(row[column], path=path, line=line, column=column)
-        specs.append(_validated(ModelSpec, model_data(row), path=path, line=line))
+            values[column] = _bool(row[column], path=path, line=line, column=column)
+        specs.append(_validated(ModelSpec, model_data(values), path=path, line=line))
     return specs
 
 
