@@ -165,7 +165,7 @@ class Qwen3VLFamily(Qwen2VLFamily):
         count = formulas.llm_params(spec.num_layers, spec.hidden_size, spec.q_width, spec.kv_width,
                                     spec.stored_intermediate_size, spec.vocab_size, spec.tie_word_embeddings, 0,
                                     router, spec.head_dim)
-        return int(round(float(count)))
+        return round(float(count))
 
     def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
         """The released configs' layout: interleaved M-RoPE over head_dim/2 rotary pairs (24/20/20
