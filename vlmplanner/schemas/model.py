@@ -83,22 +83,20 @@ class LlmSpec(Schema):
     @property
     def active_intermediate_size(self) -> float:
         """The MLP width a token passes through on average over the layers (MoE: its active experts)."""
-        if self.moe is None:
-            return float(self.intermediate_size)
-        moe = self.moe
-        sparse = moe.experts_per_token * moe.expert_intermediate_size + moe.shared_expert_intermediate_size
-        dense_layers = self.num_layers - moe.layers
-        return (moe.layers * sparse + dense_layers * self.intermediate_size) / self.num_layers
+        return self._mean_mlp_width(None if self.moe is None else self.moe.experts_per_token)
 
     @property
     def stored_intermediate_size(self) -> float:
         """The MLP width held in memory on average over the layers (MoE: every expert)."""
-        if self.moe is None:
+        return self._mean_mlp_width(None if self.moe is None else self.moe.num_experts)
+
+    def _mean_mlp_width(self, experts: int | None) -> float:
+        """Dense layers' width and sparse layers' ``experts`` experts (plus a shared one), averaged."""
+        if self.moe is None or experts is None:
             return float(self.intermediate_size)
         moe = self.moe
-        sparse = moe.num_experts * moe.expert_intermediate_size + moe.shared_expert_intermediate_size
-        dense_layers = self.num_layers - moe.layers
-        return (moe.layers * sparse + dense_layers * self.intermediate_size) / self.num_layers
+        sparse = experts * moe.expert_intermediate_size + moe.shared_expert_intermediate_size
+        return (moe.layers * sparse + (self.num_layers - moe.layers) * self.intermediate_size) / self.num_layers
 
 
 class VisionSpec(Schema):
