@@ -55,20 +55,14 @@ def _qk_norm(model: ModelSpec) -> int:
     return model.llm.head_dim if family_of(model).llm_has_qk_norm(model) else 0
 
 
-def _router(model: ModelSpec) -> float:
-    """Router weights per layer, averaged over the layers (d x experts in each sparse layer)."""
-    lm = model.llm
-    return 0.0 if lm.moe is None else lm.hidden_size * lm.moe.num_experts * lm.moe.layers / lm.num_layers
-
-
 def _raw_row(model: ModelSpec, image_size: tuple[int, int] | None) -> tuple[tuple[float, ...], VisionProfile,
                                                                            ProjectorCost]:
     lm, vision = model.llm, model.vision
     profile = vision_profile(model, image_size)
     projector = projector_cost(model.projector, profile, vision.hidden_size, lm.hidden_size)
     row = (lm.num_layers, lm.hidden_size, lm.q_width, lm.kv_width, lm.active_intermediate_size,
-           lm.stored_intermediate_size, _router(model), _qk_norm(model), lm.vocab_size, lm.tie_word_embeddings, _has_qkv_bias(model), lm.params_b,
-           vision.hidden_size, vision.num_layers, profile.native, profile.flops, profile.params,
+           lm.stored_intermediate_size, lm.router_width, _qk_norm(model), lm.vocab_size, lm.tie_word_embeddings,
+           _has_qkv_bias(model), lm.params_b, vision.hidden_size, vision.num_layers, profile.native, profile.flops, profile.params,
            projector.flops, projector.flops_per_token, projector.params, projector.packer)
     return row, profile, projector
 
@@ -105,6 +99,7 @@ def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -
     llm_params = llm.llm_params(c["layers"], d, q, kv, c["inter_stored"], vocab, tied, c["qkv_bias"], router,
                                 c["qk_norm"])
     total_params = llm_params + c["vision_params"] + c["proj_params"]
+    n_active = llm.llm_matmul_params(c["layers"], d, q, kv, inter, vocab, router)   # MoE: the active experts
     # Streamed once per forward pass: every weight except an untied input-embedding table, of
     # which only the rows of the tokens in the batch are read.
     untied_embedding = (1 - tied) * vocab * d
@@ -129,9 +124,9 @@ def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -
         "kv_token_bytes": 2 * kv * dtype.cache_bytes,
         "activation_token_bytes": (2 * d + inter) * dtype.cache_bytes,
         "logit_bytes": vocab * LOGIT_BYTES,
-        "n_llm": llm.llm_matmul_params(c["layers"], d, q, kv, inter, vocab, router),
+        "n_llm": n_active,
         # the paper's N: the nominal size, scaled to the experts a token uses (1 for a dense LLM)
-        "nominal_params": c["params_b"] * 1e9 * llm.llm_matmul_params(c["layers"], d, q, kv, inter, vocab, router)
+        "nominal_params": c["params_b"] * 1e9 * n_active
         / llm.llm_matmul_params(c["layers"], d, q, kv, c["inter_stored"], vocab, router),
         "packer": c["packer"],
     }

@@ -159,6 +159,16 @@ class Qwen2VLFamily(HFFamily):
         return TokenFit(k, None, 1, {}, tuple(notes))
 
     # -- config.json -> ModelSpec ----------------------------------------------------------------
+    def _reference_image(self, patch: int, merge: int) -> tuple[int, int, str]:
+        """(side, native tokens, note) of the reference image a spec's ``vision.image_size`` and
+        ``native_visual_tokens`` describe: 448 px rounded to the merge grid."""
+        factor = patch * merge
+        side = max(factor, round(QWEN_REFERENCE_SIDE / factor) * factor)
+        native = (side // patch) ** 2 // (merge * merge)
+        return side, native, (f"vision.image_size {side} is a reference side: {self.model_type} takes any image,"
+                              f" rounded to multiples of {factor} px; native_visual_tokens {native} ="
+                              f" ({side}/{patch})² / {merge}² at a {side}x{side} image")
+
     def _vision_numbers(self, vision: Section) -> dict[str, int]:
         embed = vision.positive_int("embed_dim")
         ratio = vision.positive_number("mlp_ratio")
@@ -188,12 +198,8 @@ class Qwen2VLFamily(HFFamily):
         v_layers = vision.positive_int("depth")
         v_heads = vision.positive_int("num_heads")
         numbers = self._vision_numbers(vision)
-        factor = patch * merge
-        side = max(factor, round(QWEN_REFERENCE_SIDE / factor) * factor)
-        native = (side // patch) ** 2 // (merge * merge)
-        notes = [(f"vision.image_size {side} is a reference side: {self.model_type} takes any image, rounded"
-                  f" to multiples of {factor} px; native_visual_tokens {native} = ({side}/{patch})² / {merge}²"
-                  f" at a {side}x{side} image")]
+        side, native, note = self._reference_image(patch, merge)
+        notes = [note]
         if params_b is None:
             params_b = round_billions(llm_parameter_count(
                 model_type=self.text_type, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads,

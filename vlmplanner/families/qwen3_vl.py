@@ -23,7 +23,7 @@ from vlmplanner.schemas import ModelSpec, build
 
 from ._config import TEXT_DEFAULTS, VISION_DEFAULTS, Section, round_billions, sub_config
 from .llava import _check_heads
-from .qwen2_vl import QWEN_REFERENCE_SIDE, Qwen2VLFamily
+from .qwen2_vl import Qwen2VLFamily
 from .vision import VisionProfile, qwen3_vit
 
 if TYPE_CHECKING:
@@ -113,12 +113,8 @@ class Qwen3VLFamily(Qwen2VLFamily):
             raise ValidationError(f"config.json vision_config.num_position_embeddings {positions} must be a square"
                                   " (a side x side table the tower interpolates)",
                                   field="vision_config.num_position_embeddings", value=positions)
-        factor = patch * merge
-        side = max(factor, round(QWEN_REFERENCE_SIDE / factor) * factor)
-        native = (side // patch) ** 2 // (merge * merge)
-        notes = [f"vision.image_size {side} is a reference side: {self.model_type} takes any image, rounded to"
-                 f" multiples of {factor} px; native_visual_tokens {native} = ({side}/{patch})² / {merge}² at a"
-                 f" {side}x{side} image"]
+        side, native, note = self._reference_image(patch, merge)
+        notes = [note]
         llm = {"name": text_raw.get("_name_or_path") or f"{checkpoint} (language model)", "num_layers": layers,
                "hidden_size": hidden, "num_heads": heads, "num_kv_heads": kv_heads, "head_dim": head_dim,
                "intermediate_size": intermediate, "vocab_size": vocab, "tie_word_embeddings": tied, "moe": moe}
@@ -161,10 +157,9 @@ class Qwen3VLFamily(Qwen2VLFamily):
         from vlmplanner.schemas.model import LlmSpec
 
         spec = LlmSpec.model_validate({**llm, "name": "count", "params_b": 1.0})
-        router = 0.0 if spec.moe is None else spec.hidden_size * spec.moe.num_experts * spec.moe.layers / spec.num_layers
         count = formulas.llm_params(spec.num_layers, spec.hidden_size, spec.q_width, spec.kv_width,
                                     spec.stored_intermediate_size, spec.vocab_size, spec.tie_word_embeddings, 0,
-                                    router, spec.head_dim)
+                                    spec.router_width, spec.head_dim)
         return round(float(count))
 
     def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:

@@ -90,6 +90,13 @@ class LlmSpec(Schema):
         """The MLP width held in memory on average over the layers (MoE: every expert)."""
         return self._mean_mlp_width(None if self.moe is None else self.moe.num_experts)
 
+    @property
+    def router_width(self) -> float:
+        """Router weights per layer, averaged over the layers: d x experts in each sparse layer (0 dense)."""
+        if self.moe is None:
+            return 0.0
+        return self.hidden_size * self.moe.num_experts * self.moe.layers / self.num_layers
+
     def _mean_mlp_width(self, experts: int | None) -> float:
         """Dense layers' width and sparse layers' ``experts`` experts (plus a shared one), averaged."""
         if self.moe is None or experts is None:

@@ -543,11 +543,10 @@ def check_generates(card: CompressorCard, family: str, make: Any, *, layers: int
     counts must average exactly k."""
     import numpy as np
 
+    from vlmplanner.families import get_family
     from vlmplanner.pipeline import wrap
 
     Image = require("PIL.Image", feature="the conformance suite's generation check")
-
-    from vlmplanner.families import get_family
 
     tiny = _tiny(family, layers)
     vision = tiny.config.vision_config
