@@ -1,6 +1,6 @@
 """What counting a full-size model's FLOPs costs: FakeTensor tracing vs fvcore on real weights.
 
-Usage: python bench/bench_flops.py [--runs 3] [--fvcore-7b]
+Usage: python bench/bench_flops.py [--runs 3] [--fvcore-7b] [--only Gemma-3-27B ...]
 
 Each count runs in a fresh subprocess (``--child``); ``process s`` is that process's wall time from
 spawn to exit, the figure held to the budget. The child exits as the ``vlmplanner`` CLI does, with
@@ -9,8 +9,9 @@ transformers object (0.9 s of a plain exit on this machine). The child reports i
 imports, building the target (config, family, the FakeTensor model) and the traced count (prefill
 plus one decode step, ``count_flops(method="traced")``), and its peak RSS (VmHWM). The targets are
 LLaVA-1.5-7B (its shipped config.json), Qwen2-VL-72B (no config.json ships: built from the
-catalog's ModelSpec numbers with ``config_from_spec``) and the largest shipped Qwen3-VL (dense 32B)
-and Qwen3-VL-MoE (235B-A22B: 128 experts in each of 94 layers) checkpoints. The budget per count is 10 s and 2 GiB.
+catalog's ModelSpec numbers with ``config_from_spec``) and the largest shipped Qwen3-VL (dense 32B),
+Qwen3-VL-MoE (235B-A22B: 128 experts in each of 94 layers) and Gemma 3 (27B) checkpoints. The budget
+per count is 10 s and 2 GiB. ``--only LABEL`` (repeatable) runs some targets.
 
 fvcore needs the weights materialized. ``--fvcore-7b`` builds LLaVA-1.5-7B with random bf16
 weights and counts it with fvcore once (about 2.5 minutes and 15.5 GB of RAM: only where that much
@@ -35,6 +36,7 @@ TARGETS = {
     # the largest shipped checkpoint of each newer family (their shipped config.json)
     "Qwen3-VL-32B": "Qwen/Qwen3-VL-32B-Instruct",
     "Qwen3-VL-235B-A22B": "Qwen/Qwen3-VL-235B-A22B-Instruct",
+    "Gemma-3-27B": "google/gemma-3-27b-it",
 }
 BUDGET_S = 10.0
 BUDGET_BYTES = 2 * 2**30
@@ -104,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="fresh processes per target (median reported)")
     parser.add_argument("--fvcore-7b", action="store_true", help="also materialize LLaVA-1.5-7B for fvcore")
+    parser.add_argument("--only", action="append", choices=sorted(TARGETS), help="run this target (repeatable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--fvcore-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -119,6 +122,8 @@ def main() -> None:
     print(f"{'target':<14} {'method':<28} {'process s':>9} {'import s':>8} {'build s':>7} {'count s':>7}"
           f" {'peak RSS GiB':>12} {'prefill TFLOP':>13} {'decode-step GFLOP':>17}  within 10 s / 2 GiB")
     for label, checkpoint in TARGETS.items():
+        if args.only and label not in args.only:
+            continue
         runs = [run_child(["--child", checkpoint]) for _ in range(args.runs)]
         med = {k: statistics.median(float(r[k]) for r in runs)  # type: ignore[arg-type]
                for k in ("process_s", "import_s", "build_s", "count_s", "peak_rss_bytes")}

@@ -34,7 +34,7 @@ def test_results_json_lists_every_published_row_with_its_source(capsys: pytest.C
     rows = run_json(capsys, "catalog", "results", "--catalog", url)
     assert isinstance(rows, list)
     published = [r for r in rows if r["provenance"] == "published"]
-    assert len(published) == len(SHIPPED.results) == 28 + 28 + 116 + 1258 + 15   # + the Qwen3-VL report
+    assert len(published) == len(SHIPPED.results) == 28 + 28 + 116 + 1258 + 15 + 6   # + the Qwen3-VL and Gemma 3 reports
     assert all(r["source"] for r in published)
     sources = {r["source"] for r in published}
     assert any("values.py" in s for s in sources) and any("Table 1" in s for s in sources)

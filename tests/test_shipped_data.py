@@ -25,6 +25,7 @@ REFERENCE_ROWS = {
 #: Published rows gathered after the reference notes, one file per source.
 ADDED_ROWS = {
     "qwen3_vl_tech_report.csv": 15,   # Qwen3-VL 2B/4B/8B-Instruct, unpruned (arXiv 2511.21631 Table 4)
+    "gemma3_tech_report.csv": 6,      # Gemma 3 4B/27B IT, unpruned (arXiv 2503.19786 Table 16)
 }
 
 REQUIRED_MODELS = {

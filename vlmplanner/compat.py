@@ -269,6 +269,33 @@ def traceable_llava_next() -> Iterator[None]:
         module.unpad_image = original
 
 
+def _without_vmap(mask: Callable[..., Any]) -> Callable[..., Any]:
+    def build(*args: Any, **kwargs: Any) -> Any:
+        return mask(*args, **{**kwargs, "use_vmap": False})
+
+    return build
+
+
+@contextlib.contextmanager
+def traceable_masks() -> Iterator[None]:
+    """For the duration, transformers builds attention masks by broadcasting index tensors, not
+    with ``torch.vmap``: a mask with an overlay (Gemma 3's bidirectional image blocks, a sliding
+    window) asks for vmap, which a torch.jit trace (fvcore) cannot follow. The overlays are
+    index-based, so both ways give the same mask."""
+    module = _module("transformers.masking_utils", shim="traceable_masks", feature="tracing attention masks")
+    registry = _attribute(module, "ALL_MASK_ATTENTION_FUNCTIONS", shim="traceable_masks", package="transformers",
+                          where="masking_utils")
+    names = [name for name in ("sdpa", "eager") if name in registry]
+    saved = {name: registry[name] for name in names}
+    for name in names:
+        registry[name] = _without_vmap(saved[name])
+    try:
+        yield
+    finally:
+        for name, mask in saved.items():
+            registry[name] = mask
+
+
 def _deepstack_by_index(self: Any, hidden_states: Any, visual_pos_masks: Any, visual_embeds: Any) -> Any:
     """Qwen3-VL's ``_deepstack_process`` with the (real) mask turned into indices first: boolean
     indexing of a FakeTensor asks for its nonzero count, which fake tensors cannot give."""
@@ -362,9 +389,10 @@ def deepstack_features(model: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]
 ENCODER_OUTPUTS = "mm_encoder_outputs"
 
 
-def encoder_outputs(model: Any, features: Sequence[Any]) -> dict[str, Any]:
+def encoder_outputs(model: Any, features: Sequence[Any], *, joined: bool = False) -> dict[str, Any]:
     """The keyword arguments that hand a VLM its image features from outside (one tensor per image)
     instead of running its vision tower: ``mm_encoder_outputs={"image": BaseModelOutputWithPooling}``.
+    ``joined``: as one ``[tokens, d]`` tensor, for a model that reads it as a tensor (Gemma 3).
 
     transformers before 5.18 takes the argument into ``**kwargs`` and ignores it, which would drop
     the compressor's tokens silently: the model's ``forward`` must name it.
@@ -373,6 +401,9 @@ def encoder_outputs(model: Any, features: Sequence[Any]) -> dict[str, Any]:
     outputs = _module("transformers.modeling_outputs", shim="encoder_outputs", feature="feeding image features")
     pooling = _attribute(outputs, "BaseModelOutputWithPooling", shim="encoder_outputs", package="transformers",
                          where="transformers.modeling_outputs")
+    if joined:
+        torch = require("torch", feature="feeding image features")
+        return {ENCODER_OUTPUTS: {"image": pooling(pooler_output=torch.cat(list(features), dim=0))}}
     return {ENCODER_OUTPUTS: {"image": pooling(pooler_output=list(features))}}
 
 
@@ -450,13 +481,18 @@ def _replace_image_token(self: Any, image_inputs: dict[str, Any], image_idx: int
     count = None if count_fn is None else count_fn(image_inputs, image_idx)
     if count is None:
         return str(self._vlmplanner_base.replace_image_token(self, image_inputs, image_idx, **kwargs))
+    text_fn = getattr(self, "_vlmplanner_text", None)
+    if text_fn is not None:
+        return str(text_fn(self, int(count)))
     token: str = self.image_token
     return token * int(count)
 
 
-def override_placeholders(processor: Any, count: Callable[[dict[str, Any], int], int | None]) -> Any:
+def override_placeholders(processor: Any, count: Callable[[dict[str, Any], int], int | None],
+                          text: Callable[[Any, int], str] | None = None) -> Any:
     """A shallow copy of ``processor`` that emits ``count(image_inputs, index)`` image placeholders
-    for each image (None: the processor's own number). The original is untouched.
+    for each image (None: the processor's own number), written as ``text(processor, count)`` (None:
+    the image token repeated). The original is untouched.
 
     It overrides transformers' ``ProcessorMixin.replace_image_token(image_inputs, image_idx)`` hook
     in a subclass of the processor's own class.
@@ -476,6 +512,7 @@ def override_placeholders(processor: Any, count: Callable[[dict[str, Any], int],
     new = copy.copy(processor)
     new.__class__ = sub
     new._vlmplanner_placeholders = count
+    new._vlmplanner_text = text
     return new
 
 
@@ -538,6 +575,35 @@ def vlm_part(model: Any, part: str) -> Any:
         else:
             return value
     raise _moved("vlm_part", "transformers", f"has no {' or '.join(paths)} on {type(model).__name__}")
+
+
+def decoder_layers(model: Any) -> Any:
+    """The LLM's decoder layers (``language_model.layers``, a ModuleList) of a transformers VLM."""
+    llm = vlm_part(model, "language_model")
+    return _attribute(llm, "layers", shim="decoder_layers", package="transformers", where=type(llm).__name__)
+
+
+def layer_kind(layer: Any) -> tuple[Any, ...]:
+    """What decides a decoder layer's work on given inputs: its class, its attention type (full or
+    sliding window, as transformers' layers name it) and every parameter's name and shape."""
+    attention = getattr(layer, "self_attn", None)
+    return (type(layer).__name__, getattr(layer, "attention_type", None),
+            getattr(attention, "sliding_window", None),
+            tuple((name, tuple(p.shape)) for name, p in layer.named_parameters()))
+
+
+@contextlib.contextmanager
+def replaced_decoder_layers(model: Any, layers: Sequence[Any]) -> Iterator[None]:
+    """While active, the LLM runs ``layers`` instead of its own (its forward loops over
+    ``self.layers[: num_hidden_layers]``); each layer keeps its ``layer_idx`` into the cache."""
+    torch = require("torch", feature="tracing a model")
+    llm = vlm_part(model, "language_model")
+    own = decoder_layers(model)
+    llm.layers = torch.nn.ModuleList(list(layers))
+    try:
+        yield
+    finally:
+        llm.layers = own
 
 
 @dataclass(frozen=True)

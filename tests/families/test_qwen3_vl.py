@@ -94,3 +94,18 @@ def test_in_llm_compressors_are_refused_with_the_reason(model_type: str) -> None
     card = compressor_card("fastv")
     assert not card.supports(model_type)
     assert compressor_card("divprune").supports(model_type) and compressor_card("downsample").supports(model_type)
+
+
+def test_one_layer_of_each_kind_counts_what_every_layer_counts_on_a_mixed_moe() -> None:
+    """Dense layers among sparse ones are a second kind: layers 0-1 are traced, 46 are counted."""
+    from _extras import TORCH_STACK, need
+
+    need(*TORCH_STACK)
+    from vlmplanner.profiling import ProfileTarget, count_flops
+
+    config = _changed(MOE, "text_config", mlp_only_layers=[1, 30])
+    target = ProfileTarget.from_config(config, name="x/mixed-moe", source="test")
+    once = count_flops(target, method="traced")
+    every = count_flops(target, method="traced", every_layer=True)
+    assert once.flops == every.flops
+    assert any("46 of the LLM's 48 decoder layers were not run" in note for note in once.notes)

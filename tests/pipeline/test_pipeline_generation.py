@@ -29,6 +29,8 @@ TOKENS: dict[str, dict[str, int]] = {
     # 12x12 merged tokens at 384x384 (none: the 448x448 reference count); downsample's smallest input (65,536 pixels) gives 8x8
     "qwen3_vl": {"none": 196, "pool": 4, "divprune": 5, "downsample": 64},
     "qwen3_vl_moe": {"none": 196, "pool": 16, "divprune": 7, "downsample": 100},
+    # 4x4 pooled tokens per image, whatever its size
+    "gemma3": {"none": 16, "pool": 4, "divprune": 7},
 }
 #: compressor options for the tiny models (PyramidDrop's K = 8 does not fit 3 layers)
 OPTIONS: dict[str, dict[str, Any]] = {"pdrop": {"prune_layer": 1}}
@@ -60,13 +62,9 @@ def text_tokens(saved: SavedModel, prompt: str) -> int:
     """Prompt tokens that are not image placeholders, counted with the model's own processor."""
     tiny = saved.tiny
     image = make_image(*IMAGE_SIZE[saved.family])
-    batch = tiny.processor(text=_with_marker(saved.family, prompt), images=image, return_tensors="pt")
+    batch = tiny.processor(text=tiny.family.image_marker(tiny.processor) + prompt, images=image, return_tensors="pt")
     token = getattr(tiny.config, "image_token_id", None) or tiny.config.image_token_index
     return int((batch["input_ids"] != token).sum())
-
-
-def _with_marker(family: str, prompt: str) -> str:
-    return ("<|vision_start|><|image_pad|><|vision_end|>" if family.startswith("qwen") else "<image>\n") + prompt
 
 
 def expected_visual(family: str, name: str, k: int, native: int, spec: Any) -> int:

@@ -19,7 +19,7 @@ from .dtypes import DType, resolve_dtype
 from .efficiency import Efficiency
 from .pairs import PairCosts, pair_costs_for
 from .poly import Poly
-from .roofline import Rates, hardware_rates, positive_part_sum
+from .roofline import Rates, hardware_rates, positive_part_kinked
 from .tables import ModelTable, model_table
 
 __all__ = ["ACCOUNTINGS", "Computed", "compute"]
@@ -133,7 +133,8 @@ def compute(models: Sequence[ModelSpec], model_index: Any, compressors: Sequence
         prefill_s = np.maximum(prefill * (batch * rates.per_flop), roof.prefill_stream_s[pair])
         if accounting == "full" and workload.output_tokens > 0:
             decode_s = roof.base.at(pair, v)
-            decode_s += positive_part_sum(roof.d0.at(pair, v), roof.d1[pair], workload.output_tokens)
+            kinks = [(start.at(pair, v), drop[pair]) for start, drop in roof.kinks]
+            decode_s += positive_part_kinked(roof.d0.at(pair, v), roof.d1[pair], kinks, workload.output_tokens)
         else:
             decode_s = np.zeros_like(v)
         latency_s = prefill_s + decode_s

@@ -31,15 +31,16 @@ def llm_matmul_params(layers: Quantity, d: Quantity, q: Quantity, kv: Quantity, 
 
 
 def llm_params(layers: Quantity, d: Quantity, q: Quantity, kv: Quantity, inter: Quantity, vocab: Quantity,
-               tied: Quantity, qkv_bias: Quantity, router: Quantity = 0, qk_norm: Quantity = 0) -> Quantity:
-    """Exact parameters of a Llama/Mistral/Qwen-style decoder.
+               tied: Quantity, qkv_bias: Quantity, router: Quantity = 0, qk_norm: Quantity = 0,
+               norms: Quantity = 2) -> Quantity:
+    """Exact parameters of a Llama/Mistral/Qwen/Gemma-style decoder.
 
     Embedding, per block q/o (d x q), k/v (d x kv), gated MLP (3·d·I, I the stored width: every
-    expert of an MoE), a router (d x experts, averaged over the layers), two RMSNorms, for Qwen2
-    q/k/v biases and for Qwen3 the per-head q/k norms (``qk_norm`` = head_dim); a final norm;
-    lm_head unless tied to the embedding.
+    expert of an MoE), a router (d x experts, averaged over the layers), ``norms`` RMSNorms of
+    width d (two; Gemma 3 four), for Qwen2 q/k/v biases and for Qwen3 / Gemma 3 the per-head q/k
+    norms (``qk_norm`` = head_dim); a final norm; lm_head unless tied to the embedding.
     """
-    block = 2 * d * q + 2 * d * kv + 3 * d * inter + router + 2 * d + qkv_bias * (q + 2 * kv) + 2 * qk_norm
+    block = 2 * d * q + 2 * d * kv + 3 * d * inter + router + norms * d + qkv_bias * (q + 2 * kv) + 2 * qk_norm
     return vocab * d + layers * block + d + (1 - tied) * vocab * d
 
 

@@ -18,7 +18,7 @@ from vlmplanner.schemas import CompressorSpec, Workload
 
 from . import llm
 from .compressors import pair_costs, resizing
-from .poly import Poly
+from .poly import Poly, Ramp
 from .roofline import Rates
 from .tables import ModelTable, prune_layers
 from .vision import resized_vision
@@ -32,13 +32,16 @@ Array = np.ndarray[Any, np.dtype[np.float64]]
 class Roofline:
     """Per-pair roofline terms; decode step j costs max(f0 + f1·j, g0 + g1·j) seconds.
 
-    Stored as the sum of g over all steps (``base``) and the excess of f over g, ``d0 + d1·j``.
+    Stored as the sum of g over all steps (``base``) and the excess of f over g, ``d0 + d1·j``;
+    with sliding-window layers the excess bends at each window's fill step: ``kinks`` holds
+    (start, drop), the slope falling by drop from step start on (``positive_part_kinked``).
     """
 
     prefill_stream_s: Array
     base: Poly
     d0: Poly
     d1: Array
+    kinks: tuple[tuple[Poly, Array], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
     t_kept = Poly(q, images)  # Q + V·images
     t_full = q + images * col["native"]  # Q + native·images
     held = layers_full * t_full + layers_kept * t_kept  # Σ over layers of the tokens each keeps
+    window = _Window.of(table, col, layers_full, layers, t_full, q, images)
 
     if accounting == "full":
         symbols = {name: table.columns[name] for name in ("d", "hv", "lv", "n_llm")}
@@ -83,14 +87,18 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
         prefill = sum(flops.values(), Poly())
         step = layers * col["per_token"] + col["attention"] * held + col["lm_head"]
         slope = col["attention"] * layers  # each step attends over one more position
-        flops["decode"] = llm.decode_flops(step, slope, steps)
+        # a sliding-window layer attends to min(T + j, W) positions at step j
+        flops["decode"] = llm.decode_flops(step, slope, steps) - col["attention"] * window.beyond(0, steps)
         decode = flops["decode"]
+        first_step = step - col["attention"] * window.beyond(0, 1)
     else:
         prefill = 2.0 * col["nominal_params"] * t_kept
         flops = {"llm_paper": prefill}
         step, slope, decode = Poly(), 0.0 * layers, Poly()
+        first_step = step
 
-    kv_request = col["kv_token_bytes"] * (held + layers * steps)
+    # a sliding-window layer caches min(T + steps, W) positions
+    kv_request = col["kv_token_bytes"] * (held + layers * steps - window.beyond(steps, 1))
     in_llm = layers_full > 0
     activation_tokens = Poly(np.where(in_llm, t_full, q), np.where(in_llm, 0.0, images))
     memory = {
@@ -108,23 +116,68 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
         f1 = (batch * rates.per_flop) * slope
         g0 = rates.per_byte * (col["decode_stream_bytes"] + kv_bytes * held)
         g1 = rates.per_byte * kv_bytes * layers
+        # per windowed layer once its window is full: f's slope falls by the attention per
+        # position, g's by the KV bytes read per position
+        drop = batch * rates.per_flop * col["attention"] - rates.per_byte * kv_bytes
+        base = steps * g0 + g1 * (steps * (steps - 1) / 2) - rates.per_byte * kv_bytes * window.beyond(0, steps)
+        kinks = tuple((start.flat(shape), _flat(drop * share, shape)) for start, share in window.kinks())
         if accounting != "full":  # the paper counts no decode
-            f0, f1, g0, g1 = Poly(), 0.0 * layers, Poly(), 0.0 * layers
+            f0, f1, g0, g1, base, kinks = Poly(), 0.0 * layers, Poly(), 0.0 * layers, Poly(), ()
         roofline = Roofline(
             prefill_stream_s=_flat(col["prefill_stream_bytes"] * rates.per_byte, shape),
-            base=(steps * g0 + g1 * (steps * (steps - 1) / 2)).flat(shape),
+            base=base.flat(shape),
             d0=(f0 - g0).flat(shape),
             d1=_flat(f1 - g1, shape),
+            kinks=kinks,
         )
     return PairCosts(
         flops={name: p.flat(shape) for name, p in flops.items()},
         prefill=prefill.flat(shape),
         decode=decode.flat(shape),
-        decode_step=Poly.of(step).flat(shape),
+        decode_step=Poly.of(first_step).flat(shape),
         memory={name: p.flat(shape) for name, p in memory.items()},
         layers_full=_flat(layers_full, shape),
         roofline=roofline,
     )
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The sliding-window layers of each pair's model: how many see every native token (an in-LLM
+    compressor's first layers, ``full``) and how many the kept ones (``kept``), and the window W.
+    The windowed layers are taken as spread evenly over the depth (Gemma 3: five in every six),
+    which is exact for pre-LLM compressors, the only ones such families serve."""
+
+    full: Array
+    kept: Array
+    window: Array
+    t_full: Array
+    q: float
+    images: float
+    active: bool
+
+    @staticmethod
+    def of(table: ModelTable, col: dict[str, Array], layers_full: Array, layers: Array, t_full: Array, q: float,
+           images: float) -> _Window:
+        share = np.minimum(layers_full, layers) / layers
+        sliding = col["sliding"]
+        return _Window(sliding * share, sliding * (1.0 - share), col["window"], t_full, q, images,
+                       bool(np.any(table.columns["sliding"] > 0)))
+
+    def beyond(self, extra: int, steps: int) -> Poly:
+        """Σ over windowed layers and steps j < ``steps`` of max(0, T + extra + j - W): what a full
+        window holds back (0 when no model has windowed layers)."""
+        if not self.active:
+            return Poly()
+        return Poly(ramps=(Ramp(self.kept, self.q + extra - self.window, self.images, steps),
+                           Ramp(self.full, self.t_full + extra - self.window, 0.0, steps)))
+
+    def kinks(self) -> list[tuple[Poly, Array]]:
+        """(the decode step from which each layer group's window is full, W - T, and its layers)."""
+        if not self.active:
+            return []
+        return [(Poly(self.window - self.q, -self.images + 0.0 * self.window), self.kept),
+                (Poly(self.window - self.t_full), self.full)]
 
 
 def _vision_side(table: ModelTable, compressors: Sequence[CompressorSpec], workload: Workload,

@@ -51,6 +51,10 @@ def _cost(projector: str, norm: int, tokens: int, merge_dim: int, hv: int, d: in
                              "projector tokenpacker: its cross-attention is charged as the compressor;"
                              f" the MLP({hv}->{d}->{d}) runs on the V packed tokens; its weights are"
                              f" estimated as one width-{hv} attention block plus the MLP")
+    if projector == "pooled_rmsnorm_linear":  # Gemma 3: the pooled tokens, RMSNorm(hv), then hv x d, no bias
+        return ProjectorCost(2.0 * tokens * hv * d, 0.0, hv + hv * d, False,
+                             f"projector pooled_rmsnorm_linear: RMSNorm({hv}) and linear({hv}->{d}, no bias) on the"
+                             f" {tokens} pooled tokens per image")
     if projector == "linear":
         return ProjectorCost(2.0 * tokens * hv * d, 0.0, hv * d + d, False,
                              f"projector linear({hv}->{d}) on {tokens} tokens per image")

@@ -26,8 +26,8 @@ Array = np.ndarray[Any, np.dtype[np.float64]]
 #: Bytes of one logit: generate() upcasts the last position's logits to fp32.
 LOGIT_BYTES = 4
 
-_RAW = ("layers", "d", "q", "kv", "inter", "inter_stored", "router", "qk_norm", "vocab", "tied", "qkv_bias",
-        "params_b", "hv", "lv", "native",
+_RAW = ("layers", "d", "q", "kv", "inter", "inter_stored", "router", "qk_norm", "norms", "sliding", "window",
+        "vocab", "tied", "qkv_bias", "params_b", "hv", "lv", "native",
         "vision_flops", "vision_params", "proj_flops", "proj_per_token", "proj_params", "packer")
 
 
@@ -55,14 +55,21 @@ def _qk_norm(model: ModelSpec) -> int:
     return model.llm.head_dim if family_of(model).llm_has_qk_norm(model) else 0
 
 
+def _norms(model: ModelSpec) -> int:
+    """RMSNorms of width d in each decoder block (two; Gemma 3 four)."""
+    from .vision import family_of
+
+    return family_of(model).llm_block_norms(model)
+
+
 def _raw_row(model: ModelSpec, image_size: tuple[int, int] | None) -> tuple[tuple[float, ...], VisionProfile,
                                                                            ProjectorCost]:
     lm, vision = model.llm, model.vision
     profile = vision_profile(model, image_size)
     projector = projector_cost(model.projector, profile, vision.hidden_size, lm.hidden_size)
     row = (lm.num_layers, lm.hidden_size, lm.q_width, lm.kv_width, lm.active_intermediate_size,
-           lm.stored_intermediate_size, lm.router_width, _qk_norm(model), lm.vocab_size, lm.tie_word_embeddings,
-           _has_qkv_bias(model), lm.params_b, vision.hidden_size, vision.num_layers, profile.native, profile.flops, profile.params,
+           lm.stored_intermediate_size, lm.router_width, _qk_norm(model), _norms(model), lm.sliding_layers,
+           lm.sliding_window or 0, lm.vocab_size, lm.tie_word_embeddings, _has_qkv_bias(model), lm.params_b, vision.hidden_size, vision.num_layers, profile.native, profile.flops, profile.params,
            projector.flops, projector.flops_per_token, projector.params, projector.packer)
     return row, profile, projector
 
@@ -97,7 +104,7 @@ def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -
     d, q, kv, inter, vocab, tied = c["d"], c["q"], c["kv"], c["inter"], c["vocab"], c["tied"]
     router = c["router"]
     llm_params = llm.llm_params(c["layers"], d, q, kv, c["inter_stored"], vocab, tied, c["qkv_bias"], router,
-                                c["qk_norm"])
+                                c["qk_norm"], c["norms"])
     total_params = llm_params + c["vision_params"] + c["proj_params"]
     n_active = llm.llm_matmul_params(c["layers"], d, q, kv, inter, vocab, router)   # MoE: the active experts
     # Streamed once per forward pass: every weight except an untied input-embedding table, of
@@ -105,6 +112,8 @@ def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -
     untied_embedding = (1 - tied) * vocab * d
     columns: dict[str, Array] = {
         "layers": c["layers"],
+        "sliding": c["sliding"],   # sliding-window layers, each caching at most ``window`` positions
+        "window": c["window"],
         "d": d,
         "hv": c["hv"],
         "lv": c["lv"],

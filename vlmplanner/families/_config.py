@@ -54,6 +54,10 @@ TEXT_DEFAULTS: dict[str, dict[str, Any]] = {
                           "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 16,
                           "head_dim": 128, "num_experts": 60, "num_experts_per_tok": 4,
                           "moe_intermediate_size": 1408, "decoder_sparse_step": 1, "tie_word_embeddings": True},
+    # Gemma 3's language model (Gemma3TextConfig): head_dim apart from hidden/heads, tied embeddings
+    "gemma3_text": {"vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+                    "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "sliding_window": 4096,
+                    "tie_word_embeddings": True},
 }
 
 #: transformers' defaults for the vision towers, by vision model_type.
@@ -92,6 +96,7 @@ LIMITS: dict[str, int | float] = {
     "mlp_ratio": 64.0,
     "num_experts": 4096, "num_experts_per_tok": 4096, "moe_intermediate_size": 65536 * 16,
     "num_position_embeddings": 2 ** 20, "decoder_sparse_step": 1000,
+    "sliding_window": 2 ** 24, "sliding_window_pattern": 1000, "mm_tokens_per_image": 2 ** 20,
 }
 
 

@@ -153,7 +153,9 @@ class HFFamily(ModelFamily):
         """
         require("torch", feature="building a model on fake tensors")
         cls = compat.transformers_class(self.model_class)
-        with compat.fake_tensor_mode(), compat.quiet_hf():
+        # no random initialization: the values are never read, and some initializers (SigLIP's
+        # truncated normal) ask a fake tensor for a number
+        with compat.fake_tensor_mode(), compat.quiet_hf(), compat.no_init_weights():
             model = cls(config)
         return model.eval()  # type: ignore[no-any-return]
 

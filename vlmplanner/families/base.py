@@ -70,6 +70,9 @@ class ModelFamily(abc.ABC):
     #: whether a smaller input image gives fewer visual tokens (the ``downsample`` compressor, which
     #: scales the image before the processor): native resolution or a grid chosen per image
     input_resize: ClassVar[bool] = False
+    #: whether the processor takes a prompt's images as one list per prompt (Gemma 3) rather than
+    #: one flat list for the batch
+    images_by_prompt: ClassVar[bool] = False
 
     def serves(self, kind: str, stage: str, requires: tuple[str, ...], in_llm_inputs: tuple[str, ...]) -> bool:
         """Whether this family's seam can run a compressor of ``kind`` at ``stage`` that needs
@@ -96,6 +99,12 @@ class ModelFamily(abc.ABC):
         """The fewest and the most visual tokens one uncompressed image gives the LLM, over every
         image the processor accepts (a fixed-resolution family: always the same)."""
         return spec.native_visual_tokens, spec.native_visual_tokens
+
+    def crop_grid(self, spec: ModelSpec) -> tuple[int, int]:
+        """The grid of visual tokens one crop gives the LLM, which a pre-LLM compressor keeps k of
+        (a fixed-resolution family: the tower's patch grid)."""
+        side = spec.vision.image_size // spec.vision.patch_size
+        return side, side
 
     def max_crops(self, config: Mapping[str, Any] | None, side: int) -> int:
         """The most crops (views through the vision tower) one image can have; a pre-LLM compressor
@@ -135,6 +144,11 @@ class ModelFamily(abc.ABC):
     def llm_has_qk_norm(self, spec: ModelSpec) -> bool:
         """Qwen3 / Gemma 3 decoders normalise each head's queries and keys (RMSNorm of head_dim)."""
         return False
+
+    def llm_block_norms(self, spec: ModelSpec) -> int:
+        """RMSNorms of the hidden width in each decoder block: two (before attention and MLP);
+        Gemma 3 also normalises each sub-layer's output."""
+        return 2
 
     def fit_tokens(self, slug: str, token_rule: str, kind: str, spec: ModelSpec, k: int, *,
                    check_tokens: Any, config: Mapping[str, Any] | None = None, local: bool = False) -> TokenFit:

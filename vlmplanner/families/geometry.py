@@ -2,7 +2,8 @@
 
 The cost model and the planner need these rules on every recommendation, so they live apart from
 the adapters (which build models and import the heavy stack): LLaVA-NeXT's anyres tiling and
-Qwen2-VL's native-resolution resizing, as the families' Hugging Face processors compute them.
+Qwen2-VL's native-resolution resizing, Gemma 3's pan-and-scan crops, as the families' Hugging Face
+processors compute them.
 """
 
 from __future__ import annotations
@@ -12,14 +13,35 @@ from collections.abc import Sequence
 
 from vlmplanner.errors import ValidationError
 
-__all__ = ["DEFAULT_PINPOINTS", "QWEN_MAX_PIXELS", "QWEN_MIN_PIXELS", "anyres_layout", "best_resolution",
-           "smart_resize"]
+__all__ = ["DEFAULT_PINPOINTS", "PAN_AND_SCAN", "QWEN_MAX_PIXELS", "QWEN_MIN_PIXELS", "anyres_layout",
+           "best_resolution", "pan_and_scan_crops", "smart_resize"]
 
 #: LlavaNextConfig's default image_grid_pinpoints (height, width), for 336 px tiles.
 DEFAULT_PINPOINTS: tuple[tuple[int, int], ...] = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))
 #: Qwen2VLImageProcessor's default pixel bounds.
 QWEN_MIN_PIXELS = 56 * 56
 QWEN_MAX_PIXELS = 28 * 28 * 1280
+
+
+#: Gemma3Processor's pan-and-scan defaults (the released preprocessor_config.json leaves them null):
+#: smallest crop side in px, most crops, the aspect ratio from which an image is cropped.
+PAN_AND_SCAN = {"min_crop_size": 256, "max_num_crops": 4, "min_ratio_to_activate": 1.2}
+
+
+def pan_and_scan_crops(height: int, width: int, *, min_crop_size: int = 256, max_num_crops: int = 4,
+                       min_ratio_to_activate: float = 1.2) -> int:
+    """Extra crops Gemma 3's pan-and-scan cuts from an image of ``(height, width)`` (0: none, the
+    image alone): along the long side, about one per aspect-ratio unit (2 to ``max_num_crops``),
+    only for an elongated image whose crops stay at least ``min_crop_size`` px."""
+    long, short = max(height, width), min(height, width)
+    if long / short < min_ratio_to_activate:
+        return 0
+    crops = min(math.floor(long / short + 0.5), math.floor(long / min_crop_size))
+    crops = min(max_num_crops, max(2, crops))
+    across = math.ceil(long / crops)
+    if min(across, short) < min_crop_size:
+        return 0
+    return crops
 
 
 def best_resolution(height: int, width: int, pinpoints: Sequence[Sequence[int]]) -> tuple[int, int]:

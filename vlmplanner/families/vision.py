@@ -17,7 +17,8 @@ from .geometry import DEFAULT_PINPOINTS, anyres_layout, smart_resize
 
 __all__ = ["CHECKPOINT_MAX_PIXELS", "CHECKPOINT_MIN_PIXELS", "QWEN25_FULL_ATTENTION_LAYERS", "QWEN25_WINDOW_PX",
            "QWEN_TEMPORAL_PATCH", "VisionProfile", "check_image_size", "clip_anyres", "clip_crop_flops",
-           "clip_params", "clip_single_crop", "qwen3_vit", "qwen_vit", "window_attention_pairs"]
+           "clip_params", "clip_single_crop", "qwen3_vit", "qwen_vit", "siglip_params", "siglip_pooled",
+           "window_attention_pairs"]
 
 #: Qwen2.5-VL's window_size in pixels (112 px = 8x8 patches of 14 px) and the layer indexes that
 #: keep full attention (fullatt_block_indexes of every shipped config).
@@ -121,6 +122,37 @@ def clip_anyres(side: int, patch: int, layers: int, hidden: int, inter: int, nat
         native=tokens, flops=crops * clip_crop_flops(grid, patch, layers, hidden, inter),
         params=clip_params(grid, patch, layers, hidden, inter), merge_dim=hidden,
         image=(height, width), notes=notes,
+    )
+
+
+# --- SigLIP towers whose patch grid is pooled to a fixed count (Gemma 3) ------------------------------
+
+def siglip_params(grid: int, patch: int, layers: int, hidden: int, inter: int) -> int:
+    """SiglipVisionModel without its attention-pooling head: a biased patch convolution, a learned
+    position per patch, pre-LN blocks with biased linears, a final LayerNorm."""
+    embeddings = 3 * patch * patch * hidden + hidden + grid * grid * hidden
+    block = 4 * (hidden * hidden + hidden) + 4 * hidden + (hidden * inter + inter) + (inter * hidden + hidden)
+    return embeddings + layers * block + 2 * hidden
+
+
+def siglip_pooled(family: str, side: int, patch: int, layers: int, hidden: int, inter: int, tokens: int,
+                  crops: int, image: tuple[int, int]) -> VisionProfile:
+    """A SigLIP tower on ``crops`` square crops of ``side`` px, each patch grid average-pooled to
+    ``tokens`` (Gemma 3: 64x64 patches pooled 4x4 to 256). No CLS token; every layer is full
+    attention over the crop's patches."""
+    grid = side // patch
+    patches = grid * grid
+    per_layer = 8 * patches * hidden**2 + 4 * patches**2 * hidden + 4 * patches * hidden * inter
+    patch_embed = 2 * patches * (3 * patch * patch) * hidden
+    per_side = round(tokens ** 0.5)
+    notes = (f"{family}: {crops} crop{'s' if crops > 1 else ''} of {side}x{side}: {patches} ViT tokens each"
+             f" ({grid}x{grid} patches, no CLS), all {layers} vision layers counted",
+             f"{family}: each crop's patch grid is average-pooled {grid // per_side}x{grid // per_side} to"
+             f" {tokens} tokens ({per_side}x{per_side}) before the projector; pooling is not counted")
+    return VisionProfile(
+        crops=crops, tower_tokens=patches, patches=patches, projected=crops * tokens, native=crops * tokens,
+        flops=float(crops * (layers * per_layer + patch_embed)), params=siglip_params(grid, patch, layers, hidden, inter),
+        merge_dim=hidden, image=image, notes=notes,
     )
 
 

@@ -33,7 +33,7 @@ DEFAULT_MAX_NEW_TOKENS = 32
 def compressed_processor(processor: Any, seam: Seam) -> Any:
     """A shallow copy of ``processor`` that emits as many image placeholders as ``seam`` says
     (``compat.override_placeholders``; the original is untouched)."""
-    return compat.override_placeholders(processor, seam.placeholders)
+    return compat.override_placeholders(processor, seam.placeholders, seam.placeholder_text)
 
 
 def _open_image(image: Any) -> Any:
@@ -175,10 +175,12 @@ class VLMPipeline:
         return self._encode(per_row, texts)
 
     def _encode(self, per_row: list[list[Any]], texts: list[str]) -> Any:
-        flat = [image for row in per_row for image in row]
+        from vlmplanner.families import get_family
+
+        images = per_row if get_family(self.family).images_by_prompt else [image for row in per_row for image in row]
         try:
             self.tokenizer.padding_side = "left"
-            batch = self.processor(text=texts, images=flat, padding=True, return_tensors="pt")
+            batch = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
         except ValueError as exc:  # transformers' own checks on the prompt
             raise ValidationError(f"the processor rejected the input: {exc}", field="prompts", value=None) from exc
         return batch.to(self.device)

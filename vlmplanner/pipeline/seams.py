@@ -20,6 +20,9 @@ Per family:
 * ``qwen2_vl`` / ``qwen2_5_vl``: the merged (2x2) tokens after the patch merger are compressed per
   image, and their ``positions`` become the M-RoPE ids (temporal = start, height/width = start +
   the rounded row/column in the merged grid); text after the image keeps its native positions.
+  ``qwen3_vl``: the same, and each DeepStack level keeps the kept tokens' grid cells.
+* ``gemma3``: the 256 pooled, projected tokens of each image are compressed on their 16x16 grid,
+  k placeholders wrapped in ``<start_of_image>`` / ``<end_of_image>``.
 
 In-LLM compressors (``fastv``) leave the processor and the features alone and prune inside the LLM
 (:mod:`vlmplanner.pipeline.inllm`). ``none`` runs the model's own path.
@@ -49,7 +52,8 @@ else:  # a missing torch is one MissingExtraError naming the extra
     torch = require("torch", feature="the pipeline's seams")
     Tensor = torch.Tensor
 
-__all__ = ["LlavaNextSeam", "LlavaSeam", "Qwen3Seam", "QwenSeam", "Seam", "anyres_unpadded_region", "make_seam", "pack_anyres"]
+__all__ = ["Gemma3Seam", "LlavaNextSeam", "LlavaSeam", "Qwen3Seam", "QwenSeam", "Seam", "anyres_unpadded_region",
+           "make_seam", "pack_anyres"]
 
 QueryFn = Callable[[list[int]], Tensor]
 
@@ -95,6 +99,11 @@ class Seam:
     def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
         """Image placeholders for image ``index`` of a processor call; None: the processor's own count."""
         return None
+
+    def placeholder_text(self, processor: Any, count: int) -> str:
+        """What the prompt holds for an image of ``count`` placeholders (the processor's image token,
+        repeated; a family that wraps its images says how)."""
+        return str(processor.image_token) * count
 
     # -- model side ----------------------------------------------------------------------------
     def prepare(self, batch: dict[str, Any], images_per_row: list[int], query: QueryFn) -> dict[str, Any]:
@@ -510,6 +519,59 @@ class Qwen3Seam(QwenSeam):
             levels.append(kept)
         self._deepstack = ()
         return compat.deepstack_outputs(self.model, features, levels)
+
+
+class Gemma3Seam(Seam):
+    """``gemma3``: compress each image's pooled, projected tokens on their square grid (16x16).
+
+    The tower and the projector run as the model runs them (the projector's average pooling needs
+    the whole patch grid, so nothing earlier is offered); the kept tokens go to the LLM wrapped in
+    ``<start_of_image>`` / ``<end_of_image>`` as the processor wraps the full 256.
+    """
+
+    def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
+        super().__init__(model, compressor, plan)
+        side = round(int(self.config.mm_tokens_per_image) ** 0.5)
+        self.grid = plan.grid or (side, side)
+        self.needs = set(compressor.required_inputs) if self.compresses_features else set()
+
+    def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
+        if not self.compresses_features:
+            return None
+        crops = image_inputs.get("num_crops")
+        if crops is not None and int(crops[index]):
+            raise ValidationError("a compressor on gemma3 needs pan-and-scan off (one view per image);"
+                                  " call the processor without do_pan_and_scan", field="do_pan_and_scan",
+                                  value=True)
+        return self.plan.compressor_tokens
+
+    def placeholder_text(self, processor: Any, count: int) -> str:
+        tokenizer = processor.tokenizer
+        return f"\n\n{tokenizer.boi_token}{tokenizer.image_token * count}{tokenizer.eoi_token}\n\n"
+
+    def prepare(self, batch: dict[str, Any], images_per_row: list[int], query: QueryFn) -> dict[str, Any]:
+        if not self.compresses_features:
+            return super().prepare(batch, images_per_row, query)
+        tower = compat.vlm_part(self.model, "vision_tower")
+        projector = compat.vlm_part(self.model, "projector")
+        start = time.perf_counter()
+        pixels = batch["pixel_values"].to(device=tower.device, dtype=tower.dtype)
+        hidden = tower(pixel_values=pixels, return_dict=True).last_hidden_state
+        self._timed("vision_s", start)
+        start = time.perf_counter()
+        tokens = projector(hidden)
+        self._timed("projector_s", start)
+        query_vectors = None
+        if "query" in self.needs:
+            start = time.perf_counter()
+            query_vectors = query([row for row, n in enumerate(images_per_row) for _ in range(n)])
+            self._timed("query_s", start)
+        start = time.perf_counter()
+        out = self.compressor.compress(tokens, CompressionContext(self.grid, query=query_vectors))
+        self._timed("compressor_s", start)
+        kwargs = {key: value for key, value in batch.items() if key != "pixel_values"}
+        kwargs.update(compat.encoder_outputs(self.model, list(out.features), joined=True))
+        return kwargs
 
 
 def make_seam(model: Any, compressor: Compressor, plan: RunPlan) -> Seam:

@@ -17,11 +17,12 @@ cache of the prefill's length). Per request, batch 1. docs/profiling.md explains
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,7 @@ def count_flops(target: ProfileTarget, visual_tokens: int | None = None, *, meth
                 image_size: tuple[int, int] | None = None, compressor_spec: CompressorSpec | None = None,
                 keep_alive: bool = True, sdpa_formula: bool = True,
                 compressor_options: Mapping[str, Any] | None = None,
-                compressor_weights: str | None = None) -> FlopCount:
+                compressor_weights: str | None = None, every_layer: bool = False) -> FlopCount:
     """FLOPs of one request with ``visual_tokens`` per image (None: the model's native count).
 
     ``method`` is analytic, traced or fvcore. fvcore needs a materialized model (``target.model``,
@@ -81,6 +82,7 @@ def count_flops(target: ProfileTarget, visual_tokens: int | None = None, *, meth
     ``sdpa_formula`` (traced) exist to show the raw tools' behaviour; leave them on.
     ``compressor_options`` / ``compressor_weights`` are load()'s (FastV's ``prune_layer``, QueCC's
     weights; a trained compressor without weights runs untrained: its cost does not depend on them).
+    ``every_layer`` (traced): run all decoder layers instead of one of each kind, multiplied.
     """
     if method not in FLOP_METHODS:
         raise ValidationError(f"unknown FLOP method {method!r}; known: {', '.join(FLOP_METHODS)}", field="method",
@@ -97,7 +99,8 @@ def count_flops(target: ProfileTarget, visual_tokens: int | None = None, *, meth
     with compat.quiet_hf():  # the model runs: its deprecation notices are not the user's business
         how = {"options": dict(compressor_options or {}), "weights": compressor_weights}
         if method == "traced":
-            return _traced(target, visual_tokens, compressor, text_tokens, image_size, sdpa_formula, how)
+            return _traced(target, visual_tokens, compressor, text_tokens, image_size, sdpa_formula, how,
+                           every_layer)
         return _fvcore(target, visual_tokens, compressor, text_tokens, image_size, keep_alive, how)
 
 
@@ -220,8 +223,38 @@ def fake_model(target: ProfileTarget) -> Any:
     return model
 
 
+@contextlib.contextmanager
+def _one_layer_of_each_kind(model: Any, enabled: bool) -> Iterator[list[tuple[Any, int]]]:
+    """While active, the LLM runs only its first layers, up to one of each kind: yields (a traced
+    layer, how many more of its kind the model has).
+
+    Layers of one kind -- the same class, attention type (full or sliding window) and parameter
+    shapes -- do the same work on the same inputs, so their count is one traced layer's times how
+    many there are. The layers kept are a prefix, so a forward that reads per-layer settings by
+    position (Gemma 3's ``layer_types[i]``) sees each at its own index. A 94-layer MoE then traces
+    one layer; Gemma 3 six. Off (every layer runs) when ``enabled`` is false: in-LLM compressors
+    prune at a given layer.
+    """
+    if not enabled:
+        yield []
+        return
+    layers = list(compat.decoder_layers(model))
+    kinds = [compat.layer_kind(layer) for layer in layers]
+    prefix = max(kinds.index(kind) for kind in set(kinds)) + 1
+    first = {kind: layers[kinds.index(kind)] for kind in set(kinds)}
+    more = [(first[kind], kinds.count(kind) - kinds[:prefix].count(kind)) for kind in set(kinds)]
+    with compat.replaced_decoder_layers(model, layers[:prefix]):
+        yield [(layer, count) for layer, count in more if count]
+
+
+def _repeated(totals: Mapping[str, float], paths: Mapping[int, str], kinds: list[tuple[Any, int]]) -> float:
+    """The FLOPs of the layers not traced: a traced layer's count for each other layer of its kind."""
+    return float(sum(count * totals.get(paths[id(layer)], 0.0) for layer, count in kinds))
+
+
 def _traced(target: ProfileTarget, visual_tokens: int | None, compressor: str | Any, text_tokens: int,
-            image_size: tuple[int, int] | None, sdpa_formula: bool, how: dict[str, Any]) -> FlopCount:
+            image_size: tuple[int, int] | None, sdpa_formula: bool, how: dict[str, Any],
+            every_layer: bool = False) -> FlopCount:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -234,26 +267,38 @@ def _traced(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
     mapping = sdpa_cpu_mapping() if sdpa_formula else {}
     query_flops = 0.0
     with runner_for(target, model, compressor, visual_tokens, image_size=image_size, **how) as runner, \
-            target.family.fake_traceable(), warnings.catch_warnings():
+            target.family.fake_traceable(), warnings.catch_warnings(), \
+            _one_layer_of_each_kind(model, not every_layer and not runner.plan.in_llm) as kinds:
         warnings.simplefilter("ignore")
+        root = type(runner).__name__
+        by_id = {id(module): f"{root}.{name}" for name, module in runner.named_modules()}
         request = runner.request(target, text_tokens=text_tokens, image_size=image_size,
                                  fake_mode=fake_mode_of(model))
         query = None
         if runner.needs_query:  # the query pass is the compressor's work, counted on its own
             with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as passed:
                 query = runner.query_vectors(request)
-            query_flops = float(passed.get_total_flops())
+            passed_total, passed_totals = compat.module_flops(passed)
+            llm = compat.vlm_part(model, "language_model")    # the pass's root: its own class name
+            in_llm = {id(module): f"{type(llm).__name__}.{name}" for name, module in llm.named_modules()}
+            query_flops = passed_total + _repeated(passed_totals, in_llm, kinds)
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
             out = runner.prefill(request, use_cache=True, query=query)
         total, totals = compat.module_flops(counter)
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as step:
             runner.decode(request, out.past_key_values)
-    root = type(runner).__name__
+        step_total, step_totals = compat.module_flops(step)
+        more_prefill, more_step = _repeated(totals, by_id, kinds), _repeated(step_totals, by_id, kinds)
     paths = _component_paths(target, runner, model, runner.compressor, root)
     flops = attribute(totals, paths, total)
+    flops["llm_blocks"] = flops.get("llm_blocks", 0.0) + more_prefill
     flops["compressor"] = flops.get("compressor", 0.0) + query_flops
-    flops["decode_step"] = float(step.get_total_flops())
+    flops["decode_step"] = step_total + more_step
     notes = [f"model built on FakeTensor weights from {target.config_source}", *run_notes(runner, request)]
+    if kinds:
+        notes.append(f"{sum(c for _, c in kinds)} of the LLM's {target.spec.llm.num_layers} decoder layers were"
+                     " not run: each is counted as the traced layer of its kind (class, attention type, parameter"
+                     " shapes), whose work on the same inputs is the same")
     _fold_context(flops, runner, notes)
     return FlopCount(method="traced", flops=_ordered(flops), visual_tokens=runner.visual_tokens(request),
                      native_tokens=request.native_tokens, text_tokens=request.text_tokens, compressor=runner.plan.compressor,
@@ -293,6 +338,13 @@ def run_notes(runner: Any, request: Request) -> list[str]:
         notes.append(f"{request.visual_tokens} of {request.native_tokens} visual tokens per image reach the LLM, {how};"
                      " the vision tower runs on the full image")
     return notes
+
+
+def _convolution_mode_macs(inputs: list[Any], outputs: list[Any]) -> int:
+    """A convolution with string padding (SigLIP's ``padding="valid"``), which fvcore has no handle
+    for: every output element sums in_channels / groups x kernel products."""
+    weight = _shape(inputs[1])                       # [out, in / groups, *kernel]
+    return _prod(_shape(outputs[0])) * _prod(weight[1:])
 
 
 def _ordered(flops: dict[str, float]) -> dict[str, float]:
@@ -428,7 +480,8 @@ def _analysis(module: Any, inputs: tuple[Any, ...]) -> Any:
     from fvcore.nn import FlopCountAnalysis  # type: ignore[import-untyped]
 
     analysis = FlopCountAnalysis(module, inputs)
-    analysis.set_op_handle("aten::scaled_dot_product_attention", _sdpa_macs, "aten::baddbmm", _baddbmm_macs)
+    analysis.set_op_handle("aten::scaled_dot_product_attention", _sdpa_macs, "aten::baddbmm", _baddbmm_macs,
+                           "aten::_convolution_mode", _convolution_mode_macs)
     for op in FVCORE_NORM_OPS:  # a handle, not None: fvcore's own handles win over its ignore list
         analysis.set_op_handle(op, _zero_macs)
     for op in FVCORE_ZERO_OPS:

@@ -51,6 +51,10 @@ class LlmSpec(Schema):
     head_dim: PositiveInt = Field(0, description="width of one attention head; hidden_size / num_heads unless"
                                   " the config sets it (Qwen3, Gemma 3)")
     moe: MoESpec | None = Field(None, description="the sparse MLP of a mixture-of-experts LLM; None: dense")
+    sliding_window: PositiveInt | None = Field(
+        None, description="positions a sliding-window layer attends to and caches (Gemma 3); None: no such layers")
+    sliding_layers: NonNegativeInt = Field(
+        0, description="decoder layers with sliding-window attention; the rest attend to every position")
 
     @model_validator(mode="before")
     @classmethod
@@ -68,6 +72,10 @@ class LlmSpec(Schema):
     def _moe_within_layers(self) -> LlmSpec:
         if self.moe is not None and self.moe.layers > self.num_layers:
             raise ValueError(f"moe.layers {self.moe.layers} exceeds num_layers {self.num_layers}")
+        if self.sliding_layers > self.num_layers:
+            raise ValueError(f"sliding_layers {self.sliding_layers} exceeds num_layers {self.num_layers}")
+        if self.sliding_layers and self.sliding_window is None:
+            raise ValueError(f"sliding_layers {self.sliding_layers} needs a sliding_window")
         return self
 
     @property

@@ -44,7 +44,7 @@ _VISION = ("name", "image_size", "patch_size", "num_layers", "hidden_size", "num
 _MODEL_TOP = ("checkpoint", "model_type", "display_name", "projector", "native_visual_tokens",
               "public_checkpoint", "source", "note")
 #: Architecture numbers only some families have: empty (None) for the rest.
-_LLM_OPTIONAL = ("head_dim",)
+_LLM_OPTIONAL = ("head_dim", "sliding_window", "sliding_layers")
 _MOE = ("num_experts", "experts_per_token", "expert_intermediate_size", "layers", "shared_expert_intermediate_size")
 _VISION_OPTIONAL = ("deepstack_layers", "position_embeddings")
 
@@ -61,6 +61,8 @@ def model_values(spec: ModelSpec) -> dict[str, Any]:
     values.update({f"llm_{key}": getattr(llm, key) for key in _LLM})
     values.update({f"vision_{key}": getattr(vision, key) for key in _VISION})
     values["llm_head_dim"] = None if llm.head_dim == llm.hidden_size // llm.num_heads else llm.head_dim
+    values["llm_sliding_window"] = llm.sliding_window
+    values["llm_sliding_layers"] = llm.sliding_layers or None
     values.update({f"llm_moe_{key}": None if llm.moe is None else getattr(llm.moe, key) for key in _MOE})
     values.update({f"vision_{key}": getattr(vision, key) or None for key in _VISION_OPTIONAL})
     return values

@@ -100,6 +100,8 @@ class ModelRow(Base):
     vision_spatial_merge_size: Mapped[int] = mapped_column(Integer)
     # numbers only some families have (NULL for the rest): see ModelSpec
     llm_head_dim: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    llm_sliding_window: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    llm_sliding_layers: Mapped[int | None] = mapped_column(Integer, nullable=True)
     llm_moe_num_experts: Mapped[int | None] = mapped_column(Integer, nullable=True)
     llm_moe_experts_per_token: Mapped[int | None] = mapped_column(Integer, nullable=True)
     llm_moe_expert_intermediate_size: Mapped[int | None] = mapped_column(Integer, nullable=True)

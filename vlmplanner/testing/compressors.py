@@ -558,8 +558,8 @@ def check_generates(card: CompressorCard, family: str, make: Any, *, layers: int
         factor = vision.patch_size * vision.spatial_merge_size
         grid = (height // factor, width // factor)
     else:
-        side = vision.image_size // vision.patch_size
-        grid = (side, side)
+        grid = adapter.crop_grid(adapter.spec_from_config(tiny.config.to_dict(), checkpoint=f"tiny/{family}",
+                                                          source="tiny"))
     native = grid[0] * grid[1]
     allowed = card.allowed_tokens(native, grid)
     k = native if card.token_rule == "native" else spread(allowed)[len(spread(allowed)) // 2]
