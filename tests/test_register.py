@@ -163,7 +163,7 @@ def test_a_hub_timeout_is_reported(store: Catalog) -> None:
     ("org/broken", ValidationError, "not valid JSON"),
     ("org/gated", ValidationError, "answered 401: the model is gated or private"),
     ("org/oops", ValidationError, "answered HTTP 500"),
-    ("org/old-vlm", ValidationError, "unsupported model_type 'blip-2'; supported: gemma3, llava, llava_next"),
+    ("org/old-vlm", ValidationError, "unsupported model_type 'blip-2'; supported: gemma3, internvl, llava, llava_next"),
 ])
 def test_hub_failures(store: Catalog, hub: str, model_id: str, error: type[Exception], match: str) -> None:
     before = snapshot(store)
@@ -195,7 +195,7 @@ def without(config: dict[str, Any], *path: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("content", "field", "match"), [
     ('{"model_type": "llava", ', "config.json", "not valid JSON"),
     ("[1, 2, 3]", "config.json", "must hold a JSON object"),
-    ({"model_type": "blip-2"}, "model_type", "supported: gemma3, llava, llava_next, qwen2_5_vl, qwen2_vl"),
+    ({"model_type": "blip-2"}, "model_type", "supported: gemma3, internvl, llava, llava_next, qwen2_5_vl, qwen2_vl"),
     ({"hidden_size": 12}, "model_type", "no model_type"),
     ({**config_of(QWEN), "hidden_size": 0}, "hidden_size", "must be a positive integer, got 0"),
     ({**config_of(LLAVA), "text_config": {"model_type": "gemma"}}, "text_config.num_hidden_layers",
@@ -281,5 +281,5 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == HubUnreachableError.exit_code == 9 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: cannot reach the Hub") and HINT in err
     code, _, err = run(capsys, "register", str(write(tmp_path, {"model_type": "blip-2"})), "--catalog", url)
-    assert code == 2 and err.count("\n") == 1 and "supported: gemma3, llava" in err
+    assert code == 2 and err.count("\n") == 1 and "supported: gemma3, internvl, llava" in err
     assert not (tmp_path / "cli.sqlite3").exists()  # nothing was written, not even an empty catalog

@@ -526,23 +526,32 @@ _PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "chat_tem
 
 
 def image_only_processor_class(cls: Any) -> Any:
-    """``cls`` (a Qwen processor) without its video processor, which needs torchvision.
+    """``cls`` (a Qwen or InternVL processor) without its video processor, which needs torchvision.
 
-    transformers reads a processor's parts from its ``__init__`` signature, so a subclass whose
-    ``__init__`` leaves ``video_processor`` out constructs, saves and loads without it.
+    transformers reads a processor's parts and saved settings from the parameter names of its
+    ``__init__``, so a subclass whose ``__init__`` has the parent's parameters but
+    ``video_processor`` constructs, saves and loads without it.
     """
-    names = [p for p in inspect.signature(cls.__init__).parameters if p != "self"][:len(_PROCESSOR_PARTS)]
-    if tuple(names) != _PROCESSOR_PARTS:
+    parameters = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    if tuple(parameters[:3]) != _PROCESSOR_PARTS[:3] or _PROCESSOR_PARTS[3] not in parameters:
         raise _moved("image_only_processor_class", "transformers",
-                     f"changed {cls.__name__}.__init__ to ({', '.join(names)}, ...)")
+                     f"changed {cls.__name__}.__init__ to ({', '.join(parameters[:4])}, ...)")
 
-    class ImageOnlyProcessor(cls):  # type: ignore[misc]
-        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None,
-                     **kwargs: Any) -> None:
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-            self.video_processor = None
-
-    ImageOnlyProcessor.__name__ = ImageOnlyProcessor.__qualname__ = f"NoVideo{cls.__name__}"
+    # transformers reads a processor's parts and saved settings (InternVL's image_seq_length) from
+    # the names in its __init__'s code, so the subclass's __init__ names every parameter of the
+    # parent's but video_processor, with the parent's defaults
+    signature = inspect.signature(cls.__init__)
+    kept = [p for p in signature.parameters.values() if p.name not in ("self", "video_processor")
+            and p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    defaults = {p.name: (None if p.default is inspect.Parameter.empty else p.default) for p in kept}
+    arguments = ", ".join(f"{p.name}=_defaults[{p.name!r}]" for p in kept)
+    passed = ", ".join(f"{p.name}={p.name}" for p in kept)
+    namespace: dict[str, Any] = {"_defaults": defaults, "_parent": cls}
+    exec(f"def __init__(self, {arguments}, **kwargs):\n"
+         f"    _parent.__init__(self, video_processor=None, {passed}, **kwargs)\n"
+         "    self.video_processor = None\n", namespace)
+    ImageOnlyProcessor = type(f"NoVideo{cls.__name__}", (cls,), {"__init__": namespace["__init__"],
+                                                                   "__module__": __name__})
     return ImageOnlyProcessor
 
 

@@ -31,3 +31,18 @@ def catalog_rows() -> dict[str, dict[str, str]]:
 
 
 SHIPPED = shipped_vlm_configs()
+
+
+def changed(config: dict[str, Any], part: str | None, **changes: Any) -> dict[str, Any]:
+    """A deep copy of ``config`` with keys of its top level (``part`` None) or of one sub-config
+    set to new values; a value None removes the key."""
+    import copy
+
+    config = copy.deepcopy(config)
+    target = config if part is None else config[part]
+    for key, value in changes.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+    return config

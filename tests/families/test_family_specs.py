@@ -34,8 +34,13 @@ def spec_numbers(spec: Any) -> dict[str, str]:
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in numbers.items()}
 
 
+#: Built-in families with no faithful config.json copy found yet (their tests use configs in the
+#: released layout: tests/families/test_internvl.py).
+NOT_SHIPPED = {"internvl"}
+
+
 def test_every_built_in_family_has_a_shipped_config() -> None:
-    assert {config["model_type"] for _, config in SHIPPED} == set(FAMILIES)
+    assert {config["model_type"] for _, config in SHIPPED} == set(FAMILIES) - NOT_SHIPPED
     assert len(SHIPPED) == 15
 
 
@@ -50,7 +55,7 @@ def test_shipped_config_gives_the_catalog_row(checkpoint: str, config: dict[str,
     # the family's token count of the spec's own reference image is the native count
     family = get_family(config["model_type"])
     side = spec.vision.image_size
-    reference = (2 * side, 2 * side) if spec.model_type == "llava_next" else (side, side)
+    reference = (2 * side, 2 * side) if spec.model_type == "llava_next" else family.reference_image(spec)
     assert family.visual_tokens(spec, reference) == spec.native_visual_tokens == family.visual_tokens(spec)
 
 
@@ -72,7 +77,8 @@ def test_defaults_tables_match_transformers() -> None:
                "clip_vision_model": "CLIPVisionConfig", "siglip_vision_model": "SiglipVisionConfig",
                "qwen2_vl_vision": "Qwen2VLVisionConfig", "qwen2_5_vl_vision": "Qwen2_5_VLVisionConfig",
                "qwen3_vl_text": "Qwen3VLTextConfig", "qwen3_vl_moe_text": "Qwen3VLMoeTextConfig",
-               "qwen3_vl_vision": "Qwen3VLVisionConfig", "gemma3_text": "Gemma3TextConfig"}
+               "qwen3_vl_vision": "Qwen3VLVisionConfig", "gemma3_text": "Gemma3TextConfig",
+               "qwen3": "Qwen3Config"}
     for model_type, defaults in {**TEXT_DEFAULTS, **VISION_DEFAULTS}.items():
         config = getattr(transformers, classes[model_type])()
         for key, value in defaults.items():

@@ -28,6 +28,7 @@ SIZES = {
     "qwen3_vl": [(64, 64), (256, 256), (300, 200), (250, 700)],
     "qwen3_vl_moe": [(96, 128), (500, 300)],
     "gemma3": [(40, 60), (100, 130), (300, 120)],  # resized to the tower's square: always the same count
+    "internvl": [(112, 112), (100, 130), (300, 120), (60, 400)],  # 112 px tiles and a thumbnail
 }
 #: families whose every image gives the same count
 FIXED = ("llava", "gemma3")
@@ -105,7 +106,7 @@ def test_dummy_inputs_run_the_tiny_model(model_type: str, tiny_models: dict[str,
         ids = inputs["input_ids"]
         placeholders = int((ids[0] == image_token_id(tiny.config)).sum())
         # <|vision_start|>, <|vision_end|>; <start_of_image>, <end_of_image>
-        extra = 2 if model_type.startswith("qwen") or model_type == "gemma3" else 0
+        extra = 2 if model_type.startswith("qwen") or model_type in ("gemma3", "internvl") else 0
         assert ids.shape == (2, 7 + placeholders + extra)
         assert placeholders == family.visual_tokens(tiny_spec(tiny), size or _default_size(tiny))
         assert all(t.dtype == torch.long for k, t in inputs.items() if k != "pixel_values")
@@ -115,8 +116,9 @@ def test_dummy_inputs_run_the_tiny_model(model_type: str, tiny_models: dict[str,
 
 
 def _default_size(tiny: Any) -> tuple[int, int]:
-    side = tiny_spec(tiny).vision.image_size
-    return (2 * side, 2 * side) if tiny.family.model_type == "llava_next" else (side, side)
+    spec = tiny_spec(tiny)
+    side = spec.vision.image_size
+    return (2 * side, 2 * side) if tiny.family.model_type == "llava_next" else tiny.family.reference_image(spec)
 
 
 def test_dummy_inputs_reject_bad_counts(tiny_models: dict[str, Any]) -> None:

@@ -3,12 +3,11 @@ DeepStack reaches the cost model, and the in-LLM compressors are refused with th
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 import pytest
-from family_data import HF_CONFIGS
+from family_data import HF_CONFIGS, changed
 
 from vlmplanner.errors import VlmPlannerError
 from vlmplanner.families import get_family, spec_from_config
@@ -17,30 +16,19 @@ DENSE = json.loads((HF_CONFIGS / "Qwen" / "Qwen3-VL-8B-Instruct" / "config.json"
 MOE = json.loads((HF_CONFIGS / "Qwen" / "Qwen3-VL-30B-A3B-Instruct" / "config.json").read_text())
 
 
-def _changed(config: dict[str, Any], part: str | None, **changes: Any) -> dict[str, Any]:
-    config = copy.deepcopy(config)
-    target = config if part is None else config[part]
-    for key, value in changes.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = value
-    return config
-
-
 @pytest.mark.parametrize(("config", "field", "words"), [
-    (_changed(DENSE, "vision_config", out_hidden_size=3584), "vision_config.out_hidden_size", "must equal"),
-    (_changed(DENSE, "vision_config", deepstack_visual_indexes=[8, 16, 40]), "vision_config.deepstack_visual_indexes",
+    (changed(DENSE, "vision_config", out_hidden_size=3584), "vision_config.out_hidden_size", "must equal"),
+    (changed(DENSE, "vision_config", deepstack_visual_indexes=[8, 16, 40]), "vision_config.deepstack_visual_indexes",
      "below depth 27"),
-    (_changed(DENSE, "vision_config", num_position_embeddings=2000), "vision_config.num_position_embeddings",
+    (changed(DENSE, "vision_config", num_position_embeddings=2000), "vision_config.num_position_embeddings",
      "square"),
-    (_changed(DENSE, "text_config", head_dim=0), "text_config.head_dim", "positive integer"),
-    (_changed(DENSE, "text_config", attention_bias=True), "text_config.attention_bias", "no biases"),
-    (_changed(MOE, "text_config", moe_intermediate_size=None), "text_config.moe_intermediate_size", "has no"),
-    (_changed(MOE, "text_config", num_experts_per_tok=200), "text_config.num_experts_per_tok", "exceeds"),
-    (_changed(MOE, "text_config", mlp_only_layers=[48]), "text_config.mlp_only_layers", "below"),
-    (_changed(MOE, "text_config", mlp_only_layers=list(range(48))), "text_config.decoder_sparse_step", "no layer"),
-    (_changed(MOE, "text_config", num_experts=10 ** 9), "text_config.num_experts", "above"),
+    (changed(DENSE, "text_config", head_dim=0), "text_config.head_dim", "positive integer"),
+    (changed(DENSE, "text_config", attention_bias=True), "text_config.attention_bias", "no biases"),
+    (changed(MOE, "text_config", moe_intermediate_size=None), "text_config.moe_intermediate_size", "has no"),
+    (changed(MOE, "text_config", num_experts_per_tok=200), "text_config.num_experts_per_tok", "exceeds"),
+    (changed(MOE, "text_config", mlp_only_layers=[48]), "text_config.mlp_only_layers", "below"),
+    (changed(MOE, "text_config", mlp_only_layers=list(range(48))), "text_config.decoder_sparse_step", "no layer"),
+    (changed(MOE, "text_config", num_experts=10 ** 9), "text_config.num_experts", "above"),
 ])
 def test_a_bad_field_is_named_with_its_rule(config: dict[str, Any], field: str, words: str) -> None:
     with pytest.raises(VlmPlannerError) as info:
@@ -78,7 +66,7 @@ def test_moe_compute_follows_the_active_experts_and_memory_all_of_them() -> None
 
 def test_deepstack_mergers_are_charged_to_the_vision_tower() -> None:
     with_three = spec_from_config(DENSE, checkpoint="x/y", source="test")
-    without = spec_from_config(_changed(DENSE, "vision_config", deepstack_visual_indexes=[]), checkpoint="x/y",
+    without = spec_from_config(changed(DENSE, "vision_config", deepstack_visual_indexes=[]), checkpoint="x/y",
                                source="test")
     family = get_family("qwen3_vl")
     a, b = family.vision_profile(with_three, None), family.vision_profile(without, None)
@@ -103,7 +91,7 @@ def test_one_layer_of_each_kind_counts_what_every_layer_counts_on_a_mixed_moe() 
     need(*TORCH_STACK)
     from vlmplanner.profiling import ProfileTarget, count_flops
 
-    config = _changed(MOE, "text_config", mlp_only_layers=[1, 30])
+    config = changed(MOE, "text_config", mlp_only_layers=[1, 30])
     target = ProfileTarget.from_config(config, name="x/mixed-moe", source="test")
     once = count_flops(target, method="traced")
     every = count_flops(target, method="traced", every_layer=True)

@@ -31,11 +31,15 @@ TOKENS: dict[str, dict[str, int]] = {
     "qwen3_vl_moe": {"none": 196, "pool": 16, "divprune": 7, "downsample": 100},
     # 4x4 pooled tokens per image, whatever its size
     "gemma3": {"none": 16, "pool": 4, "divprune": 7},
+    # 4x4 tokens per view, k / 13 per view (the most views: 12 tiles and a thumbnail); a square image is one view
+    "internvl": {"none": 208, "pool": 52, "divprune": 39, "fastv": 6, "pdrop": 12, "dart": 10, "sparsevlm": 12},
 }
 #: compressor options for the tiny models (PyramidDrop's K = 8 does not fit 3 layers)
 OPTIONS: dict[str, dict[str, Any]] = {"pdrop": {"prune_layer": 1}}
 #: LLaVA-NeXT: a 112x112 image is 1 base view + 2x2 tiles (5 crops) and 8 rows of newline tokens.
 NEXT_CROPS, NEXT_NEWLINES = 5, 8
+#: InternVL: k is divided by the most views an image can have (12 tiles and a thumbnail).
+INTERNVL_VIEWS = 13
 
 CASES = [(family, name) for family in FAMILIES for name in sorted(BUILTIN_COMPRESSORS)
          if compressor_card(name).supports(family)]
@@ -46,7 +50,8 @@ def default_tokens(family: str, name: str) -> int:
     LLaVA-NeXT)."""
     card = compressor_card(name)
     per_grid = max(k for k in card.allowed_tokens(16, (4, 4)) if k <= 6)
-    return per_grid * (NEXT_CROPS if family == "llava_next" and card.kind == "pre-llm" else 1)
+    crops = {"llava_next": NEXT_CROPS, "internvl": INTERNVL_VIEWS}.get(family, 1) if card.kind == "pre-llm" else 1
+    return per_grid * crops
 
 
 def tokens_for(family: str, name: str) -> int:
@@ -76,6 +81,8 @@ def expected_visual(family: str, name: str, k: int, native: int, spec: Any) -> i
         return visual
     if family == "llava_next":
         return NEXT_CROPS * (k // NEXT_CROPS) + NEXT_NEWLINES
+    if family == "internvl":           # k / 13 per view, and this image is one view
+        return k // INTERNVL_VIEWS
     return k
 
 

@@ -51,6 +51,12 @@ def _cost(projector: str, norm: int, tokens: int, merge_dim: int, hv: int, d: in
                              "projector tokenpacker: its cross-attention is charged as the compressor;"
                              f" the MLP({hv}->{d}->{d}) runs on the V packed tokens; its weights are"
                              f" estimated as one width-{hv} attention block plus the MLP")
+    if projector == "pixel_shuffle_mlp":  # InternVL: LayerNorm(4hv), Linear(4hv->d), GELU, Linear(d->d), biased
+        macs = merge_dim * d + d * d
+        params = 2 * merge_dim + merge_dim * d + d + d * d + d
+        return ProjectorCost(2.0 * tokens * macs, 0.0, params, False,
+                             f"projector pixel_shuffle_mlp: LayerNorm({merge_dim}), MLP({merge_dim}->{d}->{d}) on the"
+                             f" {tokens} pixel-shuffled tokens per image")
     if projector == "pooled_rmsnorm_linear":  # Gemma 3: the pooled tokens, RMSNorm(hv), then hv x d, no bias
         return ProjectorCost(2.0 * tokens * hv * d, 0.0, hv + hv * d, False,
                              f"projector pooled_rmsnorm_linear: RMSNorm({hv}) and linear({hv}->{d}, no bias) on the"

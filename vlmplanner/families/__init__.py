@@ -59,6 +59,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "qwen2_5_vl": "vlmplanner.families.qwen2_5_vl:Qwen2_5_VLFamily",
     "qwen3_vl": "vlmplanner.families.qwen3_vl:Qwen3VLFamily",
     "gemma3": "vlmplanner.families.gemma3:Gemma3Family",
+    "internvl": "vlmplanner.families.internvl:InternVLFamily",
     "qwen3_vl_moe": "vlmplanner.families.qwen3_vl:Qwen3VLMoeFamily",
 }
 

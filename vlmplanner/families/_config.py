@@ -54,6 +54,9 @@ TEXT_DEFAULTS: dict[str, dict[str, Any]] = {
                           "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 16,
                           "head_dim": 128, "num_experts": 60, "num_experts_per_tok": 4,
                           "moe_intermediate_size": 1408, "decoder_sparse_step": 1, "tie_word_embeddings": True},
+    # InternVL3.5's language model (Qwen3Config): an explicit head_dim
+    "qwen3": {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016, "num_hidden_layers": 32,
+              "num_attention_heads": 32, "num_key_value_heads": 32, "head_dim": 128, "tie_word_embeddings": False},
     # Gemma 3's language model (Gemma3TextConfig): head_dim apart from hidden/heads, tied embeddings
     "gemma3_text": {"vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
                     "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "sliding_window": 4096,

@@ -187,6 +187,17 @@ class HFFamily(ModelFamily):
                 processor = self._load_processor(path, trust_remote_code=trust_remote_code, **options)
         return model.to(device).eval(), processor     # out of memory here stays torch's error
 
+    def components(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
+        """The transformers VLM's own parts (``compat.vlm_part``). In the Qwen families ``projector``
+        (``model.visual.merger``, the patch merger) is a submodule of ``vision_tower``
+        (``model.visual``): the tower's own share is vision_tower minus projector."""
+        return {
+            "vision_tower": compat.vlm_part(model, "vision_tower"),
+            "projector": compat.vlm_part(model, "projector"),
+            "llm_blocks": compat.vlm_part(model, "language_model"),
+            "lm_head": compat.vlm_part(model, "lm_head"),
+        }
+
     @abc.abstractmethod
     def _load_processor(self, path: str, *, trust_remote_code: bool, **options: Any) -> Any:
         """The processor saved beside a checkpoint (``options``: more ``from_pretrained`` keywords,

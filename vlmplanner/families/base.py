@@ -100,6 +100,11 @@ class ModelFamily(abc.ABC):
         image the processor accepts (a fixed-resolution family: always the same)."""
         return spec.native_visual_tokens, spec.native_visual_tokens
 
+    def reference_image(self, spec: ModelSpec) -> tuple[int, int]:
+        """The (height, width) of the image a spec's ``native_visual_tokens`` counts (the default
+        image of the cost model): the tower's square unless the family says otherwise."""
+        return spec.vision.image_size, spec.vision.image_size
+
     def crop_grid(self, spec: ModelSpec) -> tuple[int, int]:
         """The grid of visual tokens one crop gives the LLM, which a pre-LLM compressor keeps k of
         (a fixed-resolution family: the tower's patch grid)."""

@@ -314,13 +314,6 @@ class Gemma3Family(HFFamily):
             "pixel_values": self._pixels((batch_size, 3, side, side), pixel_values_fake_mode),
         }
 
-    def components(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
-        return {
-            "vision_tower": compat.vlm_part(model, "vision_tower"),
-            "projector": compat.vlm_part(model, "projector"),
-            "llm_blocks": compat.vlm_part(model, "language_model"),
-            "lm_head": compat.vlm_part(model, "lm_head"),
-        }
 
 
 def _layer_types(layers: int, full: int) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from vlmplanner.errors import ValidationError
 
 __all__ = ["DEFAULT_PINPOINTS", "PAN_AND_SCAN", "QWEN_MAX_PIXELS", "QWEN_MIN_PIXELS", "anyres_layout",
-           "best_resolution", "pan_and_scan_crops", "smart_resize"]
+           "best_resolution", "pan_and_scan_crops", "smart_resize", "tile_grid", "tiled_views"]
 
 #: LlavaNextConfig's default image_grid_pinpoints (height, width), for 336 px tiles.
 DEFAULT_PINPOINTS: tuple[tuple[int, int], ...] = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))
@@ -42,6 +42,32 @@ def pan_and_scan_crops(height: int, width: int, *, min_crop_size: int = 256, max
     if min(across, short) < min_crop_size:
         return 0
     return crops
+
+
+def tile_grid(height: int, width: int, *, tile: int, min_tiles: int, max_tiles: int) -> tuple[int, int]:
+    """(columns, rows) of the tile grid InternVL's processor (GotOcr2's ``crop_to_patches``) cuts an
+    image into: of the grids with ``min_tiles`` to ``max_tiles`` tiles, the one whose aspect ratio
+    is nearest the image's; on a tie the one with more tiles, while the image's area exceeds half
+    the tiles' area."""
+    grids = sorted(((c, r) for c in range(1, max_tiles + 1) for r in range(1, max_tiles + 1)
+                    if min_tiles <= c * r <= max_tiles), key=lambda g: g[0] * g[1])
+    aspect, area = width / height, width * height
+    best, best_diff = (1, 1), float("inf")
+    for columns, rows in grids:
+        diff = abs(aspect - columns / rows)
+        if diff < best_diff:
+            best, best_diff = (columns, rows), diff
+        elif diff == best_diff and area > 0.5 * tile * tile * columns * rows:
+            best = (columns, rows)
+    return best
+
+
+def tiled_views(height: int, width: int, *, tile: int, min_tiles: int, max_tiles: int) -> int:
+    """Views of an image through the tower: its tiles, plus a thumbnail of the whole image when
+    there is more than one tile."""
+    columns, rows = tile_grid(height, width, tile=tile, min_tiles=min_tiles, max_tiles=max_tiles)
+    tiles = columns * rows
+    return tiles + (1 if tiles > 1 else 0)
 
 
 def best_resolution(height: int, width: int, pinpoints: Sequence[Sequence[int]]) -> tuple[int, int]:

@@ -326,13 +326,6 @@ class LlavaFamily(HFFamily):
             inputs[key] = torch.tensor([value] * batch_size, dtype=torch.long)
         return inputs
 
-    def components(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
-        return {
-            "vision_tower": compat.vlm_part(model, "vision_tower"),
-            "projector": compat.vlm_part(model, "projector"),
-            "llm_blocks": compat.vlm_part(model, "language_model"),
-            "lm_head": compat.vlm_part(model, "lm_head"),
-        }
 
 
 def _check_heads(text: Section, hidden: int, heads: int, kv_heads: int, head_dim: int) -> None:

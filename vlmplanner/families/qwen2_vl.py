@@ -309,13 +309,3 @@ class Qwen2VLFamily(HFFamily):
                                          pixel_values_fake_mode),
         }
 
-    def components(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
-        """As the base class says; note that ``projector`` (``model.visual.merger``, the patch
-        merger) is a submodule of ``vision_tower`` (``model.visual``): the tower's own share is
-        vision_tower minus projector."""
-        return {
-            "vision_tower": compat.vlm_part(model, "vision_tower"),
-            "projector": compat.vlm_part(model, "projector"),
-            "llm_blocks": compat.vlm_part(model, "language_model"),
-            "lm_head": compat.vlm_part(model, "lm_head"),
-        }

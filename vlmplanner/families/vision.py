@@ -17,7 +17,7 @@ from .geometry import DEFAULT_PINPOINTS, anyres_layout, smart_resize
 
 __all__ = ["CHECKPOINT_MAX_PIXELS", "CHECKPOINT_MIN_PIXELS", "QWEN25_FULL_ATTENTION_LAYERS", "QWEN25_WINDOW_PX",
            "QWEN_TEMPORAL_PATCH", "VisionProfile", "check_image_size", "clip_anyres", "clip_crop_flops",
-           "clip_params", "clip_single_crop", "qwen3_vit", "qwen_vit", "siglip_params", "siglip_pooled",
+           "clip_params", "clip_single_crop", "intern_vit", "qwen3_vit", "qwen_vit", "siglip_params", "siglip_pooled",
            "window_attention_pairs"]
 
 #: Qwen2.5-VL's window_size in pixels (112 px = 8x8 patches of 14 px) and the layer indexes that
@@ -154,6 +154,40 @@ def siglip_pooled(family: str, side: int, patch: int, layers: int, hidden: int, 
         flops=float(crops * (layers * per_layer + patch_embed)), params=siglip_params(grid, patch, layers, hidden, inter),
         merge_dim=hidden, image=image, notes=notes,
     )
+
+
+# --- InternViT on InternVL's dynamic tiles ----------------------------------------------------------
+
+def intern_vit(family: str, side: int, patch: int, layers: int, hidden: int, inter: int, shuffle: int,
+               views: int, image: tuple[int, int], tiles: tuple[int, int]) -> VisionProfile:
+    """InternViT on ``views`` square crops of ``side`` px (an image's tiles and, with more than one,
+    its thumbnail): per crop (side/patch)² patches and a CLS token through every layer, then the
+    CLS dropped and ``shuffle`` x ``shuffle`` neighbours stacked on channels (pixel shuffle):
+    (side/patch)² / shuffle² tokens per crop reach the projector, at shuffle² x the width."""
+    grid = side // patch
+    per_view = grid * grid // (shuffle * shuffle)
+    notes = (f"{family}: a {image[0]}x{image[1]} image is cut into {tiles[0]}x{tiles[1]} tiles of {side}px"
+             + (" plus a thumbnail" if views > 1 else "") + f" ({views} view{'s' if views > 1 else ''}, as the"
+             " processor's crop_to_patches does): " + f"{grid * grid + 1} ViT tokens per view ({grid}x{grid}"
+             f" patches + CLS), all {layers} vision layers counted",
+             f"{family}: pixel shuffle stacks {shuffle}x{shuffle} neighbours: {per_view} tokens per view,"
+             f" {views * per_view} per image")
+    return VisionProfile(
+        crops=views, tower_tokens=grid * grid + 1, patches=grid * grid, projected=views * per_view,
+        native=views * per_view,
+        flops=views * clip_crop_flops(grid, patch, layers, hidden, inter),
+        params=intern_vit_params(grid, patch, layers, hidden, inter), merge_dim=hidden * shuffle * shuffle,
+        image=image, notes=notes,
+    )
+
+
+def intern_vit_params(grid: int, patch: int, layers: int, hidden: int, inter: int) -> int:
+    """InternViT-300M's parameters: CLS, a biased patch convolution, a position per token, and per
+    layer biased q/k/v/o, two LayerNorms, two layer-scale vectors and a biased MLP (mean pooling:
+    no final norm). InternViT-6B (RMSNorm, q/k norms, unbiased q/k/v) differs by a few widths a layer."""
+    embeddings = hidden + 3 * patch * patch * hidden + hidden + (grid * grid + 1) * hidden
+    block = 4 * (hidden * hidden + hidden) + 4 * hidden + 2 * hidden + (hidden * inter + inter) + (inter * hidden + hidden)
+    return embeddings + layers * block
 
 
 # --- Qwen2-VL / Qwen2.5-VL native-resolution ViTs ---------------------------------------------------

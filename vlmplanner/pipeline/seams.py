@@ -21,6 +21,8 @@ Per family:
   image, and their ``positions`` become the M-RoPE ids (temporal = start, height/width = start +
   the rounded row/column in the merged grid); text after the image keeps its native positions.
   ``qwen3_vl``: the same, and each DeepStack level keeps the kept tokens' grid cells.
+* ``internvl``: each view's (tile's or thumbnail's) 256 projected tokens are compressed to k / views
+  on their 16x16 grid; the prompt wraps an image's kept tokens in ``<img>`` / ``</img>``.
 * ``gemma3``: the 256 pooled, projected tokens of each image are compressed on their 16x16 grid,
   k placeholders wrapped in ``<start_of_image>`` / ``<end_of_image>``.
 
@@ -52,7 +54,7 @@ else:  # a missing torch is one MissingExtraError naming the extra
     torch = require("torch", feature="the pipeline's seams")
     Tensor = torch.Tensor
 
-__all__ = ["Gemma3Seam", "LlavaNextSeam", "LlavaSeam", "Qwen3Seam", "QwenSeam", "Seam", "anyres_unpadded_region",
+__all__ = ["Gemma3Seam", "InternVLSeam", "LlavaNextSeam", "LlavaSeam", "Qwen3Seam", "QwenSeam", "Seam", "anyres_unpadded_region",
            "make_seam", "pack_anyres"]
 
 QueryFn = Callable[[list[int]], Tensor]
@@ -71,6 +73,8 @@ class Seam:
         self.stats: dict[str, float] = {}
         self.notes: list[str] = list(plan.notes)
         self.hooks: InLLMHooks | None = None
+        self.grid: tuple[int, int] = plan.grid or (0, 0)     # the token grid a family's seam compresses on
+        self.needs: set[str] = set(compressor.required_inputs) if self.compresses_features else set()
         if self.compresses_features:                 # fails here, at load, on a transformers without it
             compat.check_encoder_outputs(model)
         if isinstance(compressor, InLLMCompressor):
@@ -94,6 +98,22 @@ class Seam:
 
     def _timed(self, name: str, start: float) -> None:
         self.stats[name] = self.stats.get(name, 0.0) + time.perf_counter() - start
+
+    def _compressed(self, batch: dict[str, Any], tokens: Tensor, rows: list[int], query: QueryFn) -> dict[str, Any]:
+        """The model's keyword arguments once ``tokens [views, N, D]`` (projected, on the seam's
+        ``grid``; ``rows``: each view's prompt) are compressed: the batch without its pixels, and
+        the kept tokens as one tensor (Gemma 3 and InternVL read it so)."""
+        query_vectors = None
+        if "query" in self.needs:
+            start = time.perf_counter()
+            query_vectors = query(rows)
+            self._timed("query_s", start)
+        start = time.perf_counter()
+        out = self.compressor.compress(tokens, CompressionContext(self.grid, query=query_vectors))
+        self._timed("compressor_s", start)
+        kwargs = {key: value for key, value in batch.items() if key != "pixel_values"}
+        kwargs.update(compat.encoder_outputs(self.model, list(out.features), joined=True))
+        return kwargs
 
     # -- processor side ----------------------------------------------------------------------
     def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
@@ -325,7 +345,6 @@ class QwenSeam(Seam):
     def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
         super().__init__(model, compressor, plan)
         self.merge = int(self.config.vision_config.spatial_merge_size)
-        self.needs = set(compressor.required_inputs) if self.compresses_features else set()
         self._positions: list[Tensor] | None = None
         self._by_tokens: dict[int, Compressor] = {}
         self._prepared: tuple[Any, list[Tensor]] | None = None
@@ -533,7 +552,6 @@ class Gemma3Seam(Seam):
         super().__init__(model, compressor, plan)
         side = round(int(self.config.mm_tokens_per_image) ** 0.5)
         self.grid = plan.grid or (side, side)
-        self.needs = set(compressor.required_inputs) if self.compresses_features else set()
 
     def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
         if not self.compresses_features:
@@ -561,17 +579,51 @@ class Gemma3Seam(Seam):
         start = time.perf_counter()
         tokens = projector(hidden)
         self._timed("projector_s", start)
-        query_vectors = None
-        if "query" in self.needs:
-            start = time.perf_counter()
-            query_vectors = query([row for row, n in enumerate(images_per_row) for _ in range(n)])
-            self._timed("query_s", start)
+        return self._compressed(batch, tokens, [row for row, n in enumerate(images_per_row) for _ in range(n)],
+                                query)
+
+
+class InternVLSeam(Seam):
+    """``internvl``: compress each view's projected tokens (a tile or the thumbnail, 16x16 after
+    pixel shuffle) to k / views, as LLaVA-NeXT's crops; the model's own ``get_image_features``
+    runs the tower, the pixel shuffle and the projector."""
+
+    def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
+        super().__init__(model, compressor, plan)
+        vision = self.config.vision_config
+        side = int(vision.image_size[0]) // int(vision.patch_size[0]) // round(1 / self.config.downsample_ratio)
+        self.grid = plan.grid or (side, side)
+
+    def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
+        if not self.compresses_features:
+            return None
+        if "num_patches" in image_inputs:     # the processor's count of each image's views
+            views = int(image_inputs["num_patches"][index])
+        else:                                  # a batch of one image a row (the profiler's inputs)
+            views = int(image_inputs["pixel_values"].shape[0]) // int(image_inputs["input_ids"].shape[0])
+        if views > self.plan.crops:
+            raise InvalidTokenCountError(f"an image gives {views} views, more than the {self.plan.crops} k was"
+                                         " divided by", field="visual_tokens", value=self.plan.visual_tokens)
+        return views * self.plan.compressor_tokens
+
+    def placeholder_text(self, processor: Any, count: int) -> str:
+        return f"{processor.start_image_token}{processor.image_token * count}{processor.end_image_token}"
+
+    def prepare(self, batch: dict[str, Any], images_per_row: list[int], query: QueryFn) -> dict[str, Any]:
+        if not self.compresses_features:
+            return super().prepare(batch, images_per_row, query)
+        base = compat.vlm_part(self.model, "inner_model")
         start = time.perf_counter()
-        out = self.compressor.compress(tokens, CompressionContext(self.grid, query=query_vectors))
-        self._timed("compressor_s", start)
-        kwargs = {key: value for key, value in batch.items() if key != "pixel_values"}
-        kwargs.update(compat.encoder_outputs(self.model, list(out.features), joined=True))
-        return kwargs
+        tower = compat.vlm_part(self.model, "vision_tower")
+        pixels = batch["pixel_values"].to(device=tower.device, dtype=tower.dtype)
+        tokens = base.get_image_features(pixel_values=pixels, vision_feature_layer=self.config.vision_feature_layer,
+                                         vision_feature_select_strategy=self.config.vision_feature_select_strategy,
+                                         return_dict=True).pooler_output      # [views, 256, d]
+        self._timed("vision_s", start)      # the tower, the pixel shuffle and the projector
+        k = self.plan.compressor_tokens
+        view_rows = [row for row, ids in enumerate(batch["input_ids"])
+                     for begin, stop in image_runs(ids == self.image_token_id) for _ in range((stop - begin) // k)]
+        return self._compressed(batch, tokens, view_rows, query)
 
 
 def make_seam(model: Any, compressor: Compressor, plan: RunPlan) -> Seam:

@@ -371,6 +371,7 @@ FVCORE_ZERO_OPS = (
     "aten::floor_divide_", "aten::__or__", "aten::__not__", "aten::pad",
     "aten::linalg_vector_norm", "aten::amax", "aten::amin", "aten::minimum", "aten::maximum", "aten::randperm",
     "aten::clamp", "aten::clamp_min", "aten::gather", "aten::scatter_add", "aten::abs_",
+    "aten::upsample_bicubic2d", "aten::upsample_bilinear2d",
 )
 #: Norm ops fvcore counts by default (about 5 per element); 0 here, as in the other two methods.
 FVCORE_NORM_OPS = ("aten::layer_norm", "aten::group_norm", "aten::batch_norm", "aten::instance_norm")
