@@ -259,7 +259,7 @@ def test_cli_registers_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     code, out, err = run(capsys, "register", str(LLAVA), "--checkpoint", "me/llava", "--catalog", url)
     assert code == 0, err
-    assert out.strip() == "registered me/llava (llava): LLM 6.74 B, 32 layers x 4096; 576 visual tokens per 336px image"
+    assert out.strip() == "registered me/llava (llava): LLM 6.74 B, 32 layers x 4096; 576 visual tokens per 336x336 image"
     code, out, err = run(capsys, "register", str(QWEN), "--checkpoint", "me/qwen", "--catalog", url, "--json")
     assert code == 0, err
     data = json.loads(out)

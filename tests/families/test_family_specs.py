@@ -54,8 +54,7 @@ def test_shipped_config_gives_the_catalog_row(checkpoint: str, config: dict[str,
     assert spec.checkpoint == checkpoint and spec.source == "test"
     # the family's token count of the spec's own reference image is the native count
     family = get_family(config["model_type"])
-    side = spec.vision.image_size
-    reference = (2 * side, 2 * side) if spec.model_type == "llava_next" else family.reference_image(spec)
+    reference = family.reference_image(spec)
     assert family.visual_tokens(spec, reference) == spec.native_visual_tokens == family.visual_tokens(spec)
 
 

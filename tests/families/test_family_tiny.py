@@ -116,9 +116,7 @@ def test_dummy_inputs_run_the_tiny_model(model_type: str, tiny_models: dict[str,
 
 
 def _default_size(tiny: Any) -> tuple[int, int]:
-    spec = tiny_spec(tiny)
-    side = spec.vision.image_size
-    return (2 * side, 2 * side) if tiny.family.model_type == "llava_next" else tiny.family.reference_image(spec)
+    return tiny.family.reference_image(tiny_spec(tiny))
 
 
 def test_dummy_inputs_reject_bad_counts(tiny_models: dict[str, Any]) -> None:

@@ -30,8 +30,11 @@ def register(
         stored = store.add_model(spec)
     if json:
         return print_json(stored)
+    from vlmplanner.families import get_family
+
+    height, width = get_family(stored.model_type).reference_image(stored)
     typer.echo(
         f"registered {stored.checkpoint} ({stored.model_type}): LLM {stored.llm.params_b:g} B,"
         f" {stored.llm.num_layers} layers x {stored.llm.hidden_size}; {stored.native_visual_tokens} visual tokens"
-        f" per {stored.vision.image_size}px image"
+        f" per {height}x{width} image"
     )

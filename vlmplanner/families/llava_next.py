@@ -74,6 +74,15 @@ class LlavaNextFamily(LlavaFamily):
         return clip_anyres(v.image_size, v.patch_size, v.num_layers, v.hidden_size, v.intermediate_size,
                            spec.native_visual_tokens, image_size)
 
+    def reference_image(self, spec: ModelSpec) -> tuple[int, int]:
+        """A (2·side)x(2·side) image (2x2 tiles and the base view), unless the model's native count
+        is one crop's grid (the paper's grid models: the tower's square)."""
+        v = spec.vision
+        grid = v.image_size // v.patch_size
+        if spec.native_visual_tokens == grid * grid:
+            return super().reference_image(spec)
+        return 2 * v.image_size, 2 * v.image_size
+
     def native_token_range(self, spec: ModelSpec) -> tuple[int, int]:
         """At least the base crop, at most the largest pinpoint layout."""
         v = spec.vision
