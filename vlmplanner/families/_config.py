@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "text_config_numbers",
     "LIMITS",
+    "counted_llm_params",
     "TEXT_DEFAULTS",
     "VISION_DEFAULTS",
     "Section",
@@ -217,6 +218,19 @@ def llm_parameter_count(*, model_type: str, layers: int, hidden: int, heads: int
     block = attention + mlp + 2 * hidden
     embeddings = vocab * hidden
     return embeddings + layers * block + hidden + (0 if tied else vocab * hidden)
+
+
+def counted_llm_params(llm: Mapping[str, Any], *, qkv_bias: bool = False, qk_norm: bool = False,
+                       norms: int = 2) -> int:
+    """The exact parameter count of an LLM given as LlmSpec fields (every expert of an MoE), by the
+    cost model's own formula, so a spec's ``params_b`` and its costed parameters agree."""
+    from vlmplanner.cost import llm as formulas
+    from vlmplanner.schemas.model import LlmSpec
+
+    spec = LlmSpec.model_validate({**llm, "name": "count", "params_b": 1.0})
+    return round(float(formulas.llm_params(
+        spec.num_layers, spec.hidden_size, spec.q_width, spec.kv_width, spec.stored_intermediate_size, spec.vocab_size,
+        spec.tie_word_embeddings, int(qkv_bias), spec.router_width, spec.head_dim if qk_norm else 0, norms)))
 
 
 def round_billions(count: int) -> float:

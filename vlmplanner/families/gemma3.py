@@ -32,9 +32,15 @@ from vlmplanner.errors import InvalidTokenCountError, ValidationError
 from vlmplanner.extras import require
 from vlmplanner.schemas import ModelSpec, build
 
-from ._config import TEXT_DEFAULTS, VISION_DEFAULTS, Section, round_billions, sub_config
+from ._config import (
+    TEXT_DEFAULTS,
+    VISION_DEFAULTS,
+    Section,
+    counted_llm_params,
+    round_billions,
+    sub_config,
+)
 from ._hf import HFFamily, _check_counts, filler_ids
-from ._tiny import word_level_tokenizer
 from .base import TokenFit
 from .llava import _check_heads
 from .vision import VisionProfile, check_image_size, siglip_pooled
@@ -195,7 +201,7 @@ class Gemma3Family(HFFamily):
                "head_dim": head_dim, "intermediate_size": intermediate, "vocab_size": vocab,
                "tie_word_embeddings": tied, "sliding_window": window if sliding else None, "sliding_layers": sliding}
         if params_b is None:
-            params_b = round_billions(self._parameters(llm))
+            params_b = round_billions(counted_llm_params(llm, qk_norm=True, norms=4))
             notes.append(f"llm params_b {params_b:g} counted from the config (language model with lm_head)")
         return build(ModelSpec, {
             "checkpoint": checkpoint,
@@ -243,20 +249,7 @@ class Gemma3Family(HFFamily):
                 field="mm_tokens_per_image", value=tokens)
         return tokens
 
-    def _parameters(self, llm: Mapping[str, Any]) -> int:
-        """The LLM's exact parameter count, by the cost model's formula."""
-        from vlmplanner.cost import llm as formulas
-        from vlmplanner.schemas.model import LlmSpec
-
-        spec = LlmSpec.model_validate({**llm, "name": "count", "params_b": 1.0})
-        return round(float(formulas.llm_params(spec.num_layers, spec.hidden_size, spec.q_width, spec.kv_width,
-                                               spec.intermediate_size, spec.vocab_size, spec.tie_word_embeddings,
-                                               0, 0, spec.head_dim, 4)))
-
     # -- tiny, offline ----------------------------------------------------------------------
-    def _tokenizer(self) -> Any:
-        return word_level_tokenizer(list(self.special_tokens.values()), self.special_tokens)
-
     def _tiny_dict(self, tokenizer: Any) -> dict[str, Any]:
         return {
             "vision_config": {
@@ -284,10 +277,6 @@ class Gemma3Family(HFFamily):
             size={"height": side, "width": side}, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
         return compat.transformers_class(self.processor_class)(
             image_processor=image_processor, tokenizer=tokenizer, image_seq_length=config.mm_tokens_per_image)
-
-    def _load_processor(self, path: str, *, trust_remote_code: bool, **options: Any) -> Any:
-        cls = compat.transformers_class(self.processor_class)
-        return cls.from_pretrained(path, trust_remote_code=trust_remote_code, **options)
 
     # -- inputs and components ----------------------------------------------------------------
     def dummy_inputs(self, config: PretrainedConfig, *, image_size: tuple[int, int] | None = None,

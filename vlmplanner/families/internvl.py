@@ -24,9 +24,8 @@ from vlmplanner.errors import InvalidTokenCountError, ValidationError
 from vlmplanner.extras import require
 from vlmplanner.schemas import ModelSpec, build
 
-from ._config import TEXT_DEFAULTS, Section, round_billions, sub_config
+from ._config import TEXT_DEFAULTS, Section, counted_llm_params, round_billions, sub_config
 from ._hf import HFFamily, _check_counts, filler_ids
-from ._tiny import word_level_tokenizer
 from .base import TokenFit
 from .geometry import tile_grid, tiled_views
 from .llava import _check_heads
@@ -209,7 +208,7 @@ class InternVLFamily(HFFamily):
                "head_dim": head_dim, "intermediate_size": intermediate, "vocab_size": vocab,
                "tie_word_embeddings": tied}
         if params_b is None:
-            params_b = round_billions(self._parameters(llm, text_type))
+            params_b = round_billions(counted_llm_params(llm, qkv_bias=text_type == "qwen2", qk_norm=text_type == "qwen3"))
             notes.append(f"llm params_b {params_b:g} counted from the config (language model with lm_head)")
         return build(ModelSpec, {
             "checkpoint": checkpoint,
@@ -240,17 +239,6 @@ class InternVLFamily(HFFamily):
                 " grid (pixel shuffle stacks n x n neighbours)", field="downsample_ratio", value=ratio)
         return factor
 
-    @staticmethod
-    def _parameters(llm: Mapping[str, Any], text_type: str) -> int:
-        from vlmplanner.cost import llm as formulas
-        from vlmplanner.schemas.model import LlmSpec
-
-        spec = LlmSpec.model_validate({**llm, "name": "count", "params_b": 1.0})
-        return round(float(formulas.llm_params(
-            spec.num_layers, spec.hidden_size, spec.q_width, spec.kv_width, spec.intermediate_size, spec.vocab_size,
-            spec.tie_word_embeddings, 1 if text_type == "qwen2" else 0, 0,
-            spec.head_dim if text_type == "qwen3" else 0)))
-
     def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
         llm, vision = spec.llm, spec.vision
         text_type = llm.name.rsplit(", ", 1)[-1].rstrip(")") if llm.name.endswith(")") else "qwen2"
@@ -272,9 +260,6 @@ class InternVLFamily(HFFamily):
         }
 
     # -- tiny, offline ----------------------------------------------------------------------
-    def _tokenizer(self) -> Any:
-        return word_level_tokenizer(list(self.special_tokens.values()), self.special_tokens)
-
     def _tiny_dict(self, tokenizer: Any) -> dict[str, Any]:
         return {
             "vision_config": {"model_type": "internvl_vision", "hidden_size": 32, "intermediate_size": 64,

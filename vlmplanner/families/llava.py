@@ -288,10 +288,6 @@ class LlavaFamily(HFFamily):
             num_additional_image_tokens=CLS_TOKENS.get(config.vision_config.model_type, 0),
         )
 
-    def _load_processor(self, path: str, *, trust_remote_code: bool, **options: Any) -> Any:
-        cls = compat.transformers_class(self.processor_class)
-        return cls.from_pretrained(path, trust_remote_code=trust_remote_code, **options)
-
     # -- inputs and components ----------------------------------------------------------------
     def _image_layout(self, config: PretrainedConfig,
                       image_size: tuple[int, int] | None) -> tuple[int, tuple[int, ...], dict[str, Any]]:

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from vlmplanner.errors import ValidationError
 from vlmplanner.schemas import ModelSpec, build
 
-from ._config import TEXT_DEFAULTS, VISION_DEFAULTS, Section, round_billions, sub_config
+from ._config import (
+    TEXT_DEFAULTS,
+    VISION_DEFAULTS,
+    Section,
+    counted_llm_params,
+    round_billions,
+    sub_config,
+)
 from .llava import _check_heads
 from .qwen2_vl import Qwen2VLFamily
 from .vision import VisionProfile, qwen3_vit
@@ -119,7 +126,7 @@ class Qwen3VLFamily(Qwen2VLFamily):
                "hidden_size": hidden, "num_heads": heads, "num_kv_heads": kv_heads, "head_dim": head_dim,
                "intermediate_size": intermediate, "vocab_size": vocab, "tie_word_embeddings": tied, "moe": moe}
         if params_b is None:
-            params_b = round_billions(self._parameters(llm))
+            params_b = round_billions(counted_llm_params(llm, qk_norm=True))
             notes.append(f"llm params_b {params_b:g} counted from the config (language model with lm_head"
                          + (", every expert" if moe else "") + ")")
         return build(ModelSpec, {
@@ -150,17 +157,6 @@ class Qwen3VLFamily(Qwen2VLFamily):
                 f"config.json vision_config.deepstack_visual_indexes must be distinct layer indexes below depth"
                 f" {depth}, got {indexes!r}", field="vision_config.deepstack_visual_indexes", value=indexes)
         return len(indexes)
-
-    def _parameters(self, llm: Mapping[str, Any]) -> int:
-        """The LLM's exact parameter count, by the cost model's formula (every expert of an MoE)."""
-        from vlmplanner.cost import llm as formulas
-        from vlmplanner.schemas.model import LlmSpec
-
-        spec = LlmSpec.model_validate({**llm, "name": "count", "params_b": 1.0})
-        count = formulas.llm_params(spec.num_layers, spec.hidden_size, spec.q_width, spec.kv_width,
-                                    spec.stored_intermediate_size, spec.vocab_size, spec.tie_word_embeddings, 0,
-                                    spec.router_width, spec.head_dim)
-        return round(float(count))
 
     def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
         """The released configs' layout: interleaved M-RoPE over head_dim/2 rotary pairs (24/20/20

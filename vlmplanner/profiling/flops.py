@@ -214,9 +214,7 @@ def fake_model(target: ProfileTarget) -> Any:
     """The target's full-size model on FakeTensor weights, built once per target."""
     model = target._fake_model
     if model is None:
-        # random initialization is skipped: the values are never read, and initializing fake
-        # parameters still dispatches every init op (72B: 2.7 s -> 0.5 s)
-        with warnings.catch_warnings(), compat.no_init_weights():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = target.family.build_fake(target.config)
         target._fake_model = model
