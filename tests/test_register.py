@@ -195,7 +195,7 @@ def without(config: dict[str, Any], *path: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("content", "field", "match"), [
     ('{"model_type": "llava", ', "config.json", "not valid JSON"),
     ("[1, 2, 3]", "config.json", "must hold a JSON object"),
-    ({"model_type": "blip-2"}, "model_type", "supported: gemma3, internvl, llava, llava_next, qwen2_5_vl, qwen2_vl"),
+    ({"model_type": "blip-2"}, "model_type", "supported: gemma3, internvl, llava, llava_next, llava_onevision, qwen2_5_vl, qwen2_vl"),
     ({"hidden_size": 12}, "model_type", "no model_type"),
     ({**config_of(QWEN), "hidden_size": 0}, "hidden_size", "must be a positive integer, got 0"),
     ({**config_of(LLAVA), "text_config": {"model_type": "gemma"}}, "text_config.num_hidden_layers",

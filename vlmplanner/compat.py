@@ -256,12 +256,14 @@ def _unpad_image(tensor: Any, original_size: Any) -> Any:
 
 
 @contextlib.contextmanager
-def traceable_llava_next() -> Iterator[None]:
-    """For the duration, LLaVA-NeXT's module-level ``unpad_image`` is replaced by one a torch.jit
-    trace can follow (fvcore traces the model)."""
-    module = _llava_next_module("traceable_llava_next")
+def traceable_llava_next(family: str = "llava_next") -> Iterator[None]:
+    """For the duration, the module-level ``unpad_image`` of LLaVA-NeXT (or of ``family``, another
+    anyres model: ``llava_onevision``) is replaced by one a torch.jit trace can follow (fvcore
+    traces the model)."""
+    module = _module(f"transformers.models.{family}.modeling_{family}", shim="traceable_llava_next",
+                     feature=family)
     original = _attribute(module, "unpad_image", shim="traceable_llava_next", package="transformers",
-                          where="modeling_llava_next")
+                          where=f"modeling_{family}")
     module.unpad_image = _unpad_image
     try:
         yield

@@ -35,8 +35,8 @@ def spec_numbers(spec: Any) -> dict[str, str]:
 
 
 #: Built-in families with no faithful config.json copy found yet (their tests use configs in the
-#: released layout: tests/families/test_internvl.py).
-NOT_SHIPPED = {"internvl"}
+#: released layout: tests/families/test_internvl.py, test_llava_onevision.py).
+NOT_SHIPPED = {"internvl", "llava_onevision"}
 
 
 def test_every_built_in_family_has_a_shipped_config() -> None:
@@ -137,7 +137,7 @@ def test_unsupported_and_missing_model_types() -> None:
     with pytest.raises(ValidationError) as info:
         spec_from_config({"model_type": "blip-2"}, checkpoint="x/y", source="t")
     assert info.value.field == "model_type"
-    assert "llava, llava_next, qwen2_5_vl, qwen2_vl" in str(info.value)
+    assert "llava, llava_next, llava_onevision, qwen2_5_vl, qwen2_vl" in str(info.value)
     with pytest.raises(ValidationError, match="no model_type"):
         spec_from_config({"hidden_size": 4}, checkpoint="x/y", source="t")
     with pytest.raises(ValidationError, match="model_type 'qwen2_vl'"):

@@ -29,6 +29,8 @@ SIZES = {
     "qwen3_vl_moe": [(96, 128), (500, 300)],
     "gemma3": [(40, 60), (100, 130), (300, 120)],  # resized to the tower's square: always the same count
     "internvl": [(112, 112), (100, 130), (300, 120), (60, 400)],  # 112 px tiles and a thumbnail
+    # 56 px tiles, up to 6x6: from 336x336 the tile features are pooled to about 9 tiles' worth
+    "llava_onevision": [(56, 56), (40, 60), (112, 224), (168, 168), (336, 336), (100, 330), (300, 90)],
 }
 #: families whose every image gives the same count
 FIXED = ("llava", "gemma3")

@@ -24,7 +24,9 @@ IMAGE_SIZE = {"llava": (112, 112), "llava_next": (112, 112), "qwen2_vl": (112, 1
               # Gemma 3 resizes anything to its 112 px tower: 8x8 patches pooled to 4x4 tokens
               "gemma3": (96, 144),
               # InternVL: 112 px tiles of 4x4 tokens; a square image is one tile
-              "internvl": (112, 112)}
+              "internvl": (112, 112),
+              # LLaVA-OneVision: 56 px tiles, a square image 2x2 (5 crops of 4x4, 8 newline rows)
+              "llava_onevision": (112, 112)}
 
 
 def make_image(height: int, width: int, seed: int = 0) -> Any:

@@ -33,6 +33,9 @@ TOKENS: dict[str, dict[str, int]] = {
     "gemma3": {"none": 16, "pool": 4, "divprune": 7},
     # 4x4 tokens per view, k / 13 per view (the most views: 12 tiles and a thumbnail); a square image is one view
     "internvl": {"none": 208, "pool": 52, "divprune": 39, "fastv": 6, "pdrop": 12, "dart": 10, "sparsevlm": 12},
+    # k / 37 per crop (the most crops: 6x6 tiles and the base view); none: the 336x336 reference count
+    "llava_onevision": {"none": 172, "pool": 148, "divprune": 37, "fastv": 30, "pdrop": 12, "dart": 10,
+                        "sparsevlm": 12, "downsample": 60},
 }
 #: compressor options for the tiny models (PyramidDrop's K = 8 does not fit 3 layers)
 OPTIONS: dict[str, dict[str, Any]] = {"pdrop": {"prune_layer": 1}}
@@ -40,6 +43,9 @@ OPTIONS: dict[str, dict[str, Any]] = {"pdrop": {"prune_layer": 1}}
 NEXT_CROPS, NEXT_NEWLINES = 5, 8
 #: InternVL: k is divided by the most views an image can have (12 tiles and a thumbnail).
 INTERNVL_VIEWS = 13
+#: LLaVA-OneVision: k is divided by the most crops (6x6 tiles and the base view); a 112x112 image
+#: is 1 base view + 2x2 tiles and 8 newline rows (too few features to be pooled).
+ONEVISION_CROPS = 37
 
 CASES = [(family, name) for family in FAMILIES for name in sorted(BUILTIN_COMPRESSORS)
          if compressor_card(name).supports(family)]
@@ -50,7 +56,8 @@ def default_tokens(family: str, name: str) -> int:
     LLaVA-NeXT)."""
     card = compressor_card(name)
     per_grid = max(k for k in card.allowed_tokens(16, (4, 4)) if k <= 6)
-    crops = {"llava_next": NEXT_CROPS, "internvl": INTERNVL_VIEWS}.get(family, 1) if card.kind == "pre-llm" else 1
+    crops = ({"llava_next": NEXT_CROPS, "internvl": INTERNVL_VIEWS, "llava_onevision": ONEVISION_CROPS}.get(family, 1)
+             if card.kind == "pre-llm" else 1)
     return per_grid * crops
 
 
@@ -83,6 +90,8 @@ def expected_visual(family: str, name: str, k: int, native: int, spec: Any) -> i
         return NEXT_CROPS * (k // NEXT_CROPS) + NEXT_NEWLINES
     if family == "internvl":           # k / 13 per view, and this image is one view
         return k // INTERNVL_VIEWS
+    if family == "llava_onevision":    # k / 37 per crop on this image's 5 crops
+        return NEXT_CROPS * (k // ONEVISION_CROPS) + NEXT_NEWLINES
     return k
 
 

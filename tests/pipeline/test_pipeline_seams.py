@@ -31,12 +31,13 @@ def through_seam(pipeline: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def tiny() -> dict[str, Any]:
-    return {family: build(family) for family in ("llava", "llava_next", "qwen2_vl", "qwen2_5_vl")}
+    return {family: build(family) for family in ("llava", "llava_next", "llava_onevision", "qwen2_vl", "qwen2_5_vl")}
 
 
 @pytest.mark.parametrize(("family", "k", "size"), [
     ("llava", 16, (60, 90)),
     ("llava_next", 88, (112, 112)),        # a square image: no padding, so the same layout as HF
+    ("llava_onevision", 592, (112, 112)),  # 16 a crop (all of them) x 37; too few features to pool
     ("qwen2_vl", 256, (84, 140)),
     ("qwen2_5_vl", 256, (112, 168)),
 ])
@@ -254,4 +255,28 @@ def test_llava_next_padded_images(tiny: dict[str, Any]) -> None:
     out = pipeline.generate([make_image(100, 130), make_image(300, 120)], ["describe it .", "what ?"],
                             max_new_tokens=2)
     assert len(out) == 2
+    pipeline.close()
+
+
+def test_llava_onevision_layout_pooling_and_several_images(tiny: dict[str, Any]) -> None:
+    """Crops and newline rows as the processor counts them, pooled grids included; a prompt with two
+    images gets each image's base view only (k / 37 + 1 newline), as the model encodes it."""
+    from transformers.image_processing_utils import select_best_resolution
+
+    model = tiny["llava_onevision"]
+    pipeline = wrap(model.model, model.processor, "divprune", 74)          # 2 tokens per crop
+    side = model.config.vision_config.image_size
+    grid = side // model.config.vision_config.patch_size
+    for size in [(100, 130), (300, 120), (336, 336), (224, 336), (40, 60)]:
+        best = select_best_resolution(list(size), model.processor.image_processor.image_grid_pinpoints)
+        _, newlines = model.processor._get_unpadded_features(size[0], size[1], grid, grid, best[0] // side,
+                                                             best[1] // side)
+        crops = 1 + (best[0] // side) * (best[1] // side)
+        assert pipeline.seam.layout(size) == (crops, newlines), size
+        assert pipeline.visual_tokens([make_image(*size)], ["x"]) == [2 * crops + newlines]
+    assert pipeline.seam.layout((336, 336)) == (37, 12)        # 24x24 features pooled to 12x12
+    images = [[make_image(100, 130), make_image(336, 336, seed=1)]]
+    prompt = ["<image> and <image> : what is in the picture ?"]
+    assert pipeline.visual_tokens(images, prompt) == [2 * (2 + 1)]
+    assert len(pipeline.generate(images, prompt, max_new_tokens=2)) == 1
     pipeline.close()

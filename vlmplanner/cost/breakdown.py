@@ -9,7 +9,7 @@ import numpy as np
 from vlmplanner.schemas import CompressorSpec, Hardware, ModelSpec, Workload
 from vlmplanner.schemas._base import Schema
 
-from .compressors import compressor_note, resizing
+from .compressors import adds_row_tokens, compressor_note, resizing
 from .compute import Computed, compute
 from .efficiency import Efficiency
 from .vision import resized_vision
@@ -126,7 +126,11 @@ def _llm_note(c: Computed, compressor: CompressorSpec, tokens: int, workload: Wo
               native: int) -> str:
     q, images = workload.text_tokens, workload.images_per_request
     full = int(c.pairs.layers_full[int(c.pair[0])])
-    kept = q + images * tokens
+    rows = int(c.table.columns["row_tokens"][0] * adds_row_tokens([compressor])[0])
+    kept = q + images * (tokens + rows)
+    if rows:
+        return (f"llm_blocks: T = Q + (V + rows)·images = {q} + ({tokens} + {rows})·{images} = {kept} tokens in all"
+                f" {layers} layers (the model follows each of the {rows} rows of the tile grid with a newline token)")
     if full == 0:
         return f"llm_blocks: T = Q + V·images = {q} + {tokens}·{images} = {kept} tokens in all {layers} layers"
     how = (f"without a prune layer: all {layers} layers are charged with" if compressor.prune_layer is None

@@ -75,6 +75,8 @@ _NOTHING = CompressorFormula({}, "no work of its own")
 
 FORMULAS: Mapping[str, CompressorFormula] = MappingProxyType({
     "none": CompressorFormula({}, "no compression"),
+    #: the profiler's "none below the native count": the first k native tokens kept, no work
+    "index-selection": CompressorFormula({}, "the first k of the native tokens kept (below the native count)"),
     "pool": CompressorFormula({"Vn*d": 1.0}, "average pooling: one add per input element, Vn·d"),
     "cls-topk": _SELECT_MERGE,
     "visionzip": _SELECT_MERGE,
@@ -192,6 +194,15 @@ def _coefficients(formulas: Sequence[CompressorFormula]) -> np.ndarray[Any, np.d
 def resizing(compressors: Sequence[CompressorSpec]) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """Per compressor: whether it shrinks the input image (its vision cost follows V)."""
     return np.array([FORMULAS.get(c.name, _NOTHING).resizes_input for c in compressors], dtype=bool)
+
+
+def adds_row_tokens(compressors: Sequence[CompressorSpec]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Per compressor: 1 where the model adds its per-row newline tokens to the k it keeps (a pre-LLM
+    compressor's tokens are packed into the tile grid's rows); 0 for ``none`` (its count is the
+    native one, newlines included), in-LLM pruning (it keeps k of the native tokens) and resizing
+    (the smaller image's count is native)."""
+    resized = resizing(compressors)
+    return np.array([float(c.kind == "pre-llm" and c.name != "none" and not r) for c, r in zip(compressors, resized)])
 
 
 def compressor_coefficients(compressors: Sequence[CompressorSpec]) -> Array:

@@ -17,7 +17,7 @@ import numpy as np
 from vlmplanner.schemas import CompressorSpec, Workload
 
 from . import llm
-from .compressors import pair_costs, resizing
+from .compressors import adds_row_tokens, pair_costs, resizing
 from .poly import Poly, Ramp
 from .roofline import Rates
 from .tables import ModelTable, prune_layers
@@ -65,10 +65,12 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
     layers = col["layers"]
     layers_full = np.minimum(prune_layers(compressors)[None, :], layers)  # (models, compressors)
     layers_kept = layers - layers_full
-    t_kept = Poly(q, images)  # Q + V·images
+    # text plus the newline tokens an anyres model packs a pre-LLM compressor's k into, per image
+    q_kept = q + images * col["row_tokens"] * adds_row_tokens(compressors)[None, :]
+    t_kept = Poly(q_kept, images)  # Q + (V + rows)·images
     t_full = q + images * col["native"]  # Q + native·images
     held = layers_full * t_full + layers_kept * t_kept  # Σ over layers of the tokens each keeps
-    window = _Window.of(table, col, layers_full, layers, t_full, q, images)
+    window = _Window.of(table, col, layers_full, layers, t_full, q_kept, images)
 
     if accounting == "full":
         symbols = {name: table.columns[name] for name in ("d", "hv", "lv", "n_llm")}
@@ -92,7 +94,7 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
         decode = flops["decode"]
         first_step = step - col["attention"] * window.beyond(0, 1)
     else:
-        prefill = 2.0 * col["nominal_params"] * t_kept
+        prefill = 2.0 * col["nominal_params"] * Poly(q, images)   # the paper's T = Q + V·images
         flops = {"llm_paper": prefill}
         step, slope, decode = Poly(), 0.0 * layers, Poly()
         first_step = step
@@ -100,7 +102,7 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
     # a sliding-window layer caches min(T + steps, W) positions
     kv_request = col["kv_token_bytes"] * (held + layers * steps - window.beyond(steps, 1))
     in_llm = layers_full > 0
-    activation_tokens = Poly(np.where(in_llm, t_full, q), np.where(in_llm, 0.0, images))
+    activation_tokens = Poly(np.where(in_llm, t_full, q_kept), np.where(in_llm, 0.0, images))
     memory = {
         "weights": Poly(col["weight_bytes"]),
         "kv_cache_per_request": kv_request,
@@ -152,12 +154,12 @@ class _Window:
     kept: Array
     window: Array
     t_full: Array
-    q: float
+    q: Array
     images: float
     active: bool
 
     @staticmethod
-    def of(table: ModelTable, col: dict[str, Array], layers_full: Array, layers: Array, t_full: Array, q: float,
+    def of(table: ModelTable, col: dict[str, Array], layers_full: Array, layers: Array, t_full: Array, q: Array,
            images: float) -> _Window:
         share = np.minimum(layers_full, layers) / layers
         sliding = col["sliding"]

@@ -28,7 +28,7 @@ LOGIT_BYTES = 4
 
 _RAW = ("layers", "d", "q", "kv", "inter", "inter_stored", "router", "qk_norm", "norms", "sliding", "window",
         "vocab", "tied", "qkv_bias", "params_b", "hv", "lv", "native",
-        "vision_flops", "vision_params", "proj_flops", "proj_per_token", "proj_params", "packer")
+        "vision_flops", "vision_params", "proj_flops", "proj_per_token", "proj_params", "packer", "row_tokens")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _raw_row(model: ModelSpec, image_size: tuple[int, int] | None) -> tuple[tupl
     row = (lm.num_layers, lm.hidden_size, lm.q_width, lm.kv_width, lm.active_intermediate_size,
            lm.stored_intermediate_size, lm.router_width, _qk_norm(model), _norms(model), lm.sliding_layers,
            lm.sliding_window or 0, lm.vocab_size, lm.tie_word_embeddings, _has_qkv_bias(model), lm.params_b, vision.hidden_size, vision.num_layers, profile.native, profile.flops, profile.params,
-           projector.flops, projector.flops_per_token, projector.params, projector.packer)
+           projector.flops, projector.flops_per_token, projector.params, projector.packer, profile.row_tokens)
     return row, profile, projector
 
 
@@ -138,6 +138,8 @@ def model_table(models: Sequence[ModelSpec], workload: Workload, dtype: DType) -
         "nominal_params": c["params_b"] * 1e9 * n_active
         / llm.llm_matmul_params(c["layers"], d, q, kv, c["inter_stored"], vocab, router),
         "packer": c["packer"],
+        # newline tokens an anyres model adds per image to a pre-LLM compressor's k
+        "row_tokens": c["row_tokens"],
     }
     return ModelTable(models, [r[1] for r in rows], [r[2] for r in rows], columns)
 

@@ -55,6 +55,7 @@ ENTRY_POINT_GROUP = "vlmplanner.model_families"
 BUILTIN_FAMILIES: dict[str, str] = {
     "llava": "vlmplanner.families.llava:LlavaFamily",
     "llava_next": "vlmplanner.families.llava_next:LlavaNextFamily",
+    "llava_onevision": "vlmplanner.families.llava_onevision:LlavaOnevisionFamily",
     "qwen2_vl": "vlmplanner.families.qwen2_vl:Qwen2VLFamily",
     "qwen2_5_vl": "vlmplanner.families.qwen2_5_vl:Qwen2_5_VLFamily",
     "qwen3_vl": "vlmplanner.families.qwen3_vl:Qwen3VLFamily",

@@ -1,9 +1,9 @@
 """How families lay images out as visual tokens: pure arithmetic, no torch, no transformers.
 
 The cost model and the planner need these rules on every recommendation, so they live apart from
-the adapters (which build models and import the heavy stack): LLaVA-NeXT's anyres tiling and
-Qwen2-VL's native-resolution resizing, Gemma 3's pan-and-scan crops, as the families' Hugging Face
-processors compute them.
+the adapters (which build models and import the heavy stack): LLaVA-NeXT's anyres tiling (and
+LLaVA-OneVision's pooled "anyres_max"), Qwen2-VL's native-resolution resizing, Gemma 3's
+pan-and-scan crops, as the families' Hugging Face processors compute them.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ from collections.abc import Sequence
 
 from vlmplanner.errors import ValidationError
 
-__all__ = ["DEFAULT_PINPOINTS", "PAN_AND_SCAN", "QWEN_MAX_PIXELS", "QWEN_MIN_PIXELS", "anyres_layout",
-           "best_resolution", "pan_and_scan_crops", "smart_resize", "tile_grid", "tiled_views"]
+__all__ = ["DEFAULT_PINPOINTS", "ONEVISION_PINPOINTS", "PAN_AND_SCAN", "QWEN_MAX_PIXELS", "QWEN_MIN_PIXELS", "anyres_grid",
+           "anyres_layout",
+           "best_resolution", "pan_and_scan_crops", "pooled_grid", "smart_resize", "tile_grid", "tiled_views"]
 
 #: LlavaNextConfig's default image_grid_pinpoints (height, width), for 336 px tiles.
 DEFAULT_PINPOINTS: tuple[tuple[int, int], ...] = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))
+#: LlavaOnevisionConfig's default image_grid_pinpoints: every grid of 1-6 x 1-6 tiles of 384 px.
+ONEVISION_PINPOINTS: tuple[tuple[int, int], ...] = tuple(
+    (384 * rows, 384 * cols) for rows in range(1, 7) for cols in range(1, 7))
 #: Qwen2VLImageProcessor's default pixel bounds.
 QWEN_MIN_PIXELS = 56 * 56
 QWEN_MAX_PIXELS = 28 * 28 * 1280
@@ -86,11 +90,24 @@ def best_resolution(height: int, width: int, pinpoints: Sequence[Sequence[int]])
 
 
 def anyres_layout(height: int, width: int, *, side: int, patch: int, pinpoints: Sequence[Sequence[int]],
-                  cls_tokens: int = 1, strategy: str = "default") -> tuple[int, int]:
+                  cls_tokens: int = 1, strategy: str = "default", max_tiles: int | None = None) -> tuple[int, int]:
     """(visual tokens, crops) of one ``height`` × ``width`` image, as LlavaNextProcessor counts them.
 
     crops = 1 base view + the tiles of the chosen pinpoint; the model encodes every crop.
+    ``max_tiles`` (LLaVA-OneVision's ``anyres_max_N``): an un-padded tile grid of more than about N
+    tiles' features is pooled (bilinear) to N tiles' worth, as LlavaOnevisionProcessor counts it.
     """
+    rows, cols, crops = anyres_grid(height, width, side=side, patch=patch, pinpoints=pinpoints, max_tiles=max_tiles)
+    grid = side // patch
+    base = grid * grid + cls_tokens - (1 if strategy == "default" else 0)
+    return base + rows * cols + rows, crops
+
+
+def anyres_grid(height: int, width: int, *, side: int, patch: int, pinpoints: Sequence[Sequence[int]],
+                max_tiles: int | None = None) -> tuple[int, int, int]:
+    """(rows, cols, crops): the tile-feature grid an anyres model keeps for the image (un-padded to
+    its aspect ratio, pooled under ``max_tiles``), each row followed by a newline token, and the
+    crops it encodes (1 base view + the chosen pinpoint's tiles)."""
     best_h, best_w = best_resolution(height, width, pinpoints)
     grid = side // patch
     rows, cols = grid * (best_h // side), grid * (best_w // side)
@@ -100,9 +117,19 @@ def anyres_layout(height: int, width: int, *, side: int, patch: int, pinpoints: 
     else:
         kept = int(round(width * (rows / height), 7))
         cols -= 2 * ((cols - kept) // 2)
-    base = grid * grid + cls_tokens - (1 if strategy == "default" else 0)
-    crops = 1 + (best_h // side) * (best_w // side)
-    return base + rows * cols + rows, crops
+    if max_tiles is not None:
+        rows, cols = pooled_grid(rows, cols, grid=grid, max_tiles=max_tiles)
+    return rows, cols, 1 + (best_h // side) * (best_w // side)
+
+
+def pooled_grid(rows: int, cols: int, *, grid: int, max_tiles: int) -> tuple[int, int]:
+    """The (rows, cols) LLaVA-OneVision interpolates an un-padded ``rows`` x ``cols`` feature grid
+    to: unchanged up to 1.1 x the side of ``max_tiles`` tiles' area, else both sides divided by
+    that ratio and rounded down."""
+    ratio = math.sqrt(rows * cols / (max_tiles * grid * grid))
+    if ratio > 1.1:
+        return int(rows // ratio), int(cols // ratio)
+    return rows, cols
 
 
 def smart_resize(height: int, width: int, *, factor: int = 28, min_pixels: int = QWEN_MIN_PIXELS,

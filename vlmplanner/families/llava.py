@@ -25,7 +25,6 @@ from ._config import (
     text_config_numbers,
 )
 from ._hf import HFFamily, _check_counts, filler_ids
-from ._tiny import word_level_tokenizer
 from .base import TokenFit
 from .vision import VisionProfile, check_image_size, clip_single_crop
 
@@ -62,6 +61,7 @@ class LlavaFamily(HFFamily):
     seam_inputs: ClassVar[frozenset[str]] = frozenset({"cls_attention", "keys", "query", "multi_layer_features"})
     seam_stages: ClassVar[frozenset[str]] = frozenset({"pre-projector", "post-projector"})
     llm_hooks: ClassVar[bool] = True
+    special_tokens: ClassVar[dict[str, str]] = {"image_token": "<image>"}
 
     # -- the cost model and the token rules ------------------------------------------------------
     def vision_profile(self, spec: ModelSpec, image_size: tuple[int, int] | None) -> VisionProfile:
@@ -254,9 +254,6 @@ class LlavaFamily(HFFamily):
         })
 
     # -- tiny, offline ----------------------------------------------------------------------
-    def _tokenizer(self) -> Any:
-        return word_level_tokenizer(["<image>"], {"image_token": "<image>"})
-
     def _tiny_dict(self, tokenizer: Any) -> dict[str, Any]:
         return {
             "vision_config": {

@@ -13,7 +13,7 @@ which depends on the image size: 2928 for a 672×672 image on LLaVA-1.6 (336 px 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlmplanner import compat
@@ -28,16 +28,18 @@ from .vision import VisionProfile, clip_anyres
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
-__all__ = ["DEFAULT_PINPOINTS", "LlavaNextFamily", "anyres_layout", "best_resolution"]
+__all__ = ["DEFAULT_PINPOINTS", "LlavaNextFamily", "anyres_layout", "best_resolution", "pinpoints_in"]
 
 #: At most this many pinpoints, each side at most the largest image side accepted (LIMITS).
 MAX_PINPOINTS = 1024
 
 
-def _pinpoints(config: Mapping[str, Any] | Any) -> list[tuple[int, int]]:
+def pinpoints_in(config: Mapping[str, Any] | Any,
+                 default: Sequence[tuple[int, int]] = DEFAULT_PINPOINTS) -> list[tuple[int, int]]:
+    """``image_grid_pinpoints`` of a config.json (or a transformers config), checked; ``default`` if absent."""
     raw = config.get("image_grid_pinpoints") if isinstance(config, Mapping) else config.image_grid_pinpoints
     if raw is None:
-        return list(DEFAULT_PINPOINTS)
+        return list(default)
     shape = f"config.json image_grid_pinpoints must be up to {MAX_PINPOINTS} [height, width] pairs of positive integers"
     try:
         pairs = [(h, w) for h, w in raw]
@@ -96,7 +98,7 @@ class LlavaNextFamily(LlavaFamily):
     def jit_traceable(self) -> contextlib.AbstractContextManager[Any]:
         """``unpad_image`` computes ``round(size * scale)`` from ``tensor.shape``, which a jit trace turns
         into tensors; ``compat.traceable_llava_next`` does the same arithmetic on Python ints."""
-        return compat.traceable_llava_next()
+        return compat.traceable_llava_next(self.model_type)
 
     def config_from_spec(self, spec: ModelSpec) -> dict[str, Any]:
         """LLaVA's layout plus LLaVA-1.6's pinpoints and image-newline parameter."""
@@ -112,7 +114,7 @@ class LlavaNextFamily(LlavaFamily):
 
     def _native_tokens(self, config: Mapping[str, Any], top: Section, side: int, patch: int, cls: int,
                        strategy: str) -> tuple[int, str]:
-        pins = _pinpoints(config)
+        pins = pinpoints_in(config)
         tokens, crops = anyres_layout(2 * side, 2 * side, side=side, patch=patch, pinpoints=pins,
                                       cls_tokens=cls, strategy=strategy)
         return tokens, (f"native_visual_tokens {tokens} at a {2 * side}x{2 * side} image ({crops} crops of"
@@ -128,14 +130,14 @@ class LlavaNextFamily(LlavaFamily):
         side = config.vision_config.image_size
         cls = compat.transformers_class(self.image_processor_class)
         return cls(size={"shortest_edge": side}, crop_size={"height": side, "width": side},
-                   image_grid_pinpoints=[list(p) for p in _pinpoints(config)])
+                   image_grid_pinpoints=[list(p) for p in pinpoints_in(config)])
 
     def _image_layout(self, config: PretrainedConfig,
                       image_size: tuple[int, int] | None) -> tuple[int, tuple[int, ...], dict[str, Any]]:
         vision = config.vision_config
         side, patch = vision.image_size, vision.patch_size
         height, width = image_size or (2 * side, 2 * side)
-        tokens, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=_pinpoints(config),
+        tokens, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=pinpoints_in(config),
                                       cls_tokens=CLS_TOKENS.get(vision.model_type, 0),
                                       strategy=config.vision_feature_select_strategy)
         return tokens, (crops, 3, side, side), {"image_sizes": [height, width]}

@@ -8,16 +8,18 @@ LLaVA-NeXT's anyres crops, Qwen's native-resolution ViT) and passes its own numb
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vlmplanner.errors import ValidationError
 
-from .geometry import DEFAULT_PINPOINTS, anyres_layout, smart_resize
+from .geometry import DEFAULT_PINPOINTS, anyres_grid, anyres_layout, smart_resize
 
 __all__ = ["CHECKPOINT_MAX_PIXELS", "CHECKPOINT_MIN_PIXELS", "QWEN25_FULL_ATTENTION_LAYERS", "QWEN25_WINDOW_PX",
            "QWEN_TEMPORAL_PATCH", "VisionProfile", "check_image_size", "clip_anyres", "clip_crop_flops",
-           "clip_params", "clip_single_crop", "intern_vit", "qwen3_vit", "qwen_vit", "siglip_params", "siglip_pooled",
+           "clip_params", "clip_single_crop", "intern_vit", "qwen3_vit", "qwen_vit", "siglip_anyres", "siglip_crop_flops",
+           "siglip_params", "siglip_pooled",
            "window_attention_pairs"]
 
 #: Qwen2.5-VL's window_size in pixels (112 px = 8x8 patches of 14 px) and the layer indexes that
@@ -63,16 +65,29 @@ class VisionProfile:
     notes: tuple[str, ...]
     #: parameters of the norm a patch merger applies before merging (Qwen); 0 without one
     merger_norm_params: int = 0
+    #: tokens the model adds to a pre-LLM compressor's k per image: one newline per feature row
+    #: of the tile grid (LLaVA-NeXT, LLaVA-OneVision); 0 for every other layout
+    row_tokens: int = 0
 
 
 # --- CLIP towers (LLaVA, LLaVA-NeXT) ---------------------------------------------------------------
 
-def clip_crop_flops(grid: int, patch: int, layers: int, hidden: int, inter: int) -> float:
-    """One crop through CLIP: every layer (HF runs all of them, even past the feature layer)."""
-    tokens = grid * grid + 1  # patches + CLS
+def _vit_crop_flops(tokens: int, grid: int, patch: int, layers: int, hidden: int, inter: int) -> float:
+    """One crop through a pre-LN ViT of ``tokens`` tokens a layer (the patch grid, maybe a CLS):
+    every layer (HF runs all of them, even past the feature layer) and the patch convolution."""
     per_layer = 8 * tokens * hidden**2 + 4 * tokens**2 * hidden + 4 * tokens * hidden * inter
     patch_embed = 2 * grid * grid * (3 * patch * patch) * hidden
     return float(layers * per_layer + patch_embed)
+
+
+def clip_crop_flops(grid: int, patch: int, layers: int, hidden: int, inter: int) -> float:
+    """One crop through CLIP: the patches and a CLS token."""
+    return _vit_crop_flops(grid * grid + 1, grid, patch, layers, hidden, inter)
+
+
+def siglip_crop_flops(grid: int, patch: int, layers: int, hidden: int, inter: int) -> float:
+    """One crop through SigLIP without its pooling head: the patches alone (no CLS)."""
+    return _vit_crop_flops(grid * grid, grid, patch, layers, hidden, inter)
 
 
 def clip_params(grid: int, patch: int, layers: int, hidden: int, inter: int) -> int:
@@ -108,6 +123,7 @@ def clip_anyres(side: int, patch: int, layers: int, hidden: int, inter: int, nat
     # LLaVA-1.6's pinpoints are multiples of its 336 px tiles; a tower of another side scales them.
     pinpoints = [(h * side // 336, w * side // 336) for h, w in DEFAULT_PINPOINTS]
     computed, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=pinpoints)
+    rows, _, _ = anyres_grid(height, width, side=side, patch=patch, pinpoints=pinpoints)
     tokens = native if image_size is None else computed
     notes = (
         f"llava_next: {crops} crops (1 base + {crops - 1} tiles of {side}px) for a {height}x{width} image,"
@@ -116,12 +132,44 @@ def clip_anyres(side: int, patch: int, layers: int, hidden: int, inter: int, nat
         f" image-newline token per row; the projector maps the {crops * grid * grid} crop tokens (newline"
         " tokens are a learned vector, not projected)",
         f"llava_next: all {layers} CLIP layers counted for each of the {crops} crops",
+        f"llava_next: a pre-LLM compressor's k tokens reach the LLM with the {rows} newline tokens of the"
+        " tile grid's rows",
     )
     return VisionProfile(
         crops=crops, tower_tokens=grid * grid + 1, patches=grid * grid, projected=crops * grid * grid,
         native=tokens, flops=crops * clip_crop_flops(grid, patch, layers, hidden, inter),
         params=clip_params(grid, patch, layers, hidden, inter), merge_dim=hidden,
-        image=(height, width), notes=notes,
+        image=(height, width), notes=notes, row_tokens=rows,
+    )
+
+
+def siglip_anyres(family: str, side: int, patch: int, layers: int, hidden: int, inter: int, *,
+                  image: tuple[int, int], pinpoints: Sequence[Sequence[int]], max_tiles: int) -> VisionProfile:
+    """A SigLIP tower on LLaVA-OneVision's anyres crops (a base view and the pinpoint's tiles), the
+    un-padded tile features pooled to about ``max_tiles`` tiles' worth (``anyres_max_N``)."""
+    grid = side // patch
+    height, width = image
+    tokens, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=pinpoints, cls_tokens=0,
+                                  strategy="full", max_tiles=max_tiles)
+    rows, _, _ = anyres_grid(height, width, side=side, patch=patch, pinpoints=pinpoints, max_tiles=max_tiles)
+    notes = (
+        f"{family}: {crops} crops (1 base + {crops - 1} tiles of {side}px) for a {height}x{width} image, chosen"
+        " from the model's image_grid_pinpoints as LlavaOnevisionProcessor does",
+        f"{family}: {tokens} visual tokens per image = {grid * grid} base + the un-padded tile grid (pooled"
+        f" bilinearly to about {max_tiles} tiles' features when larger: anyres_max_{max_tiles}) + one"
+        f" image-newline token per row; the projector maps the {crops * grid * grid} crop tokens before the"
+        " pooling; the pooling itself is not counted",
+        f"{family}: all {layers} SigLIP layers counted for each of the {crops} crops ({grid * grid} tokens, no CLS)",
+        f"{family}: a pre-LLM compressor's k tokens reach the LLM with the {rows} newline tokens of the"
+        " (pooled) tile grid's rows",
+        f"{family}: counted as a one-image request; in a request with several images the model encodes only"
+        f" each image's base view ({grid * grid} + 1 newline tokens), which the cost model does not model",
+    )
+    return VisionProfile(
+        crops=crops, tower_tokens=grid * grid, patches=grid * grid, projected=crops * grid * grid, native=tokens,
+        flops=crops * siglip_crop_flops(grid, patch, layers, hidden, inter),
+        params=siglip_params(grid, patch, layers, hidden, inter), merge_dim=hidden, image=(height, width),
+        notes=notes, row_tokens=rows,
     )
 
 
@@ -142,8 +190,6 @@ def siglip_pooled(family: str, side: int, patch: int, layers: int, hidden: int, 
     attention over the crop's patches."""
     grid = side // patch
     patches = grid * grid
-    per_layer = 8 * patches * hidden**2 + 4 * patches**2 * hidden + 4 * patches * hidden * inter
-    patch_embed = 2 * patches * (3 * patch * patch) * hidden
     per_side = round(tokens ** 0.5)
     notes = (f"{family}: {crops} crop{'s' if crops > 1 else ''} of {side}x{side}: {patches} ViT tokens each"
              f" ({grid}x{grid} patches, no CLS), all {layers} vision layers counted",
@@ -151,7 +197,7 @@ def siglip_pooled(family: str, side: int, patch: int, layers: int, hidden: int, 
              f" {tokens} tokens ({per_side}x{per_side}) before the projector; pooling is not counted")
     return VisionProfile(
         crops=crops, tower_tokens=patches, patches=patches, projected=crops * tokens, native=crops * tokens,
-        flops=float(crops * (layers * per_layer + patch_embed)), params=siglip_params(grid, patch, layers, hidden, inter),
+        flops=crops * siglip_crop_flops(grid, patch, layers, hidden, inter), params=siglip_params(grid, patch, layers, hidden, inter),
         merge_dim=hidden, image=image, notes=notes,
     )
 

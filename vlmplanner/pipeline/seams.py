@@ -42,6 +42,7 @@ from vlmplanner import compat
 from vlmplanner.compressors import CompressionContext, Compressor, InLLMCompressor
 from vlmplanner.errors import InvalidTokenCountError, ValidationError
 from vlmplanner.extras import require
+from vlmplanner.families.geometry import pooled_grid
 
 from .inllm import InLLMHooks, image_runs
 from .resolve import RunPlan
@@ -263,14 +264,16 @@ def anyres_unpadded_region(image_size: Sequence[int], rows: int, cols: int) -> t
 
 
 def pack_anyres(tiles: Tensor, positions: Tensor, tile_grid: tuple[int, int], grid: tuple[int, int],
-                image_size: Sequence[int], newline: Tensor) -> Tensor:
+                image_size: Sequence[int], newline: Tensor, lines: int | None = None) -> Tensor:
     """Lay compressed tile tokens out as LLaVA-NeXT does: the rows of the un-padded tile-feature grid,
     each followed by ``newline``.
 
     ``tiles [n, k, D]`` and ``positions [n, k, 2]`` (row, col in each tile's ``grid``) for the
     ``tile_grid`` (rows, cols) of tiles in raster order. A token belongs to the feature row of its
     position (rounded down; tokens in the padding go to the nearest kept row), so every un-padded
-    row gets its newline whatever was kept: ``n·k + rows`` tokens in all.
+    row gets its newline whatever was kept: ``n·k + rows`` tokens in all. ``lines``: fewer newline
+    rows than the un-padded grid has (LLaVA-OneVision's pooled grid), the kept rows spread evenly
+    over them.
     """
     tile_rows, tile_cols = tile_grid
     g_h, g_w = grid
@@ -281,10 +284,13 @@ def pack_anyres(tiles: Tensor, positions: Tensor, tile_grid: tuple[int, int], gr
                            dtype=torch.float64, device=positions.device)
     where = positions.to(torch.float64) + offsets[:n, None, :]                   # [n, k, 2] in the full grid
     bucket = where[..., 0].floor().clamp(r0, r1 - 1) - r0
+    rows = r1 - r0 if lines is None else lines
+    if rows != r1 - r0:
+        bucket = (bucket * rows / (r1 - r0)).floor()
     keys = (bucket * (total_cols + 1) + where[..., 1]).reshape(-1)
-    lines = torch.arange(r1 - r0, dtype=torch.float64, device=positions.device) * (total_cols + 1) + total_cols
-    order = torch.argsort(torch.cat([keys, lines]), stable=True)
-    features = torch.cat([tiles.reshape(n * k, dim), newline.to(tiles)[None].expand(r1 - r0, dim)], dim=0)
+    ends = torch.arange(rows, dtype=torch.float64, device=positions.device) * (total_cols + 1) + total_cols
+    order = torch.argsort(torch.cat([keys, ends]), stable=True)
+    features = torch.cat([tiles.reshape(n * k, dim), newline.to(tiles)[None].expand(rows, dim)], dim=0)
     return features[order.to(features.device)]
 
 
@@ -335,6 +341,70 @@ class LlavaNextSeam(LlavaSeam):
             start += count
             tiles = pack_anyres(image_tokens[1:], image_positions[1:], self.tile_grid(size), self.grid, size,
                                 newline)
+            out.append(torch.cat([image_tokens[0], tiles], dim=0))
+        return out
+
+
+class LlavaOnevisionSeam(LlavaNextSeam):
+    """``llava_onevision``: LLaVA-NeXT's per-crop compression; the compressor stands in for the
+    model's own pooling of large tile grids, so the newline rows are the rows that pooling would
+    keep. In a prompt with several images the model encodes each image's base view only."""
+
+    def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
+        from vlmplanner.families._config import Section
+        from vlmplanner.families.llava_onevision import max_tiles_of
+
+        super().__init__(model, compressor, plan)
+        self.max_tiles = max_tiles_of(Section({"vision_aspect_ratio": self.config.vision_aspect_ratio}, ""))
+
+    def layout(self, image_size: Sequence[int], *, tiled: bool = True) -> tuple[int, int]:
+        """(crops, newline tokens) of an image of ``(height, width)``; untiled: the base view and one newline."""
+        if not tiled:
+            return 1, 1
+        rows, cols = self.tile_grid(image_size)
+        r0, r1, c0, c1 = anyres_unpadded_region(image_size, rows * self.grid[0], cols * self.grid[1])
+        lines, _ = pooled_grid(r1 - r0, c1 - c0, grid=self.grid[0], max_tiles=self.max_tiles)
+        return 1 + rows * cols, lines
+
+    @staticmethod
+    def _tiled(images: Any, count: int) -> list[bool]:
+        """Per image: is it the only image of its prompt (``batch_num_images``, a list or tensor), so tiled?"""
+        if images is None:
+            return [True] * count
+        return [n == 1 for n in (int(v) for v in images) for _ in range(n)]
+
+    def placeholders(self, image_inputs: dict[str, Any], index: int) -> int | None:
+        if not self.compresses_features:
+            return None
+        sizes = image_inputs["image_sizes"]
+        if not self._tiled(image_inputs.get("batch_num_images"), len(sizes))[index]:
+            return self.crop_tokens + 1
+        return super().placeholders(image_inputs, index)
+
+    def _layouts(self, batch: dict[str, Any]) -> list[tuple[int, int]]:
+        sizes = batch["image_sizes"].tolist()
+        tiled = self._tiled(batch.get("batch_num_images"), len(sizes))
+        return [self.layout(size, tiled=t) for size, t in zip(sizes, tiled)]
+
+    def _crops(self, batch: dict[str, Any]) -> tuple[Tensor, list[int]]:
+        pixels = batch["pixel_values"]
+        crops = [crops for crops, _ in self._layouts(batch)]
+        if pixels.dim() == 5:
+            pixels = torch.cat([p[:c] for p, c in zip(pixels, crops)], dim=0)
+        return pixels, crops
+
+    def _pack(self, tokens: Tensor, positions: Tensor, crops: list[int], batch: dict[str, Any]) -> list[Tensor]:
+        newline = compat.vlm_part(self.model, "image_newline")
+        out = []
+        start = 0
+        for size, (count, lines) in zip(batch["image_sizes"].tolist(), self._layouts(batch)):
+            image_tokens, image_positions = tokens[start:start + count], positions[start:start + count]
+            start += count
+            if count == 1:                    # a base view alone: its tokens and one newline
+                out.append(torch.cat([image_tokens[0], newline.to(image_tokens)[None]], dim=0))
+                continue
+            tiles = pack_anyres(image_tokens[1:], image_positions[1:], self.tile_grid(size), self.grid, size,
+                                newline, lines)
             out.append(torch.cat([image_tokens[0], tiles], dim=0))
         return out
 

@@ -139,6 +139,8 @@ def _analytic(target: ProfileTarget, visual_tokens: int | None, compressor: str 
 
     if spec is None:
         spec = placeholder_spec(name)
+    if name == "none" and request.visual_tokens < request.native_tokens:  # packed as a compressor's k is
+        spec = placeholder_spec("index-selection")
     workload = build(Workload, text_tokens=request.text_tokens, output_tokens=0, image_size=image_size)
     detail = breakdown(target.spec, spec, request.visual_tokens, workload, dtype="bf16")
     flops = {c: float(detail.flops.get(c, 0.0)) for c in PREFILL_COMPONENTS}
@@ -369,10 +371,12 @@ FVCORE_ZERO_OPS = (
     "aten::floor_divide_", "aten::__or__", "aten::__not__", "aten::pad",
     "aten::linalg_vector_norm", "aten::amax", "aten::amin", "aten::minimum", "aten::maximum", "aten::randperm",
     "aten::clamp", "aten::clamp_min", "aten::gather", "aten::scatter_add", "aten::abs_",
-    "aten::upsample_bicubic2d", "aten::upsample_bilinear2d",
 )
-#: Norm ops fvcore counts by default (about 5 per element); 0 here, as in the other two methods.
-FVCORE_NORM_OPS = ("aten::layer_norm", "aten::group_norm", "aten::batch_norm", "aten::instance_norm")
+#: Ops fvcore counts by default that the other two methods count as 0: norms (about 5 per
+#: element) and interpolation (LLaVA-OneVision's pooling of large tile grids, Qwen's position
+#: tables: 4 per output element).
+FVCORE_NORM_OPS = ("aten::layer_norm", "aten::group_norm", "aten::batch_norm", "aten::instance_norm",
+                   "aten::upsample_bicubic2d", "aten::upsample_bilinear2d")
 
 
 def _shape(value: Any) -> list[int]:

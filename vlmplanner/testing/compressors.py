@@ -522,7 +522,7 @@ class InLLMCompressorConformance(_Base):
 
 
 _TINY: dict[tuple[str, int], Any] = {}
-#: the tiny models' image: LLaVA 4x4 patches; LLaVA-NeXT 1 base + 2x2 tiles of 4x4 (8 newline rows);
+#: the tiny models' image: LLaVA 4x4 patches; LLaVA-NeXT and -OneVision 1 base + 2x2 tiles of 4x4 (8 newline rows);
 #: Qwen 4x4 merged tokens
 _GENERATION_IMAGE = (112, 112)
 
@@ -598,8 +598,9 @@ def check_generates(card: CompressorCard, family: str, make: Any, *, layers: int
             expected = tiny.family.visual_tokens(
                 tiny.family.spec_from_config(tiny.config.to_dict(), checkpoint="tiny/model", source="tiny"),
                 _GENERATION_IMAGE)
-        elif family == "llava_next":
-            expected = 5 * k + 8                  # k per crop, 5 crops, 8 newline rows
+        elif (layout := adapter.vision_profile(adapter.spec_from_config(
+                tiny.config.to_dict(), checkpoint="tiny/model", source="tiny"), _GENERATION_IMAGE)).row_tokens:
+            expected = layout.crops * k + layout.row_tokens   # anyres: k per crop, a newline per grid row
         else:
             expected = k
         assert visual == [expected, expected], (card.name, family, visual, expected)
