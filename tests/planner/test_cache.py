@@ -103,6 +103,18 @@ def test_a_warm_recommend_imports_no_database_engine(url: str, tmp_path: Path) -
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_first_recommend_from_the_shipped_data_imports_no_database_engine(tmp_path: Path) -> None:
+    """The README's main job on an empty data directory reads the shipped CSV files without the ORM."""
+    code = ("import sys\nfrom vlmplanner.cli.app import main\n"
+            "assert main(['recommend', '--task', 'visual-reasoning', '--budget-gflops', '3000']) == 0\n"
+            "print(sorted(m for m in ('sqlalchemy', 'alembic', 'scipy', 'torch') if m in sys.modules))")
+    env = {**os.environ, "VLMPLANNER_DATA_DIR": str(tmp_path / "fresh")}
+    env.pop("VLMPLANNER_CATALOG_URL", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_a_planner_sees_writes_made_after_its_snapshot(url: str) -> None:
     query = {"task": "visual-reasoning", "budget": Budget(gflops=1000), "model": "paper-2411.03312/llava-next-qwen1.5-4b",
              "compressor": "tokenpacker", "include": "all"}

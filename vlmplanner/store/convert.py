@@ -19,6 +19,7 @@ from vlmplanner.schemas import (
 )
 from vlmplanner.schemas._base import as_validation_error
 
+from .model_columns import MODEL_COLUMNS, MODEL_OPTIONAL_COLUMNS, model_data, model_values
 from .orm import BenchmarkRow, CompressorRow, CostMeasurementRow, HardwareRow, ModelRow
 
 __all__ = [
@@ -36,53 +37,6 @@ __all__ = [
     "model_values",
     "results_from_rows",
 ]
-
-_LLM = ("name", "params_b", "num_layers", "hidden_size", "num_heads", "num_kv_heads",
-        "intermediate_size", "vocab_size", "tie_word_embeddings")
-_VISION = ("name", "image_size", "patch_size", "num_layers", "hidden_size", "num_heads",
-           "intermediate_size", "spatial_merge_size")
-_MODEL_TOP = ("checkpoint", "model_type", "display_name", "projector", "native_visual_tokens",
-              "public_checkpoint", "source", "note")
-#: Architecture numbers only some families have: empty (None) for the rest.
-_LLM_OPTIONAL = ("head_dim", "sliding_window", "sliding_layers")
-_MOE = ("num_experts", "experts_per_token", "expert_intermediate_size", "layers", "shared_expert_intermediate_size")
-_VISION_OPTIONAL = ("deepstack_layers", "position_embeddings")
-
-#: A ModelSpec as flat columns (the ``models`` table and models.csv): required, then optional.
-MODEL_COLUMNS: tuple[str, ...] = (*_MODEL_TOP, *(f"llm_{k}" for k in _LLM), *(f"vision_{k}" for k in _VISION))
-MODEL_OPTIONAL_COLUMNS: tuple[str, ...] = (*(f"llm_{k}" for k in _LLM_OPTIONAL), *(f"llm_moe_{k}" for k in _MOE),
-                                           *(f"vision_{k}" for k in _VISION_OPTIONAL))
-
-
-def model_values(spec: ModelSpec) -> dict[str, Any]:
-    """A ModelSpec as flat columns; the optional ones None where the spec has its default."""
-    values = {key: getattr(spec, key) for key in _MODEL_TOP}
-    llm, vision = spec.llm, spec.vision
-    values.update({f"llm_{key}": getattr(llm, key) for key in _LLM})
-    values.update({f"vision_{key}": getattr(vision, key) for key in _VISION})
-    values["llm_head_dim"] = None if llm.head_dim == llm.hidden_size // llm.num_heads else llm.head_dim
-    values["llm_sliding_window"] = llm.sliding_window
-    values["llm_sliding_layers"] = llm.sliding_layers or None
-    values.update({f"llm_moe_{key}": None if llm.moe is None else getattr(llm.moe, key) for key in _MOE})
-    values.update({f"vision_{key}": getattr(vision, key) or None for key in _VISION_OPTIONAL})
-    return values
-
-
-def model_data(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Flat columns (an ORM row's, a CSV row's) as ModelSpec's nested data; an optional column that
-    is absent, None or empty is left out (the schema's default)."""
-    def given(key: str) -> bool:
-        return values.get(key) not in (None, "")
-
-    data: dict[str, Any] = {key: values[key] for key in _MODEL_TOP}
-    data["llm"] = {key: values[f"llm_{key}"] for key in _LLM}
-    data["llm"].update({key: values[f"llm_{key}"] for key in _LLM_OPTIONAL if given(f"llm_{key}")})
-    if any(given(f"llm_moe_{key}") for key in _MOE):
-        data["llm"]["moe"] = {key: values[f"llm_moe_{key}"] for key in _MOE if given(f"llm_moe_{key}")}
-    data["vision"] = {key: values[f"vision_{key}"] for key in _VISION}
-    data["vision"].update({key: values[f"vision_{key}"] for key in _VISION_OPTIONAL if given(f"vision_{key}")})
-    return data
-
 
 def model_from_row(row: ModelRow) -> ModelSpec:
     columns = (*MODEL_COLUMNS, *MODEL_OPTIONAL_COLUMNS)

@@ -147,7 +147,7 @@ def _validated(cls: type[Schema], data: dict[str, Any], *, path: Path, line: int
 
 
 def read_models(path: Path) -> list[ModelSpec]:
-    from .convert import MODEL_COLUMNS, MODEL_OPTIONAL_COLUMNS, model_data
+    from .model_columns import MODEL_COLUMNS, MODEL_OPTIONAL_COLUMNS, model_data
 
     specs = []
     for line, row in read_rows(path, MODEL_COLUMNS, MODEL_OPTIONAL_COLUMNS):
