@@ -10,8 +10,10 @@ imports, building the target (config, family, the FakeTensor model) and the trac
 plus one decode step, ``count_flops(method="traced")``), and its peak RSS (VmHWM). The targets are
 LLaVA-1.5-7B (its shipped config.json), Qwen2-VL-72B (no config.json ships: built from the
 catalog's ModelSpec numbers with ``config_from_spec``) and the largest shipped Qwen3-VL (dense 32B),
-Qwen3-VL-MoE (235B-A22B: 128 experts in each of 94 layers) and Gemma 3 (27B) checkpoints. The budget
-per count is 10 s and 2 GiB. ``--only LABEL`` (repeatable) runs some targets.
+Qwen3-VL-MoE (235B-A22B: 128 experts in each of 94 layers) and Gemma 3 (27B) checkpoints, and
+LLaVA-OneVision-7B, whose config.json does not ship: a layout file under bench/layouts/ (the
+released numbers, not a verbatim copy). The budget per count is 10 s and 2 GiB. ``--only LABEL``
+(repeatable) runs some targets.
 
 fvcore needs the weights materialized. ``--fvcore-7b`` builds LLaVA-1.5-7B with random bf16
 weights and counts it with fvcore once (about 2.5 minutes and 15.5 GB of RAM: only where that much
@@ -37,7 +39,10 @@ TARGETS = {
     "Qwen3-VL-32B": "Qwen/Qwen3-VL-32B-Instruct",
     "Qwen3-VL-235B-A22B": "Qwen/Qwen3-VL-235B-A22B-Instruct",
     "Gemma-3-27B": "google/gemma-3-27b-it",
+    # no config.json ships: the released layout, for timing (bench/layouts/)
+    "LLaVA-OV-7B": "layout:llava-onevision-qwen2-7b-ov-hf",
 }
+LAYOUTS = Path(__file__).parent / "layouts"
 BUDGET_S = 10.0
 BUDGET_BYTES = 2 * 2**30
 #: fvcore on materialized LLaVA-1.5-7B (bf16, 2 threads), measured with --fvcore-7b (docs/benchmarks.md).
@@ -61,7 +66,13 @@ def child(checkpoint: str, start: float) -> dict[str, object]:
     from vlmplanner.profiling.flops import fake_model
 
     t1 = time.perf_counter()
-    target = ProfileTarget.from_checkpoint(checkpoint)
+    if checkpoint.startswith("layout:"):
+        name = checkpoint.removeprefix("layout:")
+        config = json.loads((LAYOUTS / f"{name}.json").read_text())
+        config.pop("_note", None)
+        target = ProfileTarget.from_config(config, name=name, source=f"bench/layouts/{name}.json (released layout)")
+    else:
+        target = ProfileTarget.from_checkpoint(checkpoint)
     fake_model(target)
     t2 = time.perf_counter()
     count = count_flops(target, method="traced")

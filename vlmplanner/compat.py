@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from vlmplanner.errors import IncompatibleVersionError
@@ -182,6 +183,16 @@ def sdpa_cpu_op() -> Any:
     if not hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
         raise _moved("sdpa_cpu_op", "torch", "has no aten._scaled_dot_product_flash_attention_for_cpu")
     return aten._scaled_dot_product_flash_attention_for_cpu
+
+
+def solve_triangular_op() -> Any:
+    """``aten.linalg_solve_triangular``: Qwen3.5's chunked delta rule solves two unit-triangular
+    systems per chunk with it, which FlopCounterMode has no formula for (torch 2.13)."""
+    torch = require("torch", feature="counting FLOPs")
+    aten = torch.ops.aten
+    if not hasattr(aten, "linalg_solve_triangular"):
+        raise _moved("solve_triangular_op", "torch", "has no aten.linalg_solve_triangular")
+    return aten.linalg_solve_triangular
 
 
 def sdpa_flop_count(query_shape: Sequence[int], key_shape: Sequence[int], value_shape: Sequence[int]) -> int:
@@ -525,6 +536,30 @@ def release_placeholders(processor: Any) -> None:
 
 
 _PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "chat_template")
+
+
+#: transformers' generic fast-tokenizer classes: a tokenizer.json loaded as it was written.
+_GENERIC_TOKENIZERS = ("TokenizersBackend", "PreTrainedTokenizerFast")
+
+
+def generic_saved_tokenizer(path: str) -> dict[str, Any]:
+    """``{"tokenizer": ...}`` for a processor's ``from_pretrained`` when the tokenizer saved in the
+    directory ``path`` names a generic fast class, loaded as that class; ``{}`` otherwise.
+
+    For some model types (Qwen3.5) transformers 5 swaps a generic tokenizer for the model's own
+    class, which rebuilds the pre-tokenizer and re-tokenizes a custom tokenizer.json (a tiny
+    model's word-level vocabulary) differently from how it was saved.
+    """
+    import json
+
+    saved = Path(path) / "tokenizer_config.json"
+    try:
+        name = json.loads(saved.read_text(encoding="utf-8")).get("tokenizer_class")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if name not in _GENERIC_TOKENIZERS:
+        return {}
+    return {"tokenizer": transformers_class(name).from_pretrained(path)}
 
 
 def image_only_processor_class(cls: Any) -> Any:

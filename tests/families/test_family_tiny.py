@@ -27,6 +27,7 @@ SIZES = {
     # Qwen3-VL: 32 px grid; images below 65,536 pixels are scaled up to it
     "qwen3_vl": [(64, 64), (256, 256), (300, 200), (250, 700)],
     "qwen3_vl_moe": [(96, 128), (500, 300)],
+    "qwen3_5": [(64, 64), (300, 200), (250, 700)],
     "gemma3": [(40, 60), (100, 130), (300, 120)],  # resized to the tower's square: always the same count
     "internvl": [(112, 112), (100, 130), (300, 120), (60, 400)],  # 112 px tiles and a thumbnail
     # 56 px tiles, up to 6x6: from 336x336 the tile features are pooled to about 9 tiles' worth

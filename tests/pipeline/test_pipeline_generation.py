@@ -29,6 +29,7 @@ TOKENS: dict[str, dict[str, int]] = {
     # 12x12 merged tokens at 384x384 (none: the 448x448 reference count); downsample's smallest input (65,536 pixels) gives 8x8
     "qwen3_vl": {"none": 196, "pool": 4, "divprune": 5, "downsample": 64},
     "qwen3_vl_moe": {"none": 196, "pool": 16, "divprune": 7, "downsample": 100},
+    "qwen3_5": {"none": 196, "pool": 4, "divprune": 5, "downsample": 64},
     # 4x4 pooled tokens per image, whatever its size
     "gemma3": {"none": 16, "pool": 4, "divprune": 7},
     # 4x4 tokens per view, k / 13 per view (the most views: 12 tiles and a thumbnail); a square image is one view

@@ -87,7 +87,7 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
             "lm_head": Poly(col["lm_head"]),
         }
         prefill = sum(flops.values(), Poly())
-        step = layers * col["per_token"] + col["attention"] * held + col["lm_head"]
+        step = layers * col["decode_per_token"] + col["attention"] * held + col["lm_head"]
         slope = col["attention"] * layers  # each step attends over one more position
         # a sliding-window layer attends to min(T + j, W) positions at step j
         flops["decode"] = llm.decode_flops(step, slope, steps) - col["attention"] * window.beyond(0, steps)
@@ -100,7 +100,8 @@ def pair_costs_for(table: ModelTable, compressors: Sequence[CompressorSpec], wor
         first_step = step
 
     # a sliding-window layer caches min(T + steps, W) positions
-    kv_request = col["kv_token_bytes"] * (held + layers * steps - window.beyond(steps, 1))
+    # linear-attention layers hold a constant state instead (state_bytes)
+    kv_request = col["kv_token_bytes"] * (held + layers * steps - window.beyond(steps, 1)) + col["state_bytes"]
     in_llm = layers_full > 0
     activation_tokens = Poly(np.where(in_llm, t_full, q_kept), np.where(in_llm, 0.0, images))
     memory = {

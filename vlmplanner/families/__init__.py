@@ -62,6 +62,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "gemma3": "vlmplanner.families.gemma3:Gemma3Family",
     "internvl": "vlmplanner.families.internvl:InternVLFamily",
     "qwen3_vl_moe": "vlmplanner.families.qwen3_vl:Qwen3VLMoeFamily",
+    "qwen3_5": "vlmplanner.families.qwen3_5:Qwen3_5Family",
 }
 
 _instances: dict[str, ModelFamily] = {}

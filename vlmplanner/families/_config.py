@@ -55,6 +55,11 @@ TEXT_DEFAULTS: dict[str, dict[str, Any]] = {
                           "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 16,
                           "head_dim": 128, "num_experts": 60, "num_experts_per_tok": 4,
                           "moe_intermediate_size": 1408, "decoder_sparse_step": 1, "tie_word_embeddings": True},
+    # Qwen3.5's hybrid language model (Qwen3_5TextConfig): Gated DeltaNet and gated attention
+    "qwen3_5_text": {"vocab_size": 248320, "hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 32,
+                     "num_attention_heads": 16, "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": False,
+                     "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_value_head_dim": 128,
+                     "linear_num_key_heads": 16, "linear_num_value_heads": 32},
     # InternVL3.5's language model (Qwen3Config): an explicit head_dim
     "qwen3": {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016, "num_hidden_layers": 32,
               "num_attention_heads": 32, "num_key_value_heads": 32, "head_dim": 128, "tie_word_embeddings": False},
@@ -78,6 +83,9 @@ VISION_DEFAULTS: dict[str, dict[str, Any]] = {
     "qwen3_vl_vision": {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
                         "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": 3584,
                         "num_position_embeddings": 2304},
+    "qwen3_5_vision": {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
+                       "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": 3584,
+                       "num_position_embeddings": 2304},
 }
 
 #: Text model types whose attention projections q/k/v always carry a bias (Qwen2 and its VL variants).
@@ -228,9 +236,15 @@ def counted_llm_params(llm: Mapping[str, Any], *, qkv_bias: bool = False, qk_nor
     from vlmplanner.schemas.model import LlmSpec
 
     spec = LlmSpec.model_validate({**llm, "name": "count", "params_b": 1.0})
+    d, q, kv, qk = spec.hidden_size, spec.q_width, spec.kv_width, spec.head_dim if qk_norm else 0
+    linear = spec.linear_attention
+    mixer = formulas.mixer_params(
+        d, q, kv, int(qkv_bias), qk, int(spec.attention_gate), 0 if linear is None else linear.layers / spec.num_layers,
+        *((0, 0, 0, 0, 0) if linear is None else (linear.key_heads, linear.value_heads, linear.key_head_dim,
+                                                  linear.value_head_dim, linear.conv_kernel)))
     return round(float(formulas.llm_params(
-        spec.num_layers, spec.hidden_size, spec.q_width, spec.kv_width, spec.stored_intermediate_size, spec.vocab_size,
-        spec.tie_word_embeddings, int(qkv_bias), spec.router_width, spec.head_dim if qk_norm else 0, norms)))
+        spec.num_layers, d, q, kv, spec.stored_intermediate_size, spec.vocab_size,
+        spec.tie_word_embeddings, int(qkv_bias), spec.router_width, qk, norms, mixer=mixer)))
 
 
 def round_billions(count: int) -> float:

@@ -191,7 +191,8 @@ class HFFamily(ModelFamily):
             with load_errors(path, part="model weights", local=local):
                 model = model_class.from_pretrained(path, **kwargs)
             with load_errors(path, part="processor", local=local):
-                processor = self._load_processor(path, trust_remote_code=trust_remote_code, **options)
+                tokenizer = compat.generic_saved_tokenizer(path) if local else {}
+                processor = self._load_processor(path, trust_remote_code=trust_remote_code, **options, **tokenizer)
         return model.to(device).eval(), processor     # out of memory here stays torch's error
 
     def components(self, model: torch.nn.Module) -> dict[str, torch.nn.Module]:

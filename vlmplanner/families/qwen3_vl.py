@@ -89,7 +89,7 @@ class Qwen3VLFamily(Qwen2VLFamily):
         top = Section(config, "")
         text_raw = sub_config(config, "text_config")
         text = Section(text_raw, "text_config", TEXT_DEFAULTS[self.text_type])
-        vision = Section(sub_config(config, "vision_config"), "vision_config", VISION_DEFAULTS["qwen3_vl_vision"])
+        vision = Section(sub_config(config, "vision_config"), "vision_config", VISION_DEFAULTS[self.vision_type])
         layers = text.positive_int("num_hidden_layers")
         hidden = text.positive_int("hidden_size")
         heads = text.positive_int("num_attention_heads")
@@ -124,7 +124,8 @@ class Qwen3VLFamily(Qwen2VLFamily):
         notes = [note]
         llm = {"name": text_raw.get("_name_or_path") or f"{checkpoint} (language model)", "num_layers": layers,
                "hidden_size": hidden, "num_heads": heads, "num_kv_heads": kv_heads, "head_dim": head_dim,
-               "intermediate_size": intermediate, "vocab_size": vocab, "tie_word_embeddings": tied, "moe": moe}
+               "intermediate_size": intermediate, "vocab_size": vocab, "tie_word_embeddings": tied, "moe": moe,
+               **self._mixer(text, layers)}
         if params_b is None:
             params_b = round_billions(counted_llm_params(llm, qk_norm=True))
             notes.append(f"llm params_b {params_b:g} counted from the config (language model with lm_head"
@@ -146,6 +147,10 @@ class Qwen3VLFamily(Qwen2VLFamily):
             "source": source,
             "note": "; ".join(notes),
         })
+
+    def _mixer(self, text: Section, layers: int) -> dict[str, Any]:
+        """LlmSpec fields of a token mixer other than plain softmax attention (Qwen3.5 reads them)."""
+        return {}
 
     @staticmethod
     def _deepstack(vision: Section, depth: int) -> int:

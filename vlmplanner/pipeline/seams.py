@@ -324,10 +324,13 @@ class LlavaNextSeam(LlavaSeam):
             )
         return crops * self.crop_tokens + newlines
 
+    def _layouts(self, batch: dict[str, Any]) -> list[tuple[int, int]]:
+        """(crops, newline tokens) of each image of the batch."""
+        return [self.layout(size) for size in batch["image_sizes"].tolist()]
+
     def _crops(self, batch: dict[str, Any]) -> tuple[Tensor, list[int]]:
         pixels = batch["pixel_values"]
-        sizes = batch["image_sizes"].tolist()
-        crops = [self.layout(size)[0] for size in sizes]
+        crops = [crops for crops, _ in self._layouts(batch)]
         if pixels.dim() == 5:
             pixels = torch.cat([p[:c] for p, c in zip(pixels, crops)], dim=0)
         return pixels, crops
@@ -336,11 +339,14 @@ class LlavaNextSeam(LlavaSeam):
         newline = compat.vlm_part(self.model, "image_newline")
         out = []
         start = 0
-        for size, count in zip(batch["image_sizes"].tolist(), crops):
+        for size, (count, lines) in zip(batch["image_sizes"].tolist(), self._layouts(batch)):
             image_tokens, image_positions = tokens[start:start + count], positions[start:start + count]
             start += count
+            if count == 1:                    # a base view alone: its tokens and one newline
+                out.append(torch.cat([image_tokens[0], newline.to(image_tokens)[None]], dim=0))
+                continue
             tiles = pack_anyres(image_tokens[1:], image_positions[1:], self.tile_grid(size), self.grid, size,
-                                newline)
+                                newline, lines)
             out.append(torch.cat([image_tokens[0], tiles], dim=0))
         return out
 
@@ -385,28 +391,6 @@ class LlavaOnevisionSeam(LlavaNextSeam):
         sizes = batch["image_sizes"].tolist()
         tiled = self._tiled(batch.get("batch_num_images"), len(sizes))
         return [self.layout(size, tiled=t) for size, t in zip(sizes, tiled)]
-
-    def _crops(self, batch: dict[str, Any]) -> tuple[Tensor, list[int]]:
-        pixels = batch["pixel_values"]
-        crops = [crops for crops, _ in self._layouts(batch)]
-        if pixels.dim() == 5:
-            pixels = torch.cat([p[:c] for p, c in zip(pixels, crops)], dim=0)
-        return pixels, crops
-
-    def _pack(self, tokens: Tensor, positions: Tensor, crops: list[int], batch: dict[str, Any]) -> list[Tensor]:
-        newline = compat.vlm_part(self.model, "image_newline")
-        out = []
-        start = 0
-        for size, (count, lines) in zip(batch["image_sizes"].tolist(), self._layouts(batch)):
-            image_tokens, image_positions = tokens[start:start + count], positions[start:start + count]
-            start += count
-            if count == 1:                    # a base view alone: its tokens and one newline
-                out.append(torch.cat([image_tokens[0], newline.to(image_tokens)[None]], dim=0))
-                continue
-            tiles = pack_anyres(image_tokens[1:], image_positions[1:], self.tile_grid(size), self.grid, size,
-                                newline, lines)
-            out.append(torch.cat([image_tokens[0], tiles], dim=0))
-        return out
 
 
 class QwenSeam(Seam):

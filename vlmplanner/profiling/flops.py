@@ -207,9 +207,28 @@ def _sdpa_cpu_flops(query_shape: Any, key_shape: Any, value_shape: Any, *args: A
     return compat.sdpa_flop_count(*shapes)
 
 
+def _solve_triangular_flops(a_shape: Any, b_shape: Any, *args: Any, out_shape: Any = None, left: bool = True,
+                            unitriangular: bool = False, **kwargs: Any) -> int:
+    """FLOPs of a triangular solve of n x n against m right-hand sides: n·(n - 1)/2 multiply-adds
+    per column with a unit diagonal (n² without), per batch."""
+    n = int(a_shape[-1])
+    shape = list(out_shape if out_shape is not None else b_shape)
+    m = int(shape[-1] if left else shape[-2])
+    batch = 1
+    for size in shape[:-2]:
+        batch *= int(size)
+    return batch * m * (n * (n - 1) if unitriangular else n * n)
+
+
 def sdpa_cpu_mapping() -> dict[Any, Any]:
     """The custom_mapping FlopCounterMode needs on CPU (torch 2.13 counts this op as 0)."""
     return {compat.sdpa_cpu_op(): _sdpa_cpu_flops}
+
+
+def counted_mapping(sdpa_formula: bool = True) -> dict[Any, Any]:
+    """Every formula the traced count adds to FlopCounterMode's: CPU SDPA (``sdpa_formula``) and the
+    triangular solves of Qwen3.5's delta rule."""
+    return {**(sdpa_cpu_mapping() if sdpa_formula else {}), compat.solve_triangular_op(): _solve_triangular_flops}
 
 
 def fake_model(target: ProfileTarget) -> Any:
@@ -264,7 +283,7 @@ def _traced(target: ProfileTarget, visual_tokens: int | None, compressor: str | 
 
     start = time.perf_counter()
     model = fake_model(target)
-    mapping = sdpa_cpu_mapping() if sdpa_formula else {}
+    mapping = counted_mapping(sdpa_formula)
     query_flops = 0.0
     with runner_for(target, model, compressor, visual_tokens, image_size=image_size, **how) as runner, \
             target.family.fake_traceable(), warnings.catch_warnings(), \
@@ -347,6 +366,15 @@ def _convolution_mode_macs(inputs: list[Any], outputs: list[Any]) -> int:
     return _prod(_shape(outputs[0])) * _prod(weight[1:])
 
 
+def _solve_triangular_macs(inputs: list[Any], outputs: list[Any]) -> int:
+    """``linalg_solve_triangular(A, B, upper, left, unitriangular)``: the traced count's formula
+    (``_solve_triangular_flops``) in multiply-adds."""
+    unitriangular = bool(inputs[4].toIValue()) if len(inputs) > 4 else False
+    left = bool(inputs[3].toIValue()) if len(inputs) > 3 else True
+    return _solve_triangular_flops(_shape(inputs[0]), _shape(inputs[1]), out_shape=_shape(outputs[0]), left=left,
+                                   unitriangular=unitriangular) // 2
+
+
 def _ordered(flops: dict[str, float]) -> dict[str, float]:
     keys = [c for c in COMPONENTS if c in flops] + [k for k in flops if k not in COMPONENTS]
     return {k: flops[k] for k in keys}
@@ -371,6 +399,7 @@ FVCORE_ZERO_OPS = (
     "aten::floor_divide_", "aten::__or__", "aten::__not__", "aten::pad",
     "aten::linalg_vector_norm", "aten::amax", "aten::amin", "aten::minimum", "aten::maximum", "aten::randperm",
     "aten::clamp", "aten::clamp_min", "aten::gather", "aten::scatter_add", "aten::abs_",
+    "aten::softplus", "aten::tensor_split",
 )
 #: Ops fvcore counts by default that the other two methods count as 0: norms (about 5 per
 #: element) and interpolation (LLaVA-OneVision's pooling of large tile grids, Qwen's position
@@ -484,7 +513,8 @@ def _analysis(module: Any, inputs: tuple[Any, ...]) -> Any:
 
     analysis = FlopCountAnalysis(module, inputs)
     analysis.set_op_handle("aten::scaled_dot_product_attention", _sdpa_macs, "aten::baddbmm", _baddbmm_macs,
-                           "aten::_convolution_mode", _convolution_mode_macs)
+                           "aten::_convolution_mode", _convolution_mode_macs,
+                           "aten::linalg_solve_triangular", _solve_triangular_macs)
     for op in FVCORE_NORM_OPS:  # a handle, not None: fvcore's own handles win over its ignore list
         analysis.set_op_handle(op, _zero_macs)
     for op in FVCORE_ZERO_OPS:

@@ -15,7 +15,7 @@ from pydantic import (
 
 from ._base import Schema
 
-__all__ = ["LlmSpec", "ModelSpec", "MoESpec", "VisionSpec"]
+__all__ = ["LinearAttentionSpec", "LlmSpec", "ModelSpec", "MoESpec", "VisionSpec"]
 
 
 class MoESpec(Schema):
@@ -34,6 +34,39 @@ class MoESpec(Schema):
         if self.experts_per_token > self.num_experts:
             raise ValueError(f"experts_per_token {self.experts_per_token} exceeds num_experts {self.num_experts}")
         return self
+
+
+class LinearAttentionSpec(Schema):
+    """Decoder layers whose token mixer is linear attention (Qwen3.5's Gated DeltaNet) instead of
+    softmax attention: a short causal convolution over the q/k/v projections, then a recurrent state
+    of value_heads x key_head_dim x value_head_dim per request that does not grow with the sequence
+    (no KV cache)."""
+
+    layers: PositiveInt = Field(description="decoder layers with linear attention (the rest attend softly)")
+    key_heads: PositiveInt
+    value_heads: PositiveInt = Field(description="value heads; each key head serves value_heads / key_heads")
+    key_head_dim: PositiveInt
+    value_head_dim: PositiveInt
+    conv_kernel: PositiveInt = Field(description="the causal depthwise convolution's width")
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> LinearAttentionSpec:
+        if self.value_heads % self.key_heads:
+            raise ValueError(f"value_heads {self.value_heads} must be a multiple of key_heads {self.key_heads}")
+        return self
+
+    @property
+    def key_width(self) -> int:
+        return self.key_heads * self.key_head_dim
+
+    @property
+    def value_width(self) -> int:
+        return self.value_heads * self.value_head_dim
+
+    @property
+    def conv_width(self) -> int:
+        """Channels of the convolution: queries, keys and values."""
+        return 2 * self.key_width + self.value_width
 
 
 class LlmSpec(Schema):
@@ -55,6 +88,11 @@ class LlmSpec(Schema):
         None, description="positions a sliding-window layer attends to and caches (Gemma 3); None: no such layers")
     sliding_layers: NonNegativeInt = Field(
         0, description="decoder layers with sliding-window attention; the rest attend to every position")
+    attention_gate: bool = Field(
+        False, description="softmax-attention layers gate their output with a second query-width projection"
+        " (Qwen3.5: q_proj is twice as wide)")
+    linear_attention: LinearAttentionSpec | None = Field(
+        None, description="the linear-attention layers of a hybrid LLM (Qwen3.5); None: every layer attends softly")
 
     @model_validator(mode="before")
     @classmethod
@@ -76,7 +114,16 @@ class LlmSpec(Schema):
             raise ValueError(f"sliding_layers {self.sliding_layers} exceeds num_layers {self.num_layers}")
         if self.sliding_layers and self.sliding_window is None:
             raise ValueError(f"sliding_layers {self.sliding_layers} needs a sliding_window")
+        linear = self.linear_attention.layers if self.linear_attention is not None else 0
+        if linear and linear + self.sliding_layers >= self.num_layers:
+            raise ValueError(f"linear_attention.layers {linear} and sliding_layers {self.sliding_layers} leave no"
+                             f" full-attention layer of {self.num_layers}")
         return self
+
+    @property
+    def attention_layers(self) -> int:
+        """Layers with softmax attention (sliding-window ones included): they keep a KV cache."""
+        return self.num_layers - (self.linear_attention.layers if self.linear_attention is not None else 0)
 
     @property
     def q_width(self) -> int:

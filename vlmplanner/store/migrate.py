@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD_REVISION", "current_revision", "ensure_schema", "known_revisions", "upgrade"]
 
 #: The schema this release writes; a test checks it equals alembic's head.
-HEAD_REVISION = "0005_sliding_window"
+HEAD_REVISION = "0006_linear_attention"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _VERSION_TABLE = "alembic_version"
 _PG_LOCK_KEY = 0x766C6D70  # "vlmp": serialises schema changes between processes on PostgreSQL

@@ -154,6 +154,9 @@ def read_models(path: Path) -> list[ModelSpec]:
         values: dict[str, Any] = dict(row)
         for column in ("public_checkpoint", "llm_tie_word_embeddings"):
             values[column] = _bool(row[column], path=path, line=line, column=column)
+        if row.get("llm_attention_gate") not in (None, ""):   # optional: Qwen3.5's gated attention
+            values["llm_attention_gate"] = _bool(row["llm_attention_gate"], path=path, line=line,
+                                                 column="llm_attention_gate")
         specs.append(_validated(ModelSpec, model_data(values), path=path, line=line))
     return specs
 
