@@ -33,7 +33,7 @@ def test_the_card_serves_families_whose_count_follows_the_image() -> None:
     card = compressor_card("downsample")
     assert card.stage == "input" and card.training == "training-free"
     assert sorted(card.supported_families()) == ["llava_next", "llava_onevision", "qwen2_5_vl", "qwen2_vl", "qwen3_5",
-                                                 "qwen3_vl", "qwen3_vl_moe"]
+                                                 "qwen3_5_moe", "qwen3_vl", "qwen3_vl_moe"]
     assert not card.supports("llava")              # every image is resized to 336x336 anyway
 
 

@@ -46,3 +46,16 @@ def changed(config: dict[str, Any], part: str | None, **changes: Any) -> dict[st
         else:
             target[key] = value
     return config
+
+
+def assert_components_agree(analytic: Any, traced: Any, *, skip: tuple[str, ...] = ()) -> None:
+    """Per component (all but ``skip``), the analytic and traced counts within 0.5%: the bar every
+    family's full-size count meets."""
+    import pytest
+
+    from vlmplanner.profiling import COMPONENTS
+
+    assert set(traced.flops) == set(COMPONENTS)
+    for component in COMPONENTS:
+        if component not in skip:
+            assert traced.flops[component] == pytest.approx(analytic.flops[component], rel=0.005, abs=1.0), component

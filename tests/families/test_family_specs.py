@@ -36,7 +36,7 @@ def spec_numbers(spec: Any) -> dict[str, str]:
 
 #: Built-in families with no faithful config.json copy found yet (their tests use configs in the
 #: released layout: tests/families/test_internvl.py, test_llava_onevision.py, test_qwen3_5.py).
-NOT_SHIPPED = {"internvl", "llava_onevision", "qwen3_5"}
+NOT_SHIPPED = {"internvl", "llava_onevision", "qwen3_5", "qwen3_5_moe"}
 
 
 def test_every_built_in_family_has_a_shipped_config() -> None:
@@ -77,7 +77,8 @@ def test_defaults_tables_match_transformers() -> None:
                "qwen2_vl_vision": "Qwen2VLVisionConfig", "qwen2_5_vl_vision": "Qwen2_5_VLVisionConfig",
                "qwen3_vl_text": "Qwen3VLTextConfig", "qwen3_vl_moe_text": "Qwen3VLMoeTextConfig",
                "qwen3_vl_vision": "Qwen3VLVisionConfig", "gemma3_text": "Gemma3TextConfig",
-               "qwen3": "Qwen3Config", "qwen3_5_text": "Qwen3_5TextConfig", "qwen3_5_vision": "Qwen3_5VisionConfig"}
+               "qwen3": "Qwen3Config", "qwen3_5_text": "Qwen3_5TextConfig", "qwen3_5_vision": "Qwen3_5VisionConfig",
+               "qwen3_5_moe_text": "Qwen3_5MoeTextConfig", "qwen3_5_moe_vision": "Qwen3_5MoeVisionConfig"}
     for model_type, defaults in {**TEXT_DEFAULTS, **VISION_DEFAULTS}.items():
         config = getattr(transformers, classes[model_type])()
         for key, value in defaults.items():

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _extras import TORCH_STACK, need
-from family_data import changed
+from family_data import assert_components_agree, changed
 
 from vlmplanner.errors import VlmPlannerError
 from vlmplanner.families import get_family, spec_from_config
@@ -139,13 +139,11 @@ def target() -> Any:
 @pytest.mark.parametrize(("tokens", "image_size"), [(None, None), (None, (720, 1280)), (49, None)])
 def test_analytic_and_traced_flops_agree_at_full_size(target: Any, tokens: int | None,
                                                       image_size: tuple[int, int] | None) -> None:
-    from vlmplanner.profiling import COMPONENTS, count_flops
+    from vlmplanner.profiling import count_flops
 
     analytic = count_flops(target, tokens, method="analytic", image_size=image_size)
     traced = count_flops(target, tokens, method="traced", image_size=image_size)
-    assert set(traced.flops) == set(COMPONENTS)
-    for component in COMPONENTS:
-        assert traced.flops[component] == pytest.approx(analytic.flops[component], rel=0.005, abs=1.0), component
+    assert_components_agree(analytic, traced)
     assert traced.visual_tokens == analytic.visual_tokens
     llm = target.spec.llm
     linear = llm.linear_attention
@@ -171,3 +169,53 @@ def test_the_catalog_stores_the_hybrid_llm(catalog_url: str) -> None:
         stored = catalog.model(spec.checkpoint)
     assert stored.llm.linear_attention == spec.llm.linear_attention and stored.llm.attention_gate
     assert stored == spec
+
+
+#: Qwen3.5-35B-A3B's numbers in the released layout: 40 layers of width 2048, 256 experts of 512
+#: (8 active) and a shared expert of 512 in every layer, no dense MLP.
+MOE_CONFIG: dict[str, Any] = changed(
+    {**CONFIG, "model_type": "qwen3_5_moe"}, "text_config", model_type="qwen3_5_moe_text", hidden_size=2048,
+    num_hidden_layers=40, num_key_value_heads=2, layer_types=(["linear_attention"] * 3 + ["full_attention"]) * 10,
+    num_experts=256, num_experts_per_tok=8, moe_intermediate_size=512, shared_expert_intermediate_size=512)
+MOE_CONFIG["text_config"].pop("intermediate_size")
+MOE_CONFIG["vision_config"] = {**CONFIG["vision_config"], "model_type": "qwen3_5_moe", "out_hidden_size": 2048}
+#: LLM parameters of the model transformers builds from MOE_CONFIG (every expert)
+MOE_LLM_PARAMETERS = 34_660_610_688
+
+
+def test_the_moe_layout_becomes_a_spec_with_the_models_parameter_count() -> None:
+    need(*TORCH_STACK)
+    from vlmplanner.families._config import counted_llm_params
+    from vlmplanner.profiling import ProfileTarget
+    from vlmplanner.profiling.flops import fake_model
+
+    spec = spec_from_config(MOE_CONFIG, checkpoint="Qwen/Qwen3.5-35B-A3B", source="test")
+    moe = spec.llm.moe
+    assert moe is not None and (moe.num_experts, moe.experts_per_token, moe.layers) == (256, 8, 40)
+    assert moe.shared_expert_intermediate_size == 512 and spec.llm.params_b == 34.7
+    assert counted_llm_params(spec.llm.model_dump(exclude={"name", "params_b"}), qk_norm=True) == MOE_LLM_PARAMETERS
+    model = fake_model(ProfileTarget.from_config(MOE_CONFIG, name="Qwen/Qwen3.5-35B-A3B", source="test layout"))
+    assert sum(p.numel() for p in model.model.language_model.parameters()) + model.lm_head.weight.numel() \
+        == MOE_LLM_PARAMETERS
+
+
+@pytest.mark.parametrize(("config", "field"), [
+    (changed(MOE_CONFIG, "text_config", num_experts=None), "text_config.num_experts"),
+    (changed(MOE_CONFIG, "text_config", num_experts_per_tok=300), "text_config.num_experts_per_tok"),
+    (changed(MOE_CONFIG, "text_config", shared_expert_intermediate_size=-1), "text_config.shared_expert_intermediate_size"),
+])
+def test_a_bad_moe_field_is_named(config: dict[str, Any], field: str) -> None:
+    with pytest.raises(VlmPlannerError) as info:
+        spec_from_config(config, checkpoint="Qwen/Qwen3.5-35B-A3B", source="test")
+    assert info.value.field == field, info.value.message
+
+
+def test_moe_analytic_and_traced_flops_agree_at_full_size() -> None:
+    """The active experts and the shared one, counted through batched_mm on fake weights."""
+    need(*TORCH_STACK)
+    from vlmplanner.profiling import ProfileTarget, count_flops
+
+    target = ProfileTarget.from_config(MOE_CONFIG, name="Qwen/Qwen3.5-35B-A3B", source="test layout")
+    analytic = count_flops(target, method="analytic")
+    traced = count_flops(target, method="traced")
+    assert_components_agree(analytic, traced, skip=("decode_step",))   # the recurrent update, as for the dense model

@@ -21,6 +21,7 @@ LLM_LAYERS = 3
 IMAGE_SIZE = {"llava": (112, 112), "llava_next": (112, 112), "qwen2_vl": (112, 112), "qwen2_5_vl": (112, 112),
               # Qwen3-VL: 12x12 merged tokens (it scales images up to 65,536 pixels: 8x8 at least)
               "qwen3_vl": (384, 384), "qwen3_vl_moe": (384, 384), "qwen3_5": (384, 384),
+              "qwen3_5_moe": (384, 384),
               # Gemma 3 resizes anything to its 112 px tower: 8x8 patches pooled to 4x4 tokens
               "gemma3": (96, 144),
               # InternVL: 112 px tiles of 4x4 tokens; a square image is one tile

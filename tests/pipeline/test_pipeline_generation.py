@@ -30,6 +30,7 @@ TOKENS: dict[str, dict[str, int]] = {
     "qwen3_vl": {"none": 196, "pool": 4, "divprune": 5, "downsample": 64},
     "qwen3_vl_moe": {"none": 196, "pool": 16, "divprune": 7, "downsample": 100},
     "qwen3_5": {"none": 196, "pool": 4, "divprune": 5, "downsample": 64},
+    "qwen3_5_moe": {"none": 196, "pool": 16, "divprune": 7, "downsample": 100},
     # 4x4 pooled tokens per image, whatever its size
     "gemma3": {"none": 16, "pool": 4, "divprune": 7},
     # 4x4 tokens per view, k / 13 per view (the most views: 12 tiles and a thumbnail); a square image is one view

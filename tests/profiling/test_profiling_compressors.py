@@ -29,9 +29,10 @@ def _k(family: str, name: str) -> int:
         return {"llava_next": 5, "internvl": 13, "llava_onevision": 37}.get(family, 4)
     if name == "downsample":   # LLaVA-NeXT's smallest input still has a base view and two tiles
         return {"llava_next": 60, "llava_onevision": 60, "qwen3_vl": 64, "qwen3_vl_moe": 64,
-                "qwen3_5": 64}.get(family, 16)   # Qwen3-VL: min 65,536 px
+                "qwen3_5": 64, "qwen3_5_moe": 64}.get(family, 16)   # Qwen3-VL: min 65,536 px
     # Qwen3-VL's reference image is 14x14 merged tokens: 49 tiles it with 2x2 windows
     return {"llava": 4, "llava_next": 20, "qwen2_vl": 16, "qwen2_5_vl": 16, "qwen3_vl": 49, "qwen3_vl_moe": 49, "qwen3_5": 49,
+            "qwen3_5_moe": 49,
             "gemma3": 4, "internvl": 52, "llava_onevision": 148}[family]
 
 

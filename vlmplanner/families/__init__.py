@@ -63,6 +63,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "internvl": "vlmplanner.families.internvl:InternVLFamily",
     "qwen3_vl_moe": "vlmplanner.families.qwen3_vl:Qwen3VLMoeFamily",
     "qwen3_5": "vlmplanner.families.qwen3_5:Qwen3_5Family",
+    "qwen3_5_moe": "vlmplanner.families.qwen3_5:Qwen3_5MoeFamily",
 }
 
 _instances: dict[str, ModelFamily] = {}

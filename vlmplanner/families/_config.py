@@ -31,6 +31,11 @@ __all__ = [
 
 _MISSING = object()
 
+#: Qwen3-VL's ViT (Qwen3VLVisionConfig's defaults, which Qwen3.5's and Qwen3.5-MoE's repeat).
+_QWEN3_VIT: dict[str, Any] = {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
+                              "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                              "out_hidden_size": 3584, "num_position_embeddings": 2304}
+
 #: transformers' defaults for the language models the built-in families wrap, by text model_type.
 #: ``num_key_value_heads`` None means "equal to num_attention_heads", as transformers does.
 TEXT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -60,6 +65,10 @@ TEXT_DEFAULTS: dict[str, dict[str, Any]] = {
                      "num_attention_heads": 16, "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": False,
                      "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_value_head_dim": 128,
                      "linear_num_key_heads": 16, "linear_num_value_heads": 32},
+    "qwen3_5_moe_text": {"vocab_size": 248320, "hidden_size": 2048, "num_hidden_layers": 40,
+                         "num_attention_heads": 16, "num_key_value_heads": 2, "head_dim": 256,
+                         "tie_word_embeddings": False, "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128,
+                         "linear_value_head_dim": 128, "linear_num_key_heads": 16, "linear_num_value_heads": 32},
     # InternVL3.5's language model (Qwen3Config): an explicit head_dim
     "qwen3": {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016, "num_hidden_layers": 32,
               "num_attention_heads": 32, "num_key_value_heads": 32, "head_dim": 128, "tie_word_embeddings": False},
@@ -80,12 +89,10 @@ VISION_DEFAULTS: dict[str, dict[str, Any]] = {
     "qwen2_5_vl_vision": {"depth": 32, "hidden_size": 3584, "intermediate_size": 3420, "num_heads": 16,
                           "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
                           "out_hidden_size": 3584, "window_size": 112},
-    "qwen3_vl_vision": {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
-                        "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": 3584,
-                        "num_position_embeddings": 2304},
-    "qwen3_5_vision": {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
-                       "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": 3584,
-                       "num_position_embeddings": 2304},
+    # Qwen3-VL's ViT, which Qwen3.5 and Qwen3.5-MoE keep (their configs' defaults are the same)
+    "qwen3_vl_vision": _QWEN3_VIT,
+    "qwen3_5_vision": _QWEN3_VIT,
+    "qwen3_5_moe_vision": _QWEN3_VIT,
 }
 
 #: Text model types whose attention projections q/k/v always carry a bias (Qwen2 and its VL variants).

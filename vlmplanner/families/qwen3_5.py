@@ -25,9 +25,9 @@ from vlmplanner.errors import ValidationError
 from vlmplanner.schemas import ModelSpec
 
 from ._config import Section
-from .qwen3_vl import Qwen3VLFamily
+from .qwen3_vl import CountableExperts, Qwen3VLFamily, expert_numbers
 
-__all__ = ["Qwen3_5Family"]
+__all__ = ["Qwen3_5Family", "Qwen3_5MoeFamily"]
 
 LAYER_TYPES = ("linear_attention", "full_attention")
 #: Qwen3_5TextConfig's default: every fourth layer has full attention when layer_types is absent.
@@ -159,3 +159,46 @@ class Qwen3_5Family(Qwen3VLFamily):
             kinds = self._spread(int(layers), int(layers) - max(1, int(layers) // 3))
             overrides = {**overrides, "text_config": {**overrides["text_config"], "layer_types": kinds}}
         return super()._tiny_config(tokenizer, overrides, cls)
+
+
+class Qwen3_5MoeFamily(CountableExperts, Qwen3_5Family):
+    """``qwen3_5_moe``: Qwen3.5 with a mixture-of-experts MLP in every layer (35B-A3B, 397B-A17B).
+
+    Each token goes to ``num_experts_per_tok`` of ``num_experts`` gated MLPs of
+    ``moe_intermediate_size`` and to an always-on shared expert of
+    ``shared_expert_intermediate_size`` whose output a d -> 1 sigmoid gate scales; there is no dense
+    MLP (``intermediate_size`` is not in the config).
+    """
+
+    model_type: ClassVar[str] = "qwen3_5_moe"
+    config_class: ClassVar[str] = "Qwen3_5MoeConfig"
+    model_class: ClassVar[str] = "Qwen3_5MoeForConditionalGeneration"
+    text_type: ClassVar[str] = "qwen3_5_moe_text"
+    vision_type: ClassVar[str] = "qwen3_5_moe_vision"
+
+    def _dense_width(self, text: Section) -> int:
+        """No dense MLP: the experts' width stands in (every layer is sparse, so it is never costed)."""
+        return expert_numbers(text)[2]
+
+    def _moe(self, text: Section, layers: int) -> dict[str, int] | None:
+        experts, active, width = expert_numbers(text)
+        shared = Section(text.data, text.where).raw("shared_expert_intermediate_size", 0)
+        if isinstance(shared, bool) or not isinstance(shared, int) or shared < 0:
+            raise ValidationError("config.json text_config.shared_expert_intermediate_size must be a whole number of"
+                                  f" 0 or more, got {shared!r}", field="text_config.shared_expert_intermediate_size",
+                                  value=shared)
+        return {"num_experts": experts, "experts_per_token": active, "expert_intermediate_size": width,
+                "layers": layers, "shared_expert_intermediate_size": shared}
+
+    def _moe_config(self, spec: ModelSpec) -> dict[str, Any]:
+        moe = spec.llm.moe
+        if moe is None or moe.layers != spec.llm.num_layers:
+            raise ValidationError(f"{spec.checkpoint} is a {self.model_type} model: every layer is sparse",
+                                  field="llm.moe", value=None if moe is None else moe.layers)
+        return {"num_experts": moe.num_experts, "num_experts_per_tok": moe.experts_per_token,
+                "moe_intermediate_size": moe.expert_intermediate_size,
+                "shared_expert_intermediate_size": moe.shared_expert_intermediate_size}
+
+    def _tiny_text(self) -> dict[str, Any]:
+        return {**super()._tiny_text(), "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16,
+                "shared_expert_intermediate_size": 16}

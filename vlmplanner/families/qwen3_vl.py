@@ -36,7 +36,7 @@ from .vision import VisionProfile, qwen3_vit
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
-__all__ = ["QWEN3_PIXEL_BOUNDS", "Qwen3VLFamily", "Qwen3VLMoeFamily"]
+__all__ = ["QWEN3_PIXEL_BOUNDS", "CountableExperts", "Qwen3VLFamily", "Qwen3VLMoeFamily", "expert_numbers"]
 
 #: min/max pixels of every released Qwen3-VL preprocessor_config.json (size.shortest_edge / longest_edge)
 QWEN3_PIXEL_BOUNDS = (65536, 16777216)
@@ -95,7 +95,7 @@ class Qwen3VLFamily(Qwen2VLFamily):
         heads = text.positive_int("num_attention_heads")
         kv_heads = text.positive_int("num_key_value_heads", heads)
         head_dim = text.positive_int("head_dim")
-        intermediate = text.positive_int("intermediate_size")
+        intermediate = self._dense_width(text)
         vocab = text.positive_int("vocab_size")
         tied = top.boolean("tie_word_embeddings", text.boolean("tie_word_embeddings", False))
         _check_heads(text, hidden, heads, kv_heads, head_dim)
@@ -147,6 +147,10 @@ class Qwen3VLFamily(Qwen2VLFamily):
             "source": source,
             "note": "; ".join(notes),
         })
+
+    def _dense_width(self, text: Section) -> int:
+        """The dense MLP's width (``intermediate_size``)."""
+        return text.positive_int("intermediate_size")
 
     def _mixer(self, text: Section, layers: int) -> dict[str, Any]:
         """LlmSpec fields of a token mixer other than plain softmax attention (Qwen3.5 reads them)."""
@@ -225,7 +229,39 @@ class Qwen3VLFamily(Qwen2VLFamily):
         return self._processor_cls()(image_processor=image_processor, tokenizer=tokenizer)
 
 
-class Qwen3VLMoeFamily(Qwen3VLFamily):
+def expert_numbers(text: Section) -> tuple[int, int, int]:
+    """(experts, active per token, expert width) of an MoE text config. They must be in the file:
+    transformers' defaults describe no released model."""
+    given = Section(text.data, text.where)
+    # transformers 5 re-saves num_experts as num_local_experts (its attribute map)
+    key = "num_local_experts" if "num_experts" not in text.data and "num_local_experts" in text.data else "num_experts"
+    experts = given.positive_int(key)
+    active = given.positive_int("num_experts_per_tok")
+    if active > experts:
+        raise ValidationError(f"config.json text_config.num_experts_per_tok {active} exceeds num_experts"
+                              f" {experts}", field="text_config.num_experts_per_tok", value=active)
+    return experts, active, given.positive_int("moe_intermediate_size")
+
+
+class CountableExperts:
+    """What an MoE family needs to count its experts: the fake model and a real one (fvcore) run
+    them as one batched matmul per token and chosen expert (``compat.countable_experts``)."""
+
+    def counting(self, model: Any) -> contextlib.AbstractContextManager[Any]:
+        from vlmplanner import compat
+
+        return compat.counting_experts(model)
+
+    def build_fake(self, config: PretrainedConfig) -> Any:
+        """As the family's own, with the experts run as one batched matmul per token and expert: the
+        default loop over the experts a batch hits cannot run on fake tensors (it asks which experts
+        were picked), and the batched form costs what the active experts cost."""
+        from vlmplanner import compat
+
+        return super().build_fake(compat.countable_experts(config))  # type: ignore[misc]
+
+
+class Qwen3VLMoeFamily(CountableExperts, Qwen3VLFamily):
     """``qwen3_vl_moe``: Qwen3-VL with a sparse mixture-of-experts LLM (30B-A3B, 235B-A22B).
 
     Every decoder layer ``l`` with ``(l + 1) % decoder_sparse_step == 0`` that is not in
@@ -239,13 +275,7 @@ class Qwen3VLMoeFamily(Qwen3VLFamily):
     text_type: ClassVar[str] = "qwen3_vl_moe_text"
 
     def _moe(self, text: Section, layers: int) -> dict[str, int] | None:
-        # the experts' numbers must be in the file: transformers' defaults describe no released model
-        given = Section(text.data, text.where)
-        # transformers 5 re-saves num_experts as num_local_experts (its attribute map)
-        key = "num_local_experts" if "num_experts" not in text.data and "num_local_experts" in text.data else "num_experts"
-        experts = given.positive_int(key)
-        active = given.positive_int("num_experts_per_tok")
-        width = given.positive_int("moe_intermediate_size")
+        experts, active, width = expert_numbers(text)
         step = text.positive_int("decoder_sparse_step", 1)
         dense = text.raw("mlp_only_layers", [])
         if not isinstance(dense, (list, tuple)) or any(
@@ -253,9 +283,6 @@ class Qwen3VLMoeFamily(Qwen3VLFamily):
             raise ValidationError(f"config.json text_config.mlp_only_layers must list layer indexes below"
                                   f" num_hidden_layers {layers}, got {dense!r}", field="text_config.mlp_only_layers",
                                   value=dense)
-        if active > experts:
-            raise ValidationError(f"config.json text_config.num_experts_per_tok {active} exceeds num_experts"
-                                  f" {experts}", field="text_config.num_experts_per_tok", value=active)
         sparse = sum(1 for layer in range(layers) if layer not in dense and (layer + 1) % step == 0)
         if sparse == 0:
             raise ValidationError("config.json text_config: no layer is sparse (decoder_sparse_step and"
@@ -281,16 +308,3 @@ class Qwen3VLMoeFamily(Qwen3VLFamily):
         return {**super()._tiny_text(), "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16,
                 "decoder_sparse_step": 1, "mlp_only_layers": []}
 
-    def counting(self, model: Any) -> contextlib.AbstractContextManager[Any]:
-        from vlmplanner import compat
-
-        return compat.counting_experts(model)
-
-    def build_fake(self, config: PretrainedConfig) -> Any:
-        """As the base class, with the experts run as one batched matmul per token and expert
-        (``compat.countable_experts``): the default loop over the experts a batch hits cannot run
-        on fake tensors (it asks which experts were picked), and the batched form costs what the
-        active experts cost."""
-        from vlmplanner import compat
-
-        return super().build_fake(compat.countable_experts(config))

@@ -150,7 +150,9 @@ class LlmSpec(Schema):
         """Router weights per layer, averaged over the layers: d x experts in each sparse layer (0 dense)."""
         if self.moe is None:
             return 0.0
-        return self.hidden_size * self.moe.num_experts * self.moe.layers / self.num_layers
+        # a shared expert is scaled by its own d -> 1 gate (Qwen3.5-MoE)
+        gates = self.moe.num_experts + (1 if self.moe.shared_expert_intermediate_size else 0)
+        return self.hidden_size * gates * self.moe.layers / self.num_layers
 
     def _mean_mlp_width(self, experts: int | None) -> float:
         """Dense layers' width and sparse layers' ``experts`` experts (plus a shared one), averaged."""
