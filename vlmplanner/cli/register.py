@@ -33,8 +33,14 @@ def register(
     from vlmplanner.families import get_family
 
     height, width = get_family(stored.model_type).reference_image(stored)
+    llm = stored.llm
+    kinds = [f"{llm.moe.experts_per_token} of {llm.moe.num_experts} experts active"] if llm.moe else []
+    if llm.linear_attention is not None:
+        kinds.append(f"{llm.linear_attention.layers} linear-attention layers")
+    if llm.sliding_layers:
+        kinds.append(f"{llm.sliding_layers} sliding-window layers")
     typer.echo(
-        f"registered {stored.checkpoint} ({stored.model_type}): LLM {stored.llm.params_b:g} B,"
-        f" {stored.llm.num_layers} layers x {stored.llm.hidden_size}; {stored.native_visual_tokens} visual tokens"
-        f" per {height}x{width} image"
+        f"registered {stored.checkpoint} ({stored.model_type}): LLM {llm.params_b:g} B,"
+        f" {llm.num_layers} layers x {llm.hidden_size}" + (f" ({', '.join(kinds)})" if kinds else "")
+        + f"; {stored.native_visual_tokens} visual tokens per {height}x{width} image"
     )
