@@ -11,7 +11,7 @@ plus one decode step, ``count_flops(method="traced")``), and its peak RSS (VmHWM
 LLaVA-1.5-7B (its shipped config.json), Qwen2-VL-72B (no config.json ships: built from the
 catalog's ModelSpec numbers with ``config_from_spec``) and the largest shipped Qwen3-VL (dense 32B),
 Qwen3-VL-MoE (235B-A22B: 128 experts in each of 94 layers) and Gemma 3 (27B) checkpoints, and
-LLaVA-OneVision-7B and Qwen3.5-9B, whose config.json files do not ship: layout files under
+LLaVA-OneVision-7B, Qwen3.5-9B and Qwen3.5-35B-A3B, whose config.json files do not ship: layout files under
 bench/layouts/ (the released numbers, not verbatim copies). The budget per count is 10 s and 2 GiB. ``--only LABEL``
 (repeatable) runs some targets.
 
@@ -42,6 +42,7 @@ TARGETS = {
     # no config.json ships: the released layout, for timing (bench/layouts/)
     "LLaVA-OV-7B": "layout:llava-onevision-qwen2-7b-ov-hf",
     "Qwen3.5-9B": "layout:qwen3.5-9b",
+    "Qwen3.5-35B-A3B": "layout:qwen3.5-35b-a3b",
 }
 LAYOUTS = Path(__file__).parent / "layouts"
 BUDGET_S = 10.0
