@@ -221,3 +221,53 @@ def test_moe_analytic_and_traced_flops_agree_at_full_size() -> None:
     analytic = count_flops(target, method="analytic")
     traced = count_flops(target, method="traced")
     assert_components_agree(analytic, traced, skip=("decode_step",))   # the recurrent update, as for the dense model
+
+
+
+#: Qwen3.5-0.8B's config as transformers 5.17 serializes it, printed in a public repository's notes
+#: (found with the project's code search, file id 68870418900; not the Hub file itself): 24 layers of
+#: 1024 (18 Gated DeltaNet with 16 value heads), a 12-layer ViT of 768, tied embeddings, and the
+#: keys this adapter reads past (``mtp_num_hidden_layers``, ``mamba_ssm_dtype``, an empty
+#: ``deepstack_visual_indexes``).
+SMALL_SERIALIZED: dict[str, Any] = {
+    "architectures": ["Qwen3_5ForConditionalGeneration"], "dtype": "bfloat16", "image_token_id": 248056,
+    "model_type": "qwen3_5",
+    "text_config": {
+        "attention_bias": False, "attention_dropout": 0.0, "attn_output_gate": True, "bos_token_id": None,
+        "dtype": "float16", "eos_token_id": 248044, "full_attention_interval": 4, "head_dim": 256,
+        "hidden_act": "silu", "hidden_size": 1024, "initializer_range": 0.02, "intermediate_size": 3584,
+        "layer_types": (["linear_attention"] * 3 + ["full_attention"]) * 6, "linear_conv_kernel_dim": 4,
+        "linear_key_head_dim": 128, "linear_num_key_heads": 16, "linear_num_value_heads": 16,
+        "linear_value_head_dim": 128, "mamba_ssm_dtype": "float32", "max_position_embeddings": 262144,
+        "mlp_only_layers": [], "model_type": "qwen3_5_text", "mtp_num_hidden_layers": 1,
+        "mtp_use_dedicated_embeddings": False, "num_attention_heads": 8, "num_hidden_layers": 24,
+        "num_key_value_heads": 2, "pad_token_id": None, "partial_rotary_factor": 0.25, "rms_norm_eps": 1e-06,
+        "rope_parameters": {"mrope_interleaved": True, "mrope_section": [11, 11, 10], "partial_rotary_factor": 0.25,
+                            "rope_theta": 10000000, "rope_type": "default"},
+        "tie_word_embeddings": True, "use_cache": True, "vocab_size": 248320},
+    "tie_word_embeddings": True, "transformers_version": "5.17.0", "video_token_id": 248057,
+    "vision_config": {
+        "deepstack_visual_indexes": [], "depth": 12, "dtype": "float16", "hidden_act": "gelu_pytorch_tanh",
+        "hidden_size": 768, "in_channels": 3, "initializer_range": 0.02, "intermediate_size": 3072,
+        "model_type": "qwen3_5_vision", "num_heads": 12, "num_position_embeddings": 2304, "out_hidden_size": 1024,
+        "patch_size": 16, "rope_parameters": {"rope_theta": 10000.0, "rope_type": "axial"},
+        "spatial_merge_size": 2, "temporal_patch_size": 2},
+    "vision_end_token_id": 248054, "vision_start_token_id": 248053,
+}
+
+
+def test_a_serialized_small_config_counts_what_transformers_builds() -> None:
+    need(*TORCH_STACK)
+    from vlmplanner.families._config import counted_llm_params
+    from vlmplanner.profiling import ProfileTarget, count_flops
+    from vlmplanner.profiling.flops import fake_model
+
+    spec = spec_from_config(SMALL_SERIALIZED, checkpoint="Qwen/Qwen3.5-0.8B", source="test")
+    assert spec.llm.linear_attention is not None and spec.llm.linear_attention.layers == 18
+    assert spec.llm.tie_word_embeddings and spec.vision.num_layers == 12
+    target = ProfileTarget.from_config(SMALL_SERIALIZED, name="Qwen/Qwen3.5-0.8B", source="test layout")
+    model = fake_model(target)
+    built = sum(p.numel() for p in model.model.language_model.parameters())   # lm_head tied to the embedding
+    assert counted_llm_params(spec.llm.model_dump(exclude={"name", "params_b"}), qk_norm=True) == built
+    assert_components_agree(count_flops(target, method="analytic"), count_flops(target, method="traced"),
+                            skip=("decode_step",))

@@ -55,10 +55,14 @@ class Qwen3_5Family(Qwen3VLFamily):
         return contextlib.nullcontext()
 
     def build_fake(self, config: Any) -> Any:
-        """The fake model with its parameters out of autograd: a view of a parameter taken under
-        no_grad still requires grad, which the FLOP counter's module tracker refuses where
-        transformers calls the causal convolution as a function-kernel module."""
-        return super().build_fake(config).requires_grad_(False)
+        """The fake model with the causal convolutions' weights out of autograd: transformers passes a
+        view of that weight to a function-kernel module, and a view of a parameter taken under no_grad
+        still requires grad, which the FLOP counter's module tracker refuses."""
+        model = super().build_fake(config)
+        for name, parameter in model.named_parameters():
+            if name.endswith("linear_attn.conv1d.weight"):
+                parameter.requires_grad_(False)
+        return model
 
     # -- config.json -> ModelSpec ----------------------------------------------------------------
     @staticmethod
