@@ -27,6 +27,7 @@ ADDED_ROWS = {
     "qwen3_vl_tech_report.csv": 15,   # Qwen3-VL 2B/4B/8B-Instruct, unpruned (arXiv 2511.21631 Table 4)
     "gemma3_tech_report.csv": 6,      # Gemma 3 4B/27B IT, unpruned (arXiv 2503.19786 Table 16)
     "idpruner_angelslim.csv": 72,     # Qwen2.5-VL-7B-Instruct, 4 methods at 25% / 10% (arXiv 2602.13315 Table 1)
+    "vtc_bench_table1.csv": 208,      # Qwen2-VL-7B-Instruct, 5 methods at 5 ratios (arXiv 2510.07143 Table 1)
 }
 
 REQUIRED_MODELS = {
