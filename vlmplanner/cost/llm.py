@@ -14,6 +14,7 @@ __all__ = [
     "DELTA_CHUNK",
     "attention_coefficient",
     "block_flops",
+    "deltanet_matmul_params",
     "deltanet_params",
     "deltanet_rule_flops",
     "deltanet_token_flops",
@@ -87,11 +88,16 @@ def deltanet_rule_flops(hv: Quantity, dk: Quantity, dv: Quantity, *, chunked: bo
     return hv * (4 * chunk * dk + (chunk - 1) * (dv + dk) + 6 * dk * dv + 2 * chunk * dv)
 
 
+def deltanet_matmul_params(d: Quantity, hk: Quantity, hv: Quantity, dk: Quantity, dv: Quantity) -> Quantity:
+    """The matrices of one Gated DeltaNet mixer a token multiplies by: the q/k/v, z, a, b and out
+    projections."""
+    return d * (2 * hk * dk + hv * dv) + d * hv * dv + 2 * d * hv + hv * dv * d
+
+
 def deltanet_params(d: Quantity, hk: Quantity, hv: Quantity, dk: Quantity, dv: Quantity, kernel: Quantity) -> Quantity:
-    """Parameters of one Gated DeltaNet mixer: the q/k/v, z, a, b and out projections, the
-    convolution's K taps per channel, A_log and dt_bias per value head, the gated norm's dv."""
-    return (d * (2 * hk * dk + hv * dv) + d * hv * dv + 2 * d * hv + hv * dv * d + kernel * (2 * hk * dk + hv * dv)
-            + 2 * hv + dv)
+    """Parameters of one Gated DeltaNet mixer: its matrices, the convolution's K taps per channel,
+    A_log and dt_bias per value head, the gated norm's dv."""
+    return deltanet_matmul_params(d, hk, hv, dk, dv) + kernel * (2 * hk * dk + hv * dv) + 2 * hv + dv
 
 
 def mixer_params(d: Quantity, q: Quantity, kv: Quantity, qkv_bias: Quantity, qk_norm: Quantity, gate: Quantity,

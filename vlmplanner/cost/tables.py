@@ -180,8 +180,7 @@ class _Hybrid:
         widths = (c["lin_hk"], c["lin_hv"], c["lin_dk"], c["lin_dv"], c["lin_kernel"])
         self.params: Array = llm.mixer_params(d, q, kv, c["qkv_bias"], c["qk_norm"], c["gate"], self.linear_share,
                                               *widths)
-        # the matrices a token multiplies by: the parameters without biases, norms, taps and gates' scalars
-        deltanet_matmul = d * (self.conv_width + c["lin_hv"] * c["lin_dv"] + 2 * c["lin_hv"]) + c["lin_hv"] * c["lin_dv"] * d
+        deltanet_matmul = llm.deltanet_matmul_params(d, *widths[:4])
         self.matmul_params = self.mixed(2 * d * q + 2 * d * kv + d * q * c["gate"], deltanet_matmul)
 
     def mixed(self, attention_layer: Array, linear_layer: Array) -> Array:

@@ -81,6 +81,8 @@ class HFFamily(ModelFamily):
     #: the tiny tokenizer's named special tokens (``{"image_token": "<image>"}``): each is a single
     #: token, and ``tokenizer.<name>`` / ``<name>_id`` resolve as the family's processor expects
     special_tokens: ClassVar[dict[str, str]] = {}
+    #: build and load the processor without its video part (which needs torchvision)
+    images_only: ClassVar[bool] = False
     #: A prompt with one image for the tiny model's processor.
     tiny_prompt: ClassVar[str]
 
@@ -206,11 +208,15 @@ class HFFamily(ModelFamily):
             "lm_head": compat.vlm_part(model, "lm_head"),
         }
 
+    def _processor_cls(self) -> Any:
+        """The family's processor class; with ``images_only``, without its video part: images and text."""
+        cls = compat.transformers_class(self.processor_class)
+        return compat.image_only_processor_class(cls) if self.images_only else cls
+
     def _load_processor(self, path: str, *, trust_remote_code: bool, **options: Any) -> Any:
         """The processor saved beside a checkpoint (``options``: more ``from_pretrained`` keywords,
         such as ``local_files_only``): the family's processor class reads it."""
-        cls = compat.transformers_class(self.processor_class)
-        return cls.from_pretrained(path, trust_remote_code=trust_remote_code, **options)
+        return self._processor_cls().from_pretrained(path, trust_remote_code=trust_remote_code, **options)
 
     @staticmethod
     def _pixels(shape: tuple[int, ...], mode: Any, seed: int = 0) -> torch.Tensor:

@@ -73,6 +73,7 @@ class InternVLFamily(HFFamily):
     seam_stages: ClassVar[frozenset[str]] = frozenset({"post-projector"})
     llm_hooks: ClassVar[bool] = True
     input_resize: ClassVar[bool] = False
+    images_only: ClassVar[bool] = True
     tile_bounds: ClassVar[tuple[int, int]] = TILE_BOUNDS
     special_tokens: ClassVar[dict[str, str]] = {"start_image_token": "<img>", "end_image_token": "</img>",
                                                 "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"}
@@ -278,12 +279,8 @@ class InternVLFamily(HFFamily):
         image_processor = compat.transformers_class(self.image_processor_class)(
             size={"height": side, "width": side}, crop_to_patches=True, min_patches=self.tile_bounds[0],
             max_patches=self.tile_bounds[1])
-        cls = compat.image_only_processor_class(compat.transformers_class(self.processor_class))
-        return cls(image_processor=image_processor, tokenizer=tokenizer, image_seq_length=config.image_seq_length)
-
-    def _load_processor(self, path: str, *, trust_remote_code: bool, **options: Any) -> Any:
-        cls = compat.image_only_processor_class(compat.transformers_class(self.processor_class))
-        return cls.from_pretrained(path, trust_remote_code=trust_remote_code, **options)
+        return self._processor_cls()(image_processor=image_processor, tokenizer=tokenizer,
+                                     image_seq_length=config.image_seq_length)
 
     # -- inputs and components ----------------------------------------------------------------
     def dummy_inputs(self, config: PretrainedConfig, *, image_size: tuple[int, int] | None = None,

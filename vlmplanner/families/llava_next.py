@@ -108,9 +108,22 @@ class LlavaNextFamily(LlavaFamily):
         return config
 
     def max_crops(self, config: Mapping[str, Any] | None, side: int) -> int:
-        """1 base view + the largest pinpoint's tiles (the config's pinpoints, else LLaVA-1.6's)."""
-        pins = (config or {}).get("image_grid_pinpoints") or DEFAULT_PINPOINTS
+        """1 base view + the largest pinpoint's tiles (the config's pinpoints, else the family's defaults)."""
+        pins = (config or {}).get("image_grid_pinpoints") or self._default_pinpoints(side)
         return 1 + max((int(h) // side) * (int(w) // side) for h, w in pins)
+
+    # the anyres rules a subclass changes (LLaVA-OneVision) ------------------------------------------
+    def _default_pinpoints(self, side: int) -> Sequence[tuple[int, int]]:
+        """The pinpoints a config without ``image_grid_pinpoints`` has (LlavaNextConfig's)."""
+        return DEFAULT_PINPOINTS
+
+    def _unsized_image(self, pinpoints: Sequence[tuple[int, int]], side: int) -> tuple[int, int]:
+        """The image a layout of no given size is of: 2x2 tiles."""
+        return 2 * side, 2 * side
+
+    def _max_tiles(self, aspect_ratio: Any) -> int | None:
+        """The ceiling the tile features are pooled to (None: not pooled)."""
+        return None
 
     def _native_tokens(self, config: Mapping[str, Any], top: Section, side: int, patch: int, cls: int,
                        strategy: str) -> tuple[int, str]:
@@ -136,9 +149,11 @@ class LlavaNextFamily(LlavaFamily):
                       image_size: tuple[int, int] | None) -> tuple[int, tuple[int, ...], dict[str, Any]]:
         vision = config.vision_config
         side, patch = vision.image_size, vision.patch_size
-        height, width = image_size or (2 * side, 2 * side)
-        tokens, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=pinpoints_in(config),
+        pins = pinpoints_in(config, self._default_pinpoints(side))
+        height, width = image_size or self._unsized_image(pins, side)
+        tokens, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=pins,
                                       cls_tokens=CLS_TOKENS.get(vision.model_type, 0),
-                                      strategy=config.vision_feature_select_strategy)
+                                      strategy=config.vision_feature_select_strategy,
+                                      max_tiles=self._max_tiles(getattr(config, "vision_aspect_ratio", None)))
         return tokens, (crops, 3, side, side), {"image_sizes": [height, width]}
 

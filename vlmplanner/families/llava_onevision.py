@@ -22,7 +22,7 @@ only; the cost model counts one-image requests.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlmplanner import compat
@@ -54,10 +54,15 @@ def default_pinpoints(side: int) -> list[tuple[int, int]]:
     return [(h * side // PINPOINT_TILE, w * side // PINPOINT_TILE) for h, w in ONEVISION_PINPOINTS]
 
 
-def max_tiles_of(top: Section) -> int:
-    """N of ``vision_aspect_ratio: anyres_max_N``; only N = 9 (every release) is costed."""
-    value = top.string("vision_aspect_ratio", f"anyres_max_{MAX_TILES}")
-    found = _ASPECT.fullmatch(value)
+def largest(pinpoints: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """The pinpoint of the most pixels: the image with the most crops."""
+    return max(pinpoints, key=lambda p: p[0] * p[1])
+
+
+def max_tiles_of(aspect_ratio: Any) -> int:
+    """N of ``vision_aspect_ratio: anyres_max_N`` (absent: the releases' 9); only N = 9 is costed."""
+    value = f"anyres_max_{MAX_TILES}" if aspect_ratio is None else aspect_ratio
+    found = _ASPECT.fullmatch(value) if isinstance(value, str) else None
     if found is None:
         raise ValidationError(f"config.json vision_aspect_ratio must be 'anyres_max_N', got {value!r}",
                               field="vision_aspect_ratio", value=value)
@@ -83,6 +88,7 @@ class LlavaOnevisionFamily(LlavaNextFamily):
     special_tokens: ClassVar[dict[str, str]] = {"image_token": "<image>", "video_token": "<video>"}
     #: the processor decides tiling by the images of each prompt (several: base views only)
     images_by_prompt: ClassVar[bool] = True
+    images_only: ClassVar[bool] = True
     #: LLaVA-OneVision's image token id in llava-hf configs (151646, after Qwen2's vocabulary)
     image_token_index: ClassVar[int] = 151646
 
@@ -90,7 +96,7 @@ class LlavaOnevisionFamily(LlavaNextFamily):
     def reference_image(self, spec: ModelSpec) -> tuple[int, int]:
         """The largest default pinpoint (2304x2304 at 384 px): the most crops an image has, so a
         compressor's k / crops per crop fits every image."""
-        return max(default_pinpoints(spec.vision.image_size), key=lambda p: p[0] * p[1])
+        return largest(default_pinpoints(spec.vision.image_size))
 
     def vision_profile(self, spec: ModelSpec, image_size: tuple[int, int] | None) -> VisionProfile:
         v = spec.vision
@@ -105,10 +111,14 @@ class LlavaOnevisionFamily(LlavaNextFamily):
         counts = [self.visual_tokens(spec, pin) for pin in default_pinpoints(spec.vision.image_size)]
         return min(counts), max(*counts, spec.native_visual_tokens)
 
-    def max_crops(self, config: Mapping[str, Any] | None, side: int) -> int:
-        """1 base view + the largest pinpoint's tiles (the config's pinpoints, else the default 36)."""
-        pins = (config or {}).get("image_grid_pinpoints") or default_pinpoints(side)
-        return 1 + max((int(h) // side) * (int(w) // side) for h, w in pins)
+    def _default_pinpoints(self, side: int) -> Sequence[tuple[int, int]]:
+        return default_pinpoints(side)
+
+    def _unsized_image(self, pinpoints: Sequence[tuple[int, int]], side: int) -> tuple[int, int]:
+        return largest(pinpoints)
+
+    def _max_tiles(self, aspect_ratio: Any) -> int | None:
+        return max_tiles_of(aspect_ratio)
 
     # -- config.json -> ModelSpec --------------------------------------------------------------
     def _strategy(self, top: Section) -> str:
@@ -131,9 +141,9 @@ class LlavaOnevisionFamily(LlavaNextFamily):
 
     def _native_tokens(self, config: Mapping[str, Any], top: Section, side: int, patch: int, cls: int,
                        strategy: str) -> tuple[int, str]:
-        max_tiles = max_tiles_of(top)
+        max_tiles = max_tiles_of(top.raw("vision_aspect_ratio", None))
         pins = pinpoints_in(config, default_pinpoints(side))
-        height, width = max(pins, key=lambda p: p[0] * p[1])
+        height, width = largest(pins)
         tokens, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=pins, cls_tokens=cls,
                                       strategy=strategy, max_tiles=max_tiles)
         return tokens, (f"native_visual_tokens {tokens} at a {height}x{width} image (the largest pinpoint: {crops}"
@@ -179,23 +189,7 @@ class LlavaOnevisionFamily(LlavaNextFamily):
 
     def _processor(self, config: PretrainedConfig, tokenizer: Any) -> Any:
         vision = config.vision_config
-        cls = compat.image_only_processor_class(compat.transformers_class(self.processor_class))
-        return cls(image_processor=self._image_processor(config), tokenizer=tokenizer,
-                   num_image_tokens=(vision.image_size // vision.patch_size) ** 2,
-                   vision_feature_select_strategy=config.vision_feature_select_strategy,
-                   vision_aspect_ratio=config.vision_aspect_ratio)
-
-    def _load_processor(self, path: str, *, trust_remote_code: bool, **options: Any) -> Any:
-        cls = compat.image_only_processor_class(compat.transformers_class(self.processor_class))
-        return cls.from_pretrained(path, trust_remote_code=trust_remote_code, **options)
-
-    # -- inputs and components ----------------------------------------------------------------
-    def _image_layout(self, config: PretrainedConfig,
-                      image_size: tuple[int, int] | None) -> tuple[int, tuple[int, ...], dict[str, Any]]:
-        vision = config.vision_config
-        side, patch = vision.image_size, vision.patch_size
-        pins = pinpoints_in(config, default_pinpoints(side))
-        height, width = image_size or max(pins, key=lambda p: p[0] * p[1])
-        tokens, crops = anyres_layout(height, width, side=side, patch=patch, pinpoints=pins, cls_tokens=0,
-                                      strategy="full", max_tiles=max_tiles_of(Section(config.to_dict(), "")))
-        return tokens, (crops, 3, side, side), {"image_sizes": [height, width]}
+        return self._processor_cls()(image_processor=self._image_processor(config), tokenizer=tokenizer,
+                                     num_image_tokens=(vision.image_size // vision.patch_size) ** 2,
+                                     vision_feature_select_strategy=config.vision_feature_select_strategy,
+                                     vision_aspect_ratio=config.vision_aspect_ratio)

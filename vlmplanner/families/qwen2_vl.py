@@ -71,6 +71,7 @@ class Qwen2VLFamily(HFFamily):
     llm_hooks: ClassVar[bool] = True
     token_shares: ClassVar[bool] = True   # native resolution: each image's count follows its size
     input_resize: ClassVar[bool] = True
+    images_only: ClassVar[bool] = True   # the video processor needs torchvision (loaded by AutoProcessor with it)
     #: Qwen2.5-VL's ViT: window attention, RMSNorm and a gated MLP (Qwen2-VL: full attention)
     gated_vit: ClassVar[bool] = False
     #: (min, max) pixels of the released checkpoints' preprocessor_config.json: the token range
@@ -253,10 +254,6 @@ class Qwen2VLFamily(HFFamily):
             "vision_end_token_id": ids["<|vision_end|>"],
         }
 
-    def _processor_cls(self) -> Any:
-        """The processor class without its video part (which needs torchvision): images and text."""
-        return compat.image_only_processor_class(compat.transformers_class(self.processor_class))
-
     def _processor(self, config: PretrainedConfig, tokenizer: Any) -> Any:
         vision = config.vision_config
         image_processor = compat.transformers_class("Qwen2VLImageProcessorPil")(
@@ -269,7 +266,7 @@ class Qwen2VLFamily(HFFamily):
             return compat.transformers_class("AutoProcessor").from_pretrained(
                 path, trust_remote_code=trust_remote_code, **options)
         # without torchvision there is no video processor: load the image-and-text processor
-        return self._processor_cls().from_pretrained(path, trust_remote_code=trust_remote_code, **options)
+        return super()._load_processor(path, trust_remote_code=trust_remote_code, **options)
 
     # -- inputs and components ------------------------------------------------------------------------
     def dummy_inputs(self, config: PretrainedConfig, *, image_size: tuple[int, int] | None = None,

@@ -357,11 +357,10 @@ class LlavaOnevisionSeam(LlavaNextSeam):
     keep. In a prompt with several images the model encodes each image's base view only."""
 
     def __init__(self, model: Any, compressor: Compressor, plan: RunPlan) -> None:
-        from vlmplanner.families._config import Section
         from vlmplanner.families.llava_onevision import max_tiles_of
 
         super().__init__(model, compressor, plan)
-        self.max_tiles = max_tiles_of(Section({"vision_aspect_ratio": self.config.vision_aspect_ratio}, ""))
+        self.max_tiles = max_tiles_of(self.config.vision_aspect_ratio)
 
     def layout(self, image_size: Sequence[int], *, tiled: bool = True) -> tuple[int, int]:
         """(crops, newline tokens) of an image of ``(height, width)``; untiled: the base view and one newline."""

@@ -404,7 +404,7 @@ FVCORE_ZERO_OPS = (
 #: Ops fvcore counts by default that the other two methods count as 0: norms (about 5 per
 #: element) and interpolation (LLaVA-OneVision's pooling of large tile grids, Qwen's position
 #: tables: 4 per output element).
-FVCORE_NORM_OPS = ("aten::layer_norm", "aten::group_norm", "aten::batch_norm", "aten::instance_norm",
+FVCORE_ZERO_HANDLES = ("aten::layer_norm", "aten::group_norm", "aten::batch_norm", "aten::instance_norm",
                    "aten::upsample_bicubic2d", "aten::upsample_bilinear2d")
 
 
@@ -515,7 +515,7 @@ def _analysis(module: Any, inputs: tuple[Any, ...]) -> Any:
     analysis.set_op_handle("aten::scaled_dot_product_attention", _sdpa_macs, "aten::baddbmm", _baddbmm_macs,
                            "aten::_convolution_mode", _convolution_mode_macs,
                            "aten::linalg_solve_triangular", _solve_triangular_macs)
-    for op in FVCORE_NORM_OPS:  # a handle, not None: fvcore's own handles win over its ignore list
+    for op in FVCORE_ZERO_HANDLES:  # a handle, not None: fvcore's own handles win over its ignore list
         analysis.set_op_handle(op, _zero_macs)
     for op in FVCORE_ZERO_OPS:
         analysis.set_op_handle(op, None)
